@@ -1,0 +1,3 @@
+from chanquan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per command group; see chanquan.cli.COMMAND_MODULES for the order."""

@@ -1,0 +1,1 @@
+"""intake layer (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""outbox layer (see docs/architecture.md)."""

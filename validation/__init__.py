@@ -1,0 +1,1 @@
+"""validation layer (see docs/architecture.md)."""
