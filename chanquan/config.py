@@ -48,9 +48,7 @@ class LedgerSettings(_Section):
     checkpoint_interval_seconds: float = Field(
         2.0, description="Most seconds between signed checkpoints while events keep arriving."
     )
-    max_batch: int = Field(
-        1000, description="Most events one group commit may carry before it is written."
-    )
+    max_batch: int = Field(1000, description="Most events one group commit may carry before it is written.")
 
 
 class WorkflowSettings(_Section):
@@ -64,9 +62,7 @@ class WorkflowSettings(_Section):
 class IntakeSettings(_Section):
     """The drop folder and the SMTP listener."""
 
-    dropbox_dir: str = Field(
-        "dropbox", description="Drop folder root (relative paths are inside the data directory)."
-    )
+    dropbox_dir: str = Field("dropbox", description="Drop folder root (relative paths are inside the data directory).")
     settle_seconds: float = Field(
         2.0, description="A dropped item is taken once its size and mtime stayed unchanged this long."
     )

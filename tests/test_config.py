@@ -29,7 +29,7 @@ def test_default_file_round_trips(tmp_path: Path) -> None:
 
 
 def test_unknown_setting_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "chanquan.toml").write_text('[intake]\nsmtp_prot = 25\n', encoding="utf-8")
+    (tmp_path / "chanquan.toml").write_text("[intake]\nsmtp_prot = 25\n", encoding="utf-8")
     import pytest
 
     from chanquan.config import ConfigError

@@ -21,6 +21,17 @@ def test_no_forbidden_imports() -> None:
 
 
 def test_layout_folders_exist() -> None:
-    for folder in ("intake", "validation", "ledger", "workflow", "outbox", "chanquan", "templates",
-                   "inbox_samples", "tests", "bench", "docs"):
+    for folder in (
+        "intake",
+        "validation",
+        "ledger",
+        "workflow",
+        "outbox",
+        "chanquan",
+        "templates",
+        "inbox_samples",
+        "tests",
+        "bench",
+        "docs",
+    ):
         assert (ROOT / folder).is_dir(), folder
