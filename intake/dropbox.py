@@ -1,0 +1,185 @@
+"""The drop folder: `<dropbox>/<ORGCODE>/`, one bundle per .zip, lone .xlsx or subfolder.
+
+Watchdog events only wake the scanner; the folder itself is the truth, so a full
+rescan runs periodically as well (missed events, inotify overflow, network mounts).
+An item is claimed by an atomic rename into `processing/` once the readiness tracker
+says it stopped changing, then recorded; `回执/` (the outbox's answers) is never read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from intake.readiness import ReadinessTracker, is_temporary_name, signature_of
+from intake.spool import Arrival, ProcessingArea, Receiver, new_item_id
+
+log = logging.getLogger(__name__)
+
+RECEIPTS_FOLDER = "回执"
+CLAIM_BATCH = 256
+MIN_SCAN_INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class DropboxConfig:
+    root: Path
+    settle_seconds: float = 2.0
+    rescan_seconds: float = 30.0
+    polling_observer: bool = False
+
+
+class _Wake(FileSystemEventHandler):
+    """Any change under the drop folder only wakes the scanner; it never decides anything."""
+
+    def __init__(self, wake: threading.Event) -> None:
+        self.wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self.wake.set()
+
+
+class DropboxWatcher:
+    """Scans, claims and records; run `run(stop)` in a thread or call `scan_once` directly."""
+
+    def __init__(
+        self,
+        config: DropboxConfig,
+        *,
+        processing: ProcessingArea,
+        receiver: Receiver,
+        unit_code: Callable[[str], str | None],
+        report_unknown_folder: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.processing = processing
+        self.receiver = receiver
+        self.unit_code = unit_code
+        self.report_unknown_folder = report_unknown_folder
+        self.clock = clock
+        self.tracker = ReadinessTracker(config.settle_seconds)
+        self.wake = threading.Event()
+        self._unknown_seen: set[str] = set()
+        config.root.mkdir(parents=True, exist_ok=True)
+
+    # -- startup -----------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Records items a crash left in `processing/` (claimed, perhaps not recorded)."""
+        count = 0
+        for path in self.processing.leftovers():
+            parsed = ProcessingArea.parse(path)
+            if parsed is None:
+                log.warning("intake.processing_unknown_entry", extra={"path": str(path)})
+                continue
+            item_id, org, name = parsed
+            if not self.receiver.is_recorded(item_id):
+                self.receiver.record(self._arrival(item_id, org, name), ProcessingArea.raw_bytes(path))
+                count += 1
+            ProcessingArea.discard(path)
+        return count
+
+    # -- scanning ----------------------------------------------------------------------------
+    def _org_folders(self) -> list[tuple[Path, str]]:
+        folders: list[tuple[Path, str]] = []
+        for entry in os.scandir(self.config.root):
+            if not entry.is_dir() or is_temporary_name(entry.name):
+                continue
+            code = self.unit_code(entry.name)
+            if code is None:
+                if entry.name not in self._unknown_seen:
+                    self._unknown_seen.add(entry.name)
+                    self.report_unknown_folder(entry.name)
+                continue
+            folders.append((Path(entry.path), code))
+        return folders
+
+    def _candidates(self, folder: Path) -> list[Path]:
+        out = []
+        for entry in os.scandir(folder):
+            if entry.name == RECEIPTS_FOLDER or is_temporary_name(entry.name):
+                continue
+            out.append(Path(entry.path))
+        return out
+
+    def scan_once(self) -> int:
+        """One full pass: observe every candidate, claim and record the settled ones."""
+        now = self.clock()
+        ready: list[tuple[Path, str]] = []
+        seen: list[str] = []
+        for folder, code in self._org_folders():
+            for candidate in self._candidates(folder):
+                key = str(candidate)
+                seen.append(key)
+                if self.tracker.observe(key, signature_of(candidate), now):
+                    ready.append((candidate, code))
+        self.tracker.retain_only(seen)
+        taken = 0
+        for start in range(0, len(ready), CLAIM_BATCH):
+            taken += self._take(ready[start : start + CLAIM_BATCH])
+        return taken
+
+    def _arrival(self, item_id: str, org: str, name: str) -> Arrival:
+        return Arrival(
+            item_id=item_id,
+            channel="dropbox",
+            purpose="filing",
+            sender=org,
+            filer=org,
+            reply_to="",
+            original_name=name,
+            message_id="",
+        )
+
+    def _take(self, batch: list[tuple[Path, str]]) -> int:
+        claimed: list[tuple[Path, Arrival]] = []
+        for candidate, code in batch:
+            self.tracker.forget(str(candidate))
+            item_id = new_item_id()
+            target = self.processing.claim(candidate, code, item_id)
+            if target is not None:
+                claimed.append((target, self._arrival(item_id, code, candidate.name)))
+        if claimed:
+            self.receiver.record_many([(arrival, ProcessingArea.raw_bytes(path)) for path, arrival in claimed])
+            for path, _ in claimed:
+                ProcessingArea.discard(path)
+        return len(claimed)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _observer(self) -> BaseObserver:
+        observer: BaseObserver = PollingObserver(timeout=1.0) if self.config.polling_observer else Observer()
+        observer.schedule(_Wake(self.wake), str(self.config.root), recursive=True)
+        return observer
+
+    def run(self, stop: threading.Event) -> None:
+        """Watch until `stop` is set: scan when woken, when an item may have settled, and periodically."""
+        observer = self._observer()
+        observer.start()
+        try:
+            while not stop.is_set():
+                started = self.clock()
+                try:
+                    self.scan_once()
+                except OSError:
+                    log.exception("intake.dropbox_scan_failed")
+                due = self.tracker.next_due(self.clock())
+                timeout = self.config.rescan_seconds if due is None else min(self.config.rescan_seconds, due + 0.01)
+                self.wake.wait(max(0.01, timeout))
+                self.wake.clear()
+                # A burst of events must not turn into a busy loop of full scans.
+                pause = MIN_SCAN_INTERVAL - (self.clock() - started)
+                if pause > 0:
+                    stop.wait(pause)
+        finally:
+            observer.stop()
+            observer.join()

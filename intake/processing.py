@@ -1,0 +1,283 @@
+"""Processing of recorded items: an explicit ordered list of small stages per purpose.
+
+Every item starts from its `intake.received` record, so the stages may run again
+after a crash: loading and checking are pure, `Workflow.submit` is idempotent on the
+item id, and the final `intake.processed` (written together with any rejection in one
+transaction) is what stops an item from being resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from intake import state
+from intake.events import IntakeConfirmed, IntakeProcessed, IntakeRejected, ReviewUnclear
+from intake.mime import TNEF_REFUSAL_ZH, ParsedMail, load_mail_bundle, parse_mail
+from intake.replies import (
+    CONFIRM_ADDRESS,
+    ParsedReply,
+    ReplyDecision,
+    is_auto_reply,
+    read_reply,
+    token_from_address,
+)
+from intake.spool import LedgerLike
+from validation.bundle import Bundle, BundleError, load_bundle
+
+log = logging.getLogger(__name__)
+
+
+class WorkflowPort(Protocol):
+    """What intake asks of `workflow.Workflow`."""
+
+    def submit(self, item_id: str, **kwargs: Any) -> Any: ...
+
+    def decide(self, token: str, from_addr: str, decision: Any, opinion: str, mail_blob: str) -> Any: ...
+
+    def ledger_rules(self, filer: str) -> list[Any]: ...
+
+
+CheckBundle = Callable[[Bundle, list[Any]], Any]
+
+
+@dataclass
+class ItemContext:
+    """Everything the stages learn about one item; the last stage turns it into events."""
+
+    item: state.InboundItem
+    raw: bytes = b""
+    mail: ParsedMail | None = None
+    bundle: Bundle | None = None
+    check_result: Any = None
+    reply: ParsedReply | None = None
+    filing_id: str = ""
+    outcome: str = ""
+    events: list[tuple[Any, str, str]] = field(default_factory=list)
+    done: bool = False
+
+    def finish(self, outcome: str, *extra: tuple[Any, str, str]) -> None:
+        self.outcome = outcome
+        self.events.extend(extra)
+        self.done = True
+
+    def reject(self, code: str, message: str) -> None:
+        body = IntakeRejected(
+            item_id=self.item.item_id,
+            channel=self.item.channel,
+            reply_to=self.item.reply_to,
+            filer=self.item.filer,
+            code=code,
+            message=message,
+            original_name=self.item.original_name,
+        )
+        log.info("intake.rejected", extra={"item_id": self.item.item_id, "code": code})
+        self.finish("rejected", (body, "intake", self.item.item_id))
+
+
+Stage = Callable[["Processor", ItemContext], None]
+
+
+# -- stages ------------------------------------------------------------------------------------
+def read_raw(proc: Processor, ctx: ItemContext) -> None:
+    ctx.raw = proc.ledger.blobs.get(ctx.item.raw_blob)
+
+
+def parse_mail_stage(proc: Processor, ctx: ItemContext) -> None:
+    if ctx.item.channel == "smtp":
+        ctx.mail = parse_mail(ctx.raw)
+
+
+def load_bundle_stage(proc: Processor, ctx: ItemContext) -> None:
+    try:
+        if ctx.mail is not None:
+            if ctx.mail.has_tnef and not ctx.mail.attachments:
+                ctx.reject("mail-tnef", TNEF_REFUSAL_ZH)
+                return
+            ctx.bundle = load_mail_bundle(ctx.mail.attachments)
+        else:
+            name = ctx.item.original_name
+            if not name.lower().endswith((".zip", ".xlsx", ".xlsm", ".xls", ".et")):
+                name = f"{name}.zip"  # a dropped subfolder was stored as a zip of its content
+            ctx.bundle = load_bundle(ctx.raw, name=name)
+    except BundleError as exc:
+        ctx.reject(exc.code, exc.message)
+
+
+def check_stage(proc: Processor, ctx: ItemContext) -> None:
+    assert ctx.bundle is not None
+    ctx.check_result = proc.check_bundle(ctx.bundle, proc.workflow.ledger_rules(ctx.item.filer))
+
+
+def submit_stage(proc: Processor, ctx: ItemContext) -> None:
+    assert ctx.bundle is not None
+    outcome = proc.workflow.submit(
+        ctx.item.item_id,
+        filer=ctx.item.filer,
+        channel=ctx.item.channel,
+        reply_to=ctx.item.reply_to,
+        bundle=ctx.bundle,
+        check_result=ctx.check_result,
+    )
+    ctx.filing_id = str(getattr(outcome, "filing_id", "") or "")
+    ctx.finish(str(getattr(outcome, "status", "") or "filed"))
+
+
+def ignore_auto_reply_stage(proc: Processor, ctx: ItemContext) -> None:
+    assert ctx.mail is not None
+    if is_auto_reply(ctx.mail) or not ctx.item.sender:
+        log.info("intake.auto_reply_ignored", extra={"item_id": ctx.item.item_id})
+        ctx.finish("ignored")
+
+
+def read_reply_stage(proc: Processor, ctx: ItemContext) -> None:
+    assert ctx.mail is not None
+    ctx.reply = read_reply(ctx.mail)
+
+
+def decide_stage(proc: Processor, ctx: ItemContext) -> None:
+    assert ctx.mail is not None and ctx.reply is not None
+    token = token_from_address(ctx.item.recipient) or ""
+    step = proc.token_step(token)
+    ctx.filing_id = step.split("-r")[0].upper() if step else ""
+    sender = ctx.mail.from_addr or ctx.item.sender
+    if ctx.reply.decision is None:
+        with proc.ledger.reader() as conn:
+            answered = state.unclear_answered(conn, sender, step)
+        if answered:
+            ctx.finish("unclear-again")  # loop guard: one answer per sender and step
+            return
+        unclear = ReviewUnclear(
+            filing_id=ctx.filing_id,
+            step=step,
+            sender=sender,
+            message_id=ctx.mail.message_id,
+            item_id=ctx.item.item_id,
+        )
+        ctx.finish("unclear", (unclear, sender, ctx.filing_id or ctx.item.item_id))
+        return
+    decision = proc.decision_values[ctx.reply.decision]
+    outcome = proc.workflow.decide(token, sender, decision, ctx.reply.opinion, ctx.item.raw_blob)
+    accepted = bool(getattr(outcome, "accepted", getattr(outcome, "ok", False)))
+    ctx.finish("decided" if accepted else "refused")
+
+
+def confirm_stage(proc: Processor, ctx: ItemContext) -> None:
+    """A confirmation reply files the pending contact filing it names, if it comes from the same address."""
+    assert ctx.mail is not None
+    token = token_from_address(ctx.item.recipient, CONFIRM_ADDRESS) or ""
+    pending_id = proc.pending_confirmation(token)
+    with proc.ledger.reader() as conn:
+        pending = state.get_item(conn, pending_id) if pending_id else None
+    sender = (ctx.mail.from_addr or ctx.item.sender).lower()
+    if pending is None or pending.sender.lower() != sender:
+        ctx.finish("confirmation-refused")
+        return
+    confirmed = IntakeConfirmed(item_id=pending.item_id, confirmation_item_id=ctx.item.item_id, sender=sender)
+    inner = ItemContext(item=pending)
+    proc.run_stages(inner, FILING_STAGES)
+    proc.commit(inner)
+    ctx.filing_id = inner.filing_id
+    ctx.finish("confirmed", (confirmed, sender, pending.item_id))
+
+
+def request_confirmation_stage(proc: Processor, ctx: ItemContext) -> None:
+    """Contact filings wait for the registered address to confirm (the Mailman way)."""
+    ctx.finish("awaiting-confirmation", proc.confirmation_request(ctx.item))
+
+
+FILING_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, load_bundle_stage, check_stage, submit_stage)
+REPLY_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, ignore_auto_reply_stage, read_reply_stage, decide_stage)
+CONFIRMATION_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, ignore_auto_reply_stage, confirm_stage)
+CONTACT_FILING_STAGES: tuple[Stage, ...] = (request_confirmation_stage,)
+
+STAGES_BY_PURPOSE: dict[str, Sequence[Stage]] = {
+    "filing": FILING_STAGES,
+    "review_reply": REPLY_STAGES,
+    "confirmation": CONFIRMATION_STAGES,
+    "contact_filing": CONTACT_FILING_STAGES,
+}
+
+
+class Processor:
+    """Runs items through their stages; `run(stop)` is the worker loop of `chanquan serve`."""
+
+    def __init__(
+        self,
+        ledger: LedgerLike,
+        workflow: WorkflowPort,
+        *,
+        check_bundle: CheckBundle,
+        decision_values: dict[ReplyDecision, Any],
+        token_step: Callable[[str], str],
+        confirmation_request: Callable[[state.InboundItem], tuple[Any, str, str]],
+        pending_confirmation: Callable[[str], str],
+    ) -> None:
+        self.ledger = ledger
+        self.workflow = workflow
+        self.check_bundle = check_bundle
+        self.decision_values = decision_values
+        self.token_step = token_step
+        self.confirmation_request = confirmation_request
+        self.pending_confirmation = pending_confirmation
+        self.queue: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
+
+    def enqueue(self, item_id: str) -> None:
+        self.queue.put(item_id)
+
+    def resume(self) -> int:
+        """Queues every item received but not processed (what a crash left behind)."""
+        with self.ledger.reader() as conn:
+            pending = state.pending_items(conn)
+        for item_id in pending:
+            self.queue.put(item_id)
+        return len(pending)
+
+    def run_stages(self, ctx: ItemContext, stages: Sequence[Stage]) -> None:
+        for stage in stages:
+            stage(self, ctx)
+            if ctx.done:
+                return
+
+    def commit(self, ctx: ItemContext) -> None:
+        processed = IntakeProcessed(item_id=ctx.item.item_id, filing_id=ctx.filing_id, outcome=ctx.outcome)
+        self.ledger.append_many([*ctx.events, (processed, "intake", ctx.item.item_id)])
+        log.info(
+            "intake.processed",
+            extra={"item_id": ctx.item.item_id, "filing_id": ctx.filing_id, "outcome": ctx.outcome},
+        )
+
+    def process(self, item_id: str) -> str | None:
+        """Runs one item to its end; None when it is unknown or already processed."""
+        with self._lock:  # one item at a time: the stages of two copies must never interleave
+            with self.ledger.reader() as conn:
+                item = state.get_item(conn, item_id)
+                if item is None or state.is_processed(conn, item_id):
+                    return None
+            ctx = ItemContext(item=item)
+            stages = STAGES_BY_PURPOSE.get(item.purpose)
+            if stages is None:
+                ctx.finish("unknown-purpose")
+            else:
+                self.run_stages(ctx, stages)
+                if not ctx.done:
+                    ctx.finish("filed")
+            self.commit(ctx)
+            return ctx.outcome
+
+    def run(self, stop: threading.Event) -> None:
+        """Worker loop: an item that fails unexpectedly is logged and retried at the next start."""
+        while not stop.is_set():
+            try:
+                item_id = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self.process(item_id)
+            except Exception:
+                log.exception("intake.processing_failed", extra={"item_id": item_id})

@@ -1,0 +1,238 @@
+"""Receiving an item durably: spool file, blob, then the `intake.received` record.
+
+Order matters for exactly-once. A mail is written to `inbound/tmp/`, fsynced and
+renamed into `inbound/` (the commit point: only then may SMTP answer 250); a dropped
+bundle is claimed by renaming it into `processing/`. Both names carry the item id,
+so after a crash the same item is recorded under the same id, once: recovery looks
+the id up in the projection before recording, and removes the spool entry only
+after the record exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from intake import state
+from intake.events import IntakeReceived
+
+log = logging.getLogger(__name__)
+
+
+class _Blobs(Protocol):
+    def put(self, data: bytes) -> str: ...
+
+
+class LedgerLike(Protocol):
+    """The part of `ledger.Ledger` intake uses (kept narrow so the stages read clearly)."""
+
+    @property
+    def blobs(self) -> Any: ...
+
+    def append(self, body: Any, actor: str, subject: str) -> Any: ...
+
+    def append_many(self, items: list[tuple[Any, str, str]]) -> Any: ...
+
+    def reader(self) -> Any: ...
+
+
+def new_item_id(now: datetime | None = None) -> str:
+    """Sortable and unique without coordination: time to the millisecond plus 40 random bits."""
+    moment = now or datetime.now(UTC)
+    return f"IN{moment:%Y%m%d%H%M%S}{moment.microsecond // 1000:03d}{secrets.token_hex(5)}"
+
+
+def fsync_dir(path: Path) -> None:
+    """Makes a rename inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(target: Path, data: bytes, tmp_dir: Path) -> None:
+    """tmp → fsync → rename → fsync(dir): the file exists whole or not at all."""
+    tmp = tmp_dir / (target.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What is known about an item when it arrives, before it is recorded."""
+
+    item_id: str
+    channel: str
+    purpose: str
+    sender: str
+    filer: str
+    reply_to: str
+    original_name: str
+    message_id: str
+    recipient: str = ""
+
+
+def folder_as_zip(folder: Path) -> bytes:
+    """A dropped subfolder as one deterministic zip (sorted names, fixed times): its raw blob."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def _received_body(arrival: Arrival, raw: bytes, raw_blob: str) -> IntakeReceived:
+    return IntakeReceived(
+        item_id=arrival.item_id,
+        channel=arrival.channel,
+        purpose=arrival.purpose,
+        raw_blob=raw_blob,
+        content_sha256=hashlib.sha256(raw).hexdigest(),
+        sender=arrival.sender,
+        filer=arrival.filer,
+        reply_to=arrival.reply_to,
+        original_name=arrival.original_name,
+        message_id=arrival.message_id,
+        recipient=arrival.recipient,
+    )
+
+
+class Receiver:
+    """Records arrivals: blob first, then `intake.received`; tells the worker about each new item."""
+
+    def __init__(self, ledger: LedgerLike, on_recorded: Callable[[str], None] | None = None) -> None:
+        self.ledger = ledger
+        self.on_recorded = on_recorded
+        self._resent_locks = [threading.Lock() for _ in range(64)]
+
+    def is_recorded(self, item_id: str) -> bool:
+        with self.ledger.reader() as conn:
+            return state.is_recorded(conn, item_id)
+
+    def find_resent(self, message_id: str, content_sha256: str) -> tuple[str, str] | None:
+        with self.ledger.reader() as conn:
+            return state.find_resent(conn, message_id, content_sha256)
+
+    def record(self, arrival: Arrival, raw: bytes) -> str:
+        """Stores the raw bytes and records the item; a no-op when the id is already recorded."""
+        if self.is_recorded(arrival.item_id):
+            return arrival.item_id
+        body = _received_body(arrival, raw, self.ledger.blobs.put(raw))
+        self.ledger.append(body, actor=arrival.sender or "intake", subject=arrival.item_id)
+        log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
+        if self.on_recorded is not None:
+            self.on_recorded(arrival.item_id)
+        return arrival.item_id
+
+    def record_many(self, arrivals: list[tuple[Arrival, bytes]]) -> list[str]:
+        """Records a batch in one ledger transaction (a drained backlog should not pay one commit per item)."""
+        fresh = [(arrival, raw) for arrival, raw in arrivals if not self.is_recorded(arrival.item_id)]
+        if not fresh:
+            return []
+        entries = [(_received_body(arrival, raw, self.ledger.blobs.put(raw)), arrival) for arrival, raw in fresh]
+        self.ledger.append_many([(body, arrival.sender or "intake", arrival.item_id) for body, arrival in entries])
+        for _, arrival in entries:
+            log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
+            if self.on_recorded is not None:
+                self.on_recorded(arrival.item_id)
+        return [arrival.item_id for _, arrival in entries]
+
+    def resent_lock(self, message_id: str) -> threading.Lock:
+        """Serializes look-up and record of one Message-ID, so two copies racing are still one item."""
+        return self._resent_locks[hash(message_id) % len(self._resent_locks)]
+
+
+class MailSpool:
+    """`inbound/`: a mail file is the JSON arrival on the first line, then the raw message."""
+
+    SUFFIX = ".msg"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def write(self, arrival: Arrival, raw: bytes) -> Path:
+        header = json.dumps(asdict(arrival), ensure_ascii=False).encode("utf-8")
+        target = self.root / f"{arrival.item_id}{self.SUFFIX}"
+        write_durably(target, header + b"\n" + raw, self.tmp)
+        return target
+
+    @staticmethod
+    def read(path: Path) -> tuple[Arrival, bytes]:
+        data = path.read_bytes()
+        header, _, raw = data.partition(b"\n")
+        return Arrival(**json.loads(header)), raw
+
+    def discard(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def leftovers(self) -> list[Path]:
+        """Spooled mails whose record may be missing, oldest first; unacknowledged temporaries go."""
+        for stale in self.tmp.iterdir():
+            stale.unlink(missing_ok=True)  # never acknowledged: the sender retries
+        return sorted(self.root.glob(f"*{self.SUFFIX}"))
+
+    def depth(self) -> int:
+        return sum(1 for _ in self.root.glob(f"*{self.SUFFIX}"))
+
+
+class ProcessingArea:
+    """`processing/`: drop-folder items claimed by rename, named `<item_id>__<ORG>__<name>`."""
+
+    SEPARATOR = "__"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def claim(self, source: Path, org: str, item_id: str) -> Path | None:
+        """Atomic rename out of the drop folder; None when someone else took or removed it first."""
+        target = self.root / self.SEPARATOR.join((item_id, org, source.name))
+        try:
+            os.rename(source, target)
+        except FileNotFoundError:
+            return None
+        fsync_dir(self.root)
+        return target
+
+    @classmethod
+    def parse(cls, path: Path) -> tuple[str, str, str] | None:
+        parts = path.name.split(cls.SEPARATOR, 2)
+        return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
+
+    @staticmethod
+    def raw_bytes(path: Path) -> bytes:
+        return folder_as_zip(path) if path.is_dir() else path.read_bytes()
+
+    @staticmethod
+    def discard(path: Path) -> None:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+    def leftovers(self) -> list[Path]:
+        return sorted(self.root.iterdir())
+
+    def depth(self) -> int:
+        return sum(1 for _ in self.root.iterdir())

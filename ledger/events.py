@@ -1,0 +1,142 @@
+"""Declared event kinds and the stored event record.
+
+Kinds are types, not free dicts, so a misspelt field fails at the writer rather
+than surfacing years later in an audit. Reading never fails on an unknown kind:
+old ledgers must stay readable after code changes, so `StoredEvent.payload` is
+always available and only `.body` needs the declaration.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.canonical import canonical_json
+from ledger.errors import LedgerError, PayloadError, UnknownKindError
+
+# Field names that smell of credentials; a fact such as "password changed" is fine,
+# the credential itself never enters an event (it could never be removed again).
+FORBIDDEN_FIELD_NAMES = frozenset(
+    {
+        "password",
+        "passwd",
+        "password_hash",
+        "passwordhash",
+        "pwd",
+        "secret",
+        "secret_key",
+        "private_key",
+        "api_key",
+        "access_token",
+        "refresh_token",
+        "session_token",
+        "token_secret",
+        "hmac_key",
+        "signing_key",
+        "credentials",
+    }
+)
+FORBIDDEN_FIELD_SUFFIXES = ("_password", "_password_hash", "_secret", "_private_key", "_api_key")
+
+
+class EventBody(BaseModel):
+    """Base of every declared event kind; register subclasses with `@event_kind`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ClassVar[str] = ""
+
+    def to_payload_json(self) -> str:
+        return canonical_json(self.model_dump(mode="python"), self.kind)
+
+
+_REGISTRY: dict[str, type[EventBody]] = {}
+
+BodyT = TypeVar("BodyT", bound=type[EventBody])
+
+
+def _check_field_names(model: type[BaseModel], kind: str, prefix: str = "") -> None:
+    for name, info in model.model_fields.items():
+        lowered = name.lower()
+        if lowered in FORBIDDEN_FIELD_NAMES or lowered.endswith(FORBIDDEN_FIELD_SUFFIXES):
+            raise PayloadError(kind, prefix + name, "secrets (passwords, tokens, keys) never enter the ledger")
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _check_field_names(annotation, kind, f"{prefix}{name}.")
+
+
+def event_kind(kind: str) -> Any:
+    """Class decorator declaring `kind` as the event kind of an `EventBody` subclass."""
+    if not kind or kind != kind.strip():
+        raise LedgerError(f"invalid event kind {kind!r}")
+
+    def register(cls: BodyT) -> BodyT:
+        if not (isinstance(cls, type) and issubclass(cls, EventBody)):
+            raise LedgerError(f"@event_kind({kind!r}) must decorate an EventBody subclass")
+        existing = _REGISTRY.get(kind)
+        if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise LedgerError(f"event kind {kind!r} is already declared by {existing.__module__}.{existing.__qualname__}")
+        _check_field_names(cls, kind)
+        cls.kind = kind
+        _REGISTRY[kind] = cls
+        return cls
+
+    return register
+
+
+def body_type(kind: str) -> type[EventBody]:
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise UnknownKindError(kind) from None
+
+
+def registered_kinds() -> dict[str, type[EventBody]]:
+    return dict(_REGISTRY)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as it is in the ledger: its position, time, who, about what, and the payload."""
+
+    seq: int
+    ts: datetime
+    kind: str
+    actor: str
+    subject: str
+    payload_json: str
+    leaf_hash: bytes
+    _payload: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The payload as a dict (parsed once); readable whether or not the kind is declared."""
+        if not self._payload:
+            self._payload.append(json.loads(self.payload_json))
+        return self._payload[0]
+
+    @property
+    def body(self) -> EventBody:
+        """The typed body; raises `UnknownKindError` for a kind this code base does not declare."""
+        return body_type(self.kind).model_validate(self.payload)
+
+    @property
+    def leaf_index(self) -> int:
+        return self.seq - 1
+
+    def to_json_dict(self) -> dict[str, Any]:
+        from ledger.canonical import format_ts
+
+        return {
+            "seq": self.seq,
+            "ts": format_ts(self.ts),
+            "kind": self.kind,
+            "actor": self.actor,
+            "subject": self.subject,
+            "payload": self.payload,
+            "leaf_hash": self.leaf_hash.hex(),
+        }

@@ -1,0 +1,172 @@
+"""Turns a MailSpec (who, why, which template, what context) into exact RFC 5322 bytes.
+
+Everything that varies between two renderings of the same spec is pinned down, so a
+re-run after a crash produces the same bytes under the same Message-ID: the Message-ID
+comes from (key, purpose, recipients), Date from the event's own time, MIME boundaries
+from the Message-ID. All mails of one filing reference one stable root id
+(`<filing-ID@domain>`) and carry the same Thread-Index, which is what threads them in
+Outlook as well as in RFC 5322 clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from outbox.spool import Envelope
+
+CHINA = timezone(timedelta(hours=8), "CST")
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "mail"
+
+
+class TemplateMissingError(Exception):
+    def __init__(self, template: str, problem: str) -> None:
+        super().__init__(f"{template}: {problem}")
+        self.template = template
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+    mime_type: str = ""
+
+    def types(self) -> tuple[str, str]:
+        mime = self.mime_type or mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
+        maintype, _, subtype = mime.partition("/")
+        return maintype, subtype
+
+
+@dataclass(frozen=True)
+class MailSpec:
+    """One message to render. `key` is unique per source (an event seq, a reminder id)."""
+
+    purpose: str
+    template: str
+    to: list[str]
+    key: str
+    date: datetime
+    context: dict[str, Any] = field(default_factory=dict)
+    cc: list[str] = field(default_factory=list)
+    filing_id: str = ""
+    reply_to: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    auto_submitted: bool = True
+
+
+def _hash(text: str, length: int = 12) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def thread_index(filing_id: str) -> str:
+    """Outlook's conversation header: 6 bytes of time + a 16-byte GUID, both derived from the filing id."""
+    digest = hashlib.sha256(("thread:" + filing_id).encode("utf-8")).digest()
+    return base64.b64encode(digest[:22]).decode("ascii")
+
+
+class Composer:
+    def __init__(
+        self,
+        mail_domain: str,
+        from_address: str = "",
+        from_name: str = "产权登记系统",
+        templates_dir: Path | None = None,
+        common: dict[str, Any] | None = None,
+    ) -> None:
+        self.mail_domain = mail_domain
+        self.from_address = from_address or f"noreply@{mail_domain}"
+        self.from_name = from_name
+        self.common = dict(common or {})
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates_dir or DEFAULT_TEMPLATES)),
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["cn_date"] = _cn_date
+
+    def message_id(self, spec: MailSpec) -> str:
+        who = ",".join(sorted(addr.lower() for addr in spec.to + spec.cc))
+        return f"<cq.{spec.key}.{spec.purpose}.{_hash(who, 10)}@{self.mail_domain}>"
+
+    def root_id(self, filing_id: str) -> str:
+        return f"<filing-{filing_id}@{self.mail_domain}>"
+
+    def render_parts(self, spec: MailSpec) -> tuple[str, str, str]:
+        """(subject, text, html) — what the snapshot tests compare."""
+        context = {**self.common, **spec.context, "filing_id": spec.filing_id, "date": spec.date,
+                   "purpose": spec.purpose}
+        try:
+            subject = self.env.get_template(f"{spec.template}.subject.j2").render(context)
+            text = self.env.get_template(f"{spec.template}.txt.j2").render(context)
+            html = self.env.get_template(f"{spec.template}.html.j2").render(context)
+        except OSError as exc:  # jinja2's TemplateNotFound is an IOError subclass
+            raise TemplateMissingError(spec.template, str(exc)) from exc
+        subject = " ".join(subject.split())
+        if spec.filing_id and f"[{spec.filing_id}]" not in subject:
+            subject = f"[{spec.filing_id}] {subject}"
+        return subject, text, html
+
+    def compose(self, spec: MailSpec) -> tuple[Envelope, bytes]:
+        subject, text, html = self.render_parts(spec)
+        message_id = self.message_id(spec)
+        msg = EmailMessage(policy=policy.SMTP)
+        msg["From"] = Address(self.from_name, addr_spec=self.from_address)
+        msg["To"] = ", ".join(spec.to)
+        if spec.cc:
+            msg["Cc"] = ", ".join(spec.cc)
+        if spec.reply_to:
+            msg["Reply-To"] = spec.reply_to
+        msg["Subject"] = subject
+        msg["Date"] = format_datetime(spec.date.astimezone(CHINA))
+        msg["Message-ID"] = message_id
+        if spec.filing_id:
+            root = self.root_id(spec.filing_id)
+            msg["In-Reply-To"] = root
+            msg["References"] = root
+            msg["Thread-Topic"] = f"产权登记 {spec.filing_id}"
+            msg["Thread-Index"] = thread_index(spec.filing_id)
+        if spec.auto_submitted:
+            msg["Auto-Submitted"] = "auto-generated"
+            msg["X-Auto-Response-Suppress"] = "All"
+        msg["X-Chanquan-Purpose"] = spec.purpose
+        msg.set_content(text, charset="utf-8")
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+        for attachment in spec.attachments:
+            maintype, subtype = attachment.types()
+            msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        seed = _hash(message_id, 16)
+        for number, part in enumerate(msg.walk()):
+            if part.is_multipart():
+                part.set_boundary(f"=_cq_{seed}_{number}")
+        envelope = Envelope(
+            message_id=message_id,
+            mail_from=self.from_address,
+            rcpt=[*spec.to, *spec.cc],
+            purpose=spec.purpose,
+            filing_id=spec.filing_id,
+            subject=subject,
+        )
+        return envelope, msg.as_bytes(policy=policy.SMTP)
+
+
+def _cn_date(value: datetime | str) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(CHINA)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"

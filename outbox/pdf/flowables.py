@@ -1,0 +1,232 @@
+"""Fast drawing primitives: the investor grid, the QR code, the seal area.
+
+reportlab's Table builds a cell object per value and measures every one; for a
+2,000-row investor list that dominates the render. `GridTable` draws plain text
+straight onto the canvas, wraps only the cells that overflow, and splits across
+pages with the header row repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import qrcode
+from reportlab.lib import colors
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable
+
+PAD = 2.5
+RULE = colors.Color(0.35, 0.35, 0.35)
+HEADER_FILL = colors.Color(0.9, 0.92, 0.95)
+
+
+def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy character wrap (CJK text has no spaces to break at)."""
+    if stringWidth(text, font, size) <= width:
+        return [text]
+    lines: list[str] = []
+    current = ""
+    current_width = 0.0
+    for char in text:
+        char_width = stringWidth(char, font, size)
+        if current and current_width + char_width > width:
+            lines.append(current)
+            current, current_width = "", 0.0
+        current += char
+        current_width += char_width
+    if current:
+        lines.append(current)
+    return lines
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    weight: float
+    align: str = "left"  # left | right | center
+
+
+class GridTable(Flowable):
+    """A ruled table of text rows that splits across frames, repeating its header row."""
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[str]],
+        font: str,
+        size: float,
+        *,
+        _widths: list[float] | None = None,
+        _layout: list[list[list[str]]] | None = None,
+        _header: list[list[str]] | None = None,
+        _heights: list[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.columns = list(columns)
+        self.rows = list(rows)
+        self.font = font
+        self.size = size
+        self.leading = size * 1.3
+        self._widths = _widths
+        self._layout = _layout
+        self._header: list[list[str]] = _header or []
+        self._heights: list[float] = _heights or []
+
+    def _prepare(self, avail_width: float) -> None:
+        if (
+            self._widths is not None
+            and abs(sum(self._widths) - avail_width) < 0.5
+            and self._layout is not None
+            and self._header
+        ):
+            return
+        total = sum(c.weight for c in self.columns)
+        self._widths = [avail_width * c.weight / total for c in self.columns]
+        inner = [w - 2 * PAD for w in self._widths]
+        self._layout = [
+            [wrap_text(cell, self.font, self.size, inner[i]) for i, cell in enumerate(row)] for row in self.rows
+        ]
+        self._header = [wrap_text(c.title, self.font, self.size, inner[i]) for i, c in enumerate(self.columns)]
+        self._heights = [self._row_height(lines) for lines in self._layout]
+
+    def _row_height(self, lines: list[list[str]]) -> float:
+        return max(len(cell) for cell in lines) * self.leading + 2 * PAD
+
+    @property
+    def header_height(self) -> float:
+        return self._row_height(self._header)
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self._prepare(avail_width)
+        assert self._layout is not None
+        self.width = avail_width
+        self.height = self.header_height + sum(self._heights)
+        return self.width, self.height
+
+    def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
+        self._prepare(avail_width)
+        assert self._layout is not None
+        used = self.header_height
+        count = 0
+        for h in self._heights:
+            if used + h > avail_height:
+                break
+            used += h
+            count += 1
+        if count == 0:
+            return []
+        if count == len(self.rows):
+            return [self]
+        parts = [(self.rows[:count], self._layout[:count]), (self.rows[count:], self._layout[count:])]
+        return [
+            GridTable(
+                self.columns, rows, self.font, self.size, _widths=self._widths, _layout=layout, _header=self._header
+            )
+            for rows, layout in parts
+        ]
+
+    def draw(self) -> None:
+        assert self._widths is not None and self._layout is not None
+        canv: Any = self.canv
+        canv.saveState()
+        top = self.height
+        header_h = self.header_height
+        canv.setFillColor(HEADER_FILL)
+        canv.rect(0, top - header_h, self.width, header_h, stroke=0, fill=1)
+        canv.setFillColor(colors.black)
+        canv.setStrokeColor(RULE)
+        canv.setLineWidth(0.4)
+        text = canv.beginText()
+        text.setFont(self.font, self.size, self.leading)
+        xs = [0.0]
+        for w in self._widths:
+            xs.append(xs[-1] + w)
+        y = top
+        h_lines: list[float] = [y]
+        self._draw_row(text, xs, y, self._header, header=True)
+        y -= header_h
+        h_lines.append(y)
+        for lines, height in zip(self._layout, self._heights, strict=True):
+            self._draw_row(text, xs, y, lines, header=False)
+            y -= height
+            h_lines.append(y)
+        canv.drawText(text)
+        path = canv.beginPath()
+        for hy in h_lines:
+            path.moveTo(0, hy)
+            path.lineTo(self.width, hy)
+        for x in xs:
+            path.moveTo(x, top)
+            path.lineTo(x, y)
+        canv.drawPath(path, stroke=1, fill=0)
+        canv.restoreState()
+
+    def _draw_row(self, text: Any, xs: list[float], y: float, lines: list[list[str]], *, header: bool) -> None:
+        baseline = y - PAD - self.size * 0.95
+        for i, cell in enumerate(lines):
+            align = "center" if header else self.columns[i].align
+            for n, line in enumerate(cell):
+                if align == "left":
+                    x = xs[i] + PAD
+                else:
+                    w = stringWidth(line, self.font, self.size)
+                    x = xs[i + 1] - PAD - w if align == "right" else (xs[i] + xs[i + 1] - w) / 2
+                text.setTextOrigin(x, baseline - n * self.leading)
+                text.textOut(line)
+
+
+def draw_qr(canv: Any, payload: str, x: float, y: float, size: float) -> None:
+    """Draws a QR code of `payload` with its lower-left corner at (x, y), runs merged per row."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    code.add_data(payload)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    n = len(matrix)
+    cell = size / n
+    canv.saveState()
+    canv.setFillColor(colors.black)
+    path = canv.beginPath()
+    for r, row in enumerate(matrix):
+        c = 0
+        while c < n:
+            if row[c]:
+                start = c
+                while c < n and row[c]:
+                    c += 1
+                path.rect(x + start * cell, y + (n - 1 - r) * cell, (c - start) * cell, cell)
+            else:
+                c += 1
+    canv.drawPath(path, stroke=0, fill=1)
+    canv.restoreState()
+
+
+class SealBox(Flowable):
+    """A reserved rectangle for the signature stamp; remembers where on which page it landed."""
+
+    def __init__(self, width: float, height: float, label: str, font: str, sink: dict[str, Any]) -> None:
+        super().__init__()
+        self.width = width
+        self.height = height
+        self.label = label
+        self.font = font
+        self.sink = sink
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canv: Any = self.canv
+        x0, y0 = canv.absolutePosition(0, 0)
+        self.sink["page"] = canv.getPageNumber() - 1
+        self.sink["box"] = (x0, y0, x0 + self.width, y0 + self.height)
+        canv.saveState()
+        canv.setStrokeColor(colors.Color(0.75, 0.1, 0.1))
+        canv.setDash(2, 2)
+        canv.setLineWidth(0.6)
+        canv.rect(0, 0, self.width, self.height, stroke=1, fill=0)
+        canv.setFont(self.font, 8)
+        canv.setFillColor(colors.Color(0.6, 0.6, 0.6))
+        canv.drawCentredString(self.width / 2, 4, self.label)
+        canv.restoreState()

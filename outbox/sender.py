@@ -1,0 +1,131 @@
+"""The one sender: takes queued messages oldest first and hands each to the transport.
+
+Only one sender runs at a time, across processes: a pass holds an exclusive, non-blocking
+fcntl lock on outbox/sender.lock, and a second process simply finds nothing to do. The
+lock is released by the kernel when its holder dies, so a SIGKILLed sender never wedges
+the queue.
+
+Guarantee: a message leaves the queue (moved to sent/ or dead/) only after the transport
+has answered. A crash after the relay's 250 but before that move sends the message again
+on restart with the same bytes and the same Message-ID (at-least-once); SMTP has no way to
+ask a relay whether it already took a message. The local Maildir is exactly-once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from outbox.spool import Spool, SpoolEntry
+from outbox.state import DeliveryState, OutboxState
+from outbox.transport import DeliveryOutcome, Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What one attempt did, handed to whoever records outcomes (the ledger)."""
+
+    entry: SpoolEntry
+    kind: str  # mail.sent | mail.deferred | mail.dead
+    outcome: DeliveryOutcome
+    attempt: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_base_seconds: float = 30.0
+    backoff_max_seconds: float = 3600.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential: base, 2·base, 4·base, ... capped."""
+        return float(min(self.backoff_base_seconds * (2 ** max(attempt - 1, 0)), self.backoff_max_seconds))
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[bool]:
+    """Yields True while this process holds the lock, False if another process has it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+class Sender:
+    def __init__(
+        self,
+        spool: Spool,
+        state: OutboxState,
+        transport: Transport,
+        policy: RetryPolicy,
+        on_report: Callable[[SendReport], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.spool = spool
+        self.state = state
+        self.transport = transport
+        self.policy = policy
+        self.on_report = on_report
+        self.clock = clock
+        self.lock_path = spool.root / "sender.lock"
+
+    def send_pending(self, limit: int | None = None) -> int:
+        """One pass over the queue; returns how many messages were delivered in it."""
+        delivered = 0
+        with exclusive_lock(self.lock_path) as held:
+            if not held:
+                log.debug("outbox.sender_busy")
+                return 0
+            try:
+                for entry in self.spool.entries("queue"):
+                    if limit is not None and delivered >= limit:
+                        break
+                    if self._attempt(entry):
+                        delivered += 1
+            finally:
+                self.transport.close()
+        return delivered
+
+    def _attempt(self, entry: SpoolEntry) -> bool:
+        previous = self.state.delivery(entry.name)
+        now = self.clock()
+        if previous.next_at > now:
+            return False
+        attempt = previous.attempts + 1
+        outcome = self.transport.deliver(entry.envelope, entry.raw_message())
+        extra = {"filing_id": entry.envelope.filing_id, "message_id": entry.envelope.message_id}
+        if outcome.status == "sent":
+            moved = self.spool.move(entry, "sent")
+            self.state.set_delivery(entry.name, DeliveryState(attempt, 0.0, ""))
+            log.info("outbox.sent", extra={**extra, "detail": outcome.detail, "attempt": attempt})
+            self.on_report(SendReport(moved, "mail.sent", outcome, attempt))
+            return True
+        if outcome.status == "dead" or attempt >= self.policy.max_attempts:
+            moved = self.spool.move(entry, "dead")
+            self.state.set_delivery(entry.name, DeliveryState(attempt, 0.0, outcome.detail))
+            log.warning("outbox.dead", extra={**extra, "detail": outcome.detail, "attempt": attempt})
+            self.on_report(SendReport(moved, "mail.dead", outcome, attempt))
+            return False
+        next_at = now + self.policy.delay(attempt)
+        self.state.set_delivery(entry.name, DeliveryState(attempt, next_at, outcome.detail))
+        log.info("outbox.deferred", extra={**extra, "detail": outcome.detail, "attempt": attempt, "next_at": next_at})
+        self.on_report(SendReport(entry, "mail.deferred", outcome, attempt))
+        return False

@@ -1,0 +1,131 @@
+"""outbox/state.sqlite3: the dispatcher's cursor over the ledger and the sender's bookkeeping.
+
+This is the outbox's own durable memory, separate from the ledger: the ledger says
+what happened, this file says how far the outbox has acted on it. Losing it costs at
+most re-dispatching (harmless: spool names are deterministic) and retry counters.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS delivery (name TEXT PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at REAL NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '')",
+    "CREATE TABLE IF NOT EXISTS outcomes (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+    " message_id TEXT NOT NULL, payload TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS reviews (filing_id TEXT NOT NULL, round INTEGER NOT NULL, level INTEGER NOT NULL,"
+    " unit TEXT NOT NULL, reviewers TEXT NOT NULL, requested_at REAL NOT NULL, reminders INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (filing_id, round, level))",
+)
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    attempts: int = 0
+    next_at: float = 0.0
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class PendingReview:
+    filing_id: str
+    round: int
+    level: int
+    unit: str
+    reviewers: list[str]
+    requested_at: float
+    reminders: int
+
+
+class OutboxState:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        for statement in _SCHEMA:
+            self._conn.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # -- cursor ---------------------------------------------------------------------------
+    def cursor(self) -> int:
+        rows = self._run("SELECT value FROM meta WHERE key = 'cursor'")
+        return int(rows[0][0]) if rows else 0
+
+    def set_cursor(self, seq: int) -> None:
+        self._run("INSERT INTO meta (key, value) VALUES ('cursor', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                  (str(seq), str(seq)))
+
+    # -- delivery attempts ------------------------------------------------------------------
+    def delivery(self, name: str) -> DeliveryState:
+        rows = self._run("SELECT attempts, next_at, last_error FROM delivery WHERE name = ?", (name,))
+        return DeliveryState(*rows[0]) if rows else DeliveryState()
+
+    def set_delivery(self, name: str, state: DeliveryState) -> None:
+        self._run(
+            "INSERT INTO delivery (name, attempts, next_at, last_error) VALUES (?, ?, ?, ?) ON CONFLICT(name)"
+            " DO UPDATE SET attempts = excluded.attempts, next_at = excluded.next_at, last_error = excluded.last_error",
+            (name, state.attempts, state.next_at, state.last_error),
+        )
+
+    # -- outcomes waiting for the ledger ---------------------------------------------------------
+    def add_outcome(self, kind: str, message_id: str, payload: dict[str, Any]) -> int:
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO outcomes (kind, message_id, payload) VALUES (?, ?, ?)",
+                (kind, message_id, json.dumps(payload, ensure_ascii=False, sort_keys=True)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def outcomes(self) -> list[tuple[int, str, str, dict[str, Any]]]:
+        rows = self._run("SELECT id, kind, message_id, payload FROM outcomes ORDER BY id")
+        return [(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3])) for r in rows]
+
+    def drop_outcome(self, outcome_id: int) -> None:
+        self._run("DELETE FROM outcomes WHERE id = ?", (outcome_id,))
+
+    # -- reviews waiting (for reminders) -------------------------------------------------------
+    def review_requested(self, filing_id: str, round_: int, level: int, unit: str, reviewers: list[str],
+                         at: float) -> None:
+        self._run(
+            "INSERT OR IGNORE INTO reviews (filing_id, round, level, unit, reviewers, requested_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (filing_id, round_, level, unit, json.dumps(reviewers), at),
+        )
+
+    def review_closed(self, filing_id: str) -> None:
+        """Any decision ends every reminder for the filing: the next level gets its own request."""
+        self._run("DELETE FROM reviews WHERE filing_id = ?", (filing_id,))
+
+    def pending_reviews(self) -> list[PendingReview]:
+        rows = self._run(
+            "SELECT filing_id, round, level, unit, reviewers, requested_at, reminders FROM reviews"
+            " ORDER BY requested_at"
+        )
+        return [PendingReview(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def set_reminders(self, filing_id: str, round_: int, level: int, count: int) -> None:
+        self._run(
+            "UPDATE reviews SET reminders = ? WHERE filing_id = ? AND round = ? AND level = ?",
+            (count, filing_id, round_, level),
+        )
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,194 @@
+"""The registration as data: pydantic models whose values know the cell they came from.
+
+Provenance (sheet and cell of each value, row of each table entry) is kept beside the data
+and left out of `to_canonical()`, so that the ledger records what was filed, and diffs compare
+content rather than where a filer happened to type it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from validation.findings import display_value
+from validation.spec import DOCUMENTS, FIELD_SPEC, INVESTORS, TABLE_SPEC
+
+
+class CellRef(NamedTuple):
+    sheet: str
+    cell: str
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    row: int | None = Field(default=None, description="sheet row the entry was read from (1-based)")
+
+
+class Investor(_Row):
+    investor_name: str | None = None
+    investor_code: str | None = None
+    investor_category: str | None = None
+    subscribed: Decimal | None = None
+    paid_in: Decimal | None = None
+    share_pct: Decimal | None = None
+
+
+class DocumentEntry(_Row):
+    doc_kind: str | None = None
+    required: str | None = None
+    file_name: str | None = None
+    note: str | None = None
+
+
+INVESTOR_KEYS: tuple[str, ...] = tuple(c.key for c in INVESTORS.columns)
+DOCUMENT_KEYS: tuple[str, ...] = tuple(c.key for c in DOCUMENTS.columns)
+
+
+class Registration(BaseModel):
+    """One filed workbook. Field names are the spec keys (and the workbook's defined names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template_version: str | None = None
+    # 登记信息
+    reg_type: str | None = None
+    reg_situation: str | None = None
+    backfill_form: str | None = None
+    as_of_date: dt.date | None = None
+    is_biz_registered: bool | None = None
+    act_date: dt.date | None = None
+    approval_ref: str | None = None
+    filer_org_code: str | None = None
+    # 基本信息
+    ent_name: str | None = None
+    uscc: str | None = None
+    org_code: str | None = None
+    established_on: dt.date | None = None
+    ent_level: str | None = None
+    state_relation: str | None = None
+    org_form: str | None = None
+    reg_capital: Decimal | None = None
+    currency: str | None = None
+    region_code: str | None = None
+    address: str | None = None
+    industry: str | None = None
+    op_status: str | None = None
+    is_overseas: bool | None = None
+    is_listed: bool | None = None
+    legal_rep: str | None = None
+    business_scope: str | None = None
+    parent_org_code: str | None = None
+    main_investor_code: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    remarks: str | None = None
+    # tables
+    investors: list[Investor] = Field(default_factory=list)
+    documents: list[DocumentEntry] = Field(default_factory=list)
+    # provenance, not data
+    cells: dict[str, CellRef] = Field(default_factory=dict, exclude=True)
+    table_columns: dict[str, dict[str, str]] = Field(default_factory=dict, exclude=True)
+    table_sheets: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    def value(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def cell_of(self, key: str) -> CellRef:
+        """Where a single field was read from (its defined name's target), else the template's cell."""
+        found = self.cells.get(key)
+        if found is not None:
+            return found
+        spec = FIELD_SPEC[key]
+        return CellRef(spec.sheet, spec.cell)
+
+    def table_cell(self, table: str, entry: _Row, key: str) -> CellRef:
+        """The cell of column `key` in the row of `entry` (an Investor or a DocumentEntry)."""
+        spec = TABLE_SPEC[table]
+        sheet = self.table_sheets.get(table, spec.sheet)
+        column = self.table_columns.get(table, {}).get(key) or spec.column(key).column
+        row = entry.row if entry.row is not None else spec.header_row + 1
+        return CellRef(sheet, f"{column}{row}")
+
+    @property
+    def overseas(self) -> bool:
+        return self.is_overseas is True
+
+    def to_canonical(self) -> dict[str, Any]:
+        """JSON-safe data: Decimal as string, date as ISO string, provenance left out."""
+        out: dict[str, Any] = {"template_version": self.template_version}
+        for key in FIELD_SPEC:
+            out[key] = _canonical_value(getattr(self, key))
+        out["investors"] = [{k: _canonical_value(getattr(i, k)) for k in INVESTOR_KEYS} for i in self.investors]
+        out["documents"] = [{k: _canonical_value(getattr(d, k)) for k in DOCUMENT_KEYS} for d in self.documents]
+        return out
+
+    @classmethod
+    def from_canonical(cls, data: dict[str, Any]) -> Registration:
+        """The inverse of to_canonical (pydantic parses ISO dates and decimal strings back)."""
+        known = {k: v for k, v in data.items() if k in cls.model_fields and k not in {"cells", "table_columns"}}
+        return cls.model_validate(known)
+
+
+def _canonical_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+class FieldChange(NamedTuple):
+    """One difference between two registrations, with display strings for mails and reports."""
+
+    key: str
+    label: str
+    old: str
+    new: str
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, Decimal) and isinstance(b, Decimal):
+        return a == b
+    return a == b
+
+
+def diff_registrations(
+    old: Registration, new: Registration, *, ignore: frozenset[str] = frozenset()
+) -> list[FieldChange]:
+    """Field-by-field changes, investors matched by name; documents are attachments, not data."""
+    changes: list[FieldChange] = []
+    for key, spec in FIELD_SPEC.items():
+        if key in ignore:
+            continue
+        a, b = getattr(old, key), getattr(new, key)
+        if not _same(a, b):
+            changes.append(FieldChange(key, spec.label, display_value(a), display_value(b)))
+    if "investors" in ignore:
+        return changes
+    old_by_name = {i.investor_name or f"#{n}": i for n, i in enumerate(old.investors)}
+    new_by_name = {i.investor_name or f"#{n}": i for n, i in enumerate(new.investors)}
+    for name, inv in new_by_name.items():
+        before = old_by_name.get(name)
+        if before is None:
+            changes.append(FieldChange(f"investors[{name}]", f"出资人“{name}”", "", "新增"))
+            continue
+        for col in INVESTORS.columns[1:]:
+            a, b = getattr(before, col.key), getattr(inv, col.key)
+            if not _same(a, b):
+                changes.append(
+                    FieldChange(
+                        f"investors[{name}].{col.key}",
+                        f"出资人“{name}” {col.label}",
+                        display_value(a),
+                        display_value(b),
+                    )
+                )
+    for name in old_by_name:
+        if name not in new_by_name:
+            changes.append(FieldChange(f"investors[{name}]", f"出资人“{name}”", "原有", "删除"))
+    return changes

@@ -1,0 +1,172 @@
+"""Tolerant parsing of what people type into cells, in one place.
+
+Each parser takes one normalized calamine value (str, float, int, bool, date, datetime) and
+returns either the parsed value or a `ParseProblem` saying why the text is not acceptable or
+is ambiguous. Parsers never guess: 1,23 or 06/30/12 are reported, not interpreted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from validation.codes import fold_width, normalize_org_code
+
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+MAX_SERIAL = 2_958_465  # 9999-12-31
+
+
+@dataclass(frozen=True, slots=True)
+class ParseProblem:
+    """Why a value was not accepted: `code` is a finding code, `expected` completes the message."""
+
+    code: str
+    expected: str
+
+
+CellValue = str | float | int | bool | dt.date | dt.datetime | dt.time | dt.timedelta
+
+_BLANKS = dict.fromkeys(map(ord, " \t\r\n\u3000\u00a0"), None)
+_TRUE = frozenset({"是", "Y", "YES", "TRUE", "√", "✓", "✔", "T", "1", "对"})
+_FALSE = frozenset({"否", "N", "NO", "FALSE", "×", "✗", "✘", "F", "0", "不是"})
+
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
+_GROUPED_NUMBER = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_YMD = re.compile(r"^(\d{4})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_YMD_CN = re.compile(r"^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_OTHER_DATE = re.compile(r"^\d{1,2}\s*[-/.]\s*\d{1,2}\s*[-/.]\s*\d{2,4}$")
+
+BAD_NUMBER = ParseProblem("invalid-number", "一个数字（可带千分位逗号）")
+AMBIGUOUS_NUMBER = ParseProblem("ambiguous-number", "一个含义明确的数字（逗号只能作千分位分隔，小数点用“.”）")
+BAD_DATE = ParseProblem("invalid-date", "一个有效日期，例如 2012-06-30")
+AMBIGUOUS_DATE = ParseProblem("ambiguous-date", "年份在前的四位年份日期，例如 2012-06-30（无法确定日、月顺序）")
+BAD_BOOL = ParseProblem("invalid-boolean", "“是”或“否”")
+
+
+def clean_text(value: CellValue) -> str:
+    """Text of a cell with surrounding blanks stripped; whole floats lose their '.0'."""
+    if isinstance(value, str):
+        return value.strip().strip("\u3000\u00a0").strip()
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return format(value, ".15g")
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def is_blank(value: CellValue) -> bool:
+    return value == "" or (isinstance(value, str) and not value.translate(_BLANKS))
+
+
+def parse_code(value: CellValue) -> str:
+    """A code as the checks see it (normalize_org_code); a number keeps its digits only."""
+    return normalize_org_code(clean_text(value))
+
+
+def parse_choice(value: CellValue) -> str:
+    """An enumeration value: blanks removed inside too, full-width ASCII folded (Ａ 农业 -> A 农业)."""
+    text = fold_width(clean_text(value))
+    return " ".join(text.split())
+
+
+def _float_to_decimal(value: float) -> Decimal:
+    """Decimal of the shortest 15-significant-digit form: 0.1+0.2 stays 0.3, 1234.5678 stays exact."""
+    text = format(value, ".15g")
+    result = Decimal(text)
+    if result == result.to_integral_value():
+        return result.quantize(Decimal(1))
+    return result.normalize() if "e" not in text.lower() else Decimal(format(result, "f"))
+
+
+def parse_decimal(value: CellValue, *, percent: bool = False) -> Decimal | ParseProblem:
+    """A number from a numeric cell or from text with thousands separators or full-width digits."""
+    if isinstance(value, bool):
+        return BAD_NUMBER
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return BAD_NUMBER
+        return _float_to_decimal(value)
+    if not isinstance(value, str):
+        return BAD_NUMBER
+    text = fold_width(value).translate(_BLANKS).replace("，", ",").replace("。", ".")
+    if percent and text.endswith("%"):
+        text = text[:-1]
+    if not text:
+        return BAD_NUMBER
+    if _PLAIN_NUMBER.match(text):
+        pass
+    elif _GROUPED_NUMBER.match(text):
+        text = text.replace(",", "")
+    elif "," in text and re.fullmatch(r"[+-]?[\d,.]+", text):
+        return AMBIGUOUS_NUMBER
+    else:
+        return BAD_NUMBER
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return BAD_NUMBER
+
+
+def _make_date(y: int, m: int, d: int) -> dt.date | ParseProblem:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return BAD_DATE
+
+
+def parse_date(value: CellValue) -> dt.date | ParseProblem:
+    """A date from a date cell, an Excel serial, or text in the year-first forms people use."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, bool):
+        return BAD_DATE
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not value.is_integer():
+            value = int(value)  # a date-time serial: the day part is the date
+        number = int(value)
+        if 1 <= number <= MAX_SERIAL:
+            if number == 60:
+                return BAD_DATE  # Excel's fictitious 1900-02-29
+            offset = number if number > 60 else number + 1
+            return EXCEL_EPOCH + dt.timedelta(days=offset)
+        match = _COMPACT.match(str(number))
+        if match:
+            return _make_date(int(match[1]), int(match[2]), int(match[3]))
+        return BAD_DATE
+    if not isinstance(value, str):
+        return BAD_DATE
+    text = fold_width(value).strip()
+    for pattern in (_YMD, _YMD_CN, _COMPACT):
+        match = pattern.match(text)
+        if match:
+            return _make_date(int(match[1]), int(match[2]), int(match[3]))
+    if _OTHER_DATE.match(text):
+        return AMBIGUOUS_DATE
+    if text.isdigit() or _PLAIN_NUMBER.match(text):
+        return parse_date(float(text))
+    return BAD_DATE
+
+
+def parse_bool(value: CellValue) -> bool | ParseProblem:
+    """是/否, Y/N, √/×, TRUE/FALSE, 1/0 (Excel booleans too)."""
+    if isinstance(value, bool):
+        return value
+    text = fold_width(clean_text(value)).translate(_BLANKS).upper()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return BAD_BOOL

@@ -1,0 +1,422 @@
+"""Defences against hostile or broken files, run before anything parses them.
+
+A workbook reaches calamine (Rust) and openpyxl, neither of which we want to trust with a
+zip bomb, an XML entity bomb or an encrypted container. Everything here reads only the zip
+central directory, the local headers and the first bytes of the small XML parts, so that the
+check costs well under a millisecond on a normal workbook and a bounded amount of memory on a
+hostile one. The real inflated size is also enforced while streaming whenever the central
+directory alone could not rule out a bomb, because its size fields are written by the attacker.
+
+The errors raised here are `validation.bundle.BundleError`; the class lives in this module so
+that bundle.py can import the checks without a cycle.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+MAX_INFLATED_TOTAL = 50 * 1024 * 1024
+"""Largest total inflated size of a workbook or of a bundle zip."""
+
+MAX_RATIO = 100
+"""Largest inflated:compressed ratio of one member (above RATIO_FLOOR bytes)."""
+
+RATIO_FLOOR = 1024 * 1024
+"""Members inflating to less than this are not ratio-checked: tiny repetitive parts compress well."""
+
+MAX_MEMBERS = 2000
+"""Most entries a workbook or bundle zip may hold."""
+
+MAX_SHEET_ROWS = 100_000
+"""A worksheet whose <dimension> claims more rows than this is refused (the reader also caps rows)."""
+
+MAX_PROLOG_BYTES = 64 * 1024
+"""How far into an XML part the root element must start; the DOCTYPE can only live before it."""
+
+DEFLATE_MAX_RATIO = 1033
+"""Upper bound of deflate's expansion: a member cannot inflate beyond this many times its size."""
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+_LOCAL_HEADER = struct.Struct("<4s5H3I2H")
+_LOCAL_SIG = b"PK\x03\x04"
+_CHUNK = 64 * 1024
+_BINARY_SUFFIXES = (".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp")
+"""Media parts no XML parser reads; every other member gets its prolog checked."""
+_MACRO_PARTS = re.compile(r"(^|/)(vbaproject\.bin|vbadata\.xml)$|^xl/(macrosheets|dialogsheets|activex)/", re.I)
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?\"")
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
+
+
+class BundleError(Exception):
+    """A bundle or workbook that cannot be read at all (exit 2), with a Chinese message for the filer.
+
+    `code` is stable kebab-case (documented in docs/findings.md), `message` says what is wrong
+    and where in Chinese, `detail` carries technical context for logs (never shown as the reason).
+    """
+
+    def __init__(self, code: str, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"BundleError(code={self.code!r}, message={self.message!r}, detail={self.detail!r})"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """Wording and code prefix for the container being inspected: a workbook or a bundle zip."""
+
+    prefix: str
+    label: str
+
+
+WORKBOOK = _Kind("workbook", "登记表工作簿")
+BUNDLE = _Kind("bundle", "报送压缩包")
+
+
+def _human_mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB"
+
+
+def sniff_container(data: bytes) -> str:
+    """'zip', 'ole' or 'other', from the magic bytes alone."""
+    head = data[:8]
+    if head.startswith(_ZIP_MAGICS):
+        return "zip"
+    if head == _OLE_MAGIC:
+        return "ole"
+    return "other"
+
+
+def _open_zip(data: bytes, kind: _Kind, name: str) -> zipfile.ZipFile:
+    where = f"“{name}”" if name else kind.label
+    if len(data) < 22:
+        raise BundleError(
+            f"{kind.prefix}-truncated",
+            f"{where}只有 {len(data)} 字节，文件不完整（可能传输中断），请重新导出后再报送。",
+        )
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        if data[:4] == _LOCAL_SIG:
+            raise BundleError(
+                f"{kind.prefix}-truncated",
+                f"{where}不完整或已损坏（找不到压缩目录，可能传输中断），请重新保存后再报送。",
+                detail=str(exc),
+            ) from exc
+        raise BundleError(
+            f"{kind.prefix}-not-zip",
+            f"{where}不是有效的 {'.xlsx 工作簿' if kind is WORKBOOK else '.zip 压缩包'}，无法读取。",
+            detail=str(exc),
+        ) from exc
+    except (OSError, ValueError, EOFError, struct.error) as exc:
+        raise BundleError(
+            f"{kind.prefix}-truncated",
+            f"{where}已损坏，无法读取压缩目录，请重新保存后再报送。",
+            detail=repr(exc),
+        ) from exc
+
+
+def _data_offset(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str) -> int:
+    """Where the member's compressed bytes start, checking the local header agrees with the directory."""
+    offset = info.header_offset
+    try:
+        sig, _ver, _flags, method, _t, _d, _crc, _csize, _usize, nlen, xlen = _LOCAL_HEADER.unpack_from(data, offset)
+    except struct.error as exc:
+        raise _truncated(kind, name, info.filename) from exc
+    if sig != _LOCAL_SIG or method != info.compress_type:
+        raise _truncated(kind, name, info.filename)
+    start = offset + _LOCAL_HEADER.size + nlen + xlen
+    if start + info.compress_size > len(data):
+        raise _truncated(kind, name, info.filename)
+    return start
+
+
+def _truncated(kind: _Kind, name: str, member: str) -> BundleError:
+    where = f"“{name}”" if name else kind.label
+    return BundleError(
+        f"{kind.prefix}-truncated",
+        f"{where}已损坏：其中的“{member}”不完整（可能传输中断），请重新保存后再报送。",
+        detail=f"member {member!r} local header or data out of range",
+    )
+
+
+def _check_directory(zf: zipfile.ZipFile, kind: _Kind, name: str) -> list[zipfile.ZipInfo]:
+    """Refuse from the central directory alone: count, encryption, methods, declared sizes and ratios."""
+    where = f"“{name}”" if name else kind.label
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise BundleError(
+            f"{kind.prefix}-too-many-files",
+            f"{where}包含 {len(infos)} 个文件，超过上限 {MAX_MEMBERS}，已拒收。",
+        )
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise BundleError(
+                f"{kind.prefix}-encrypted",
+                f"{where}设置了密码（“{info.filename}”已加密），请取消密码后再报送。",
+            )
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise BundleError(
+                f"{kind.prefix}-compression",
+                f"{where}中的“{info.filename}”使用了不支持的压缩方式（{info.compress_type}），"
+                "请用常规 ZIP（deflate）方式重新压缩。",
+            )
+        total += info.file_size
+        _check_sizes(kind, where, info.filename, inflated=info.file_size, compressed=info.compress_size, total=total)
+    return infos
+
+
+def _check_sizes(kind: _Kind, where: str, member: str, *, inflated: int, compressed: int, total: int) -> None:
+    if total > MAX_INFLATED_TOTAL:
+        raise BundleError(
+            f"{kind.prefix}-too-large",
+            f"{where}解压后超过 {_human_mb(MAX_INFLATED_TOTAL)}（疑似压缩炸弹），已拒收。",
+            detail=f"inflated total >= {total} at member {member!r}",
+        )
+    if inflated > RATIO_FLOOR and inflated > MAX_RATIO * max(compressed, 1):
+        raise BundleError(
+            f"{kind.prefix}-compression-ratio",
+            f"{where}中的“{member}”压缩比异常（{inflated} 字节压缩成 {compressed} 字节，超过 {MAX_RATIO}:1，"
+            "疑似压缩炸弹），已拒收。",
+            detail=f"member {member!r} ratio {inflated}/{compressed}",
+        )
+
+
+def _verify_inflation(data: bytes, infos: list[zipfile.ZipInfo], kind: _Kind, name: str) -> None:
+    """Inflate with a running cap wherever a lying size header could hide a bomb.
+
+    Deflate cannot expand more than ~1033:1, so when all compressed bytes together could not pass
+    the total cap even at that ratio nothing is inflated: a normal workbook costs nothing here.
+    The ratio rule is a heuristic on declared sizes; the total cap is what bounds memory.
+    """
+    where = f"“{name}”" if name else kind.label
+    deflated = [i for i in infos if i.compress_type == zipfile.ZIP_DEFLATED]
+    worst_case = sum(i.compress_size for i in deflated) * DEFLATE_MAX_RATIO
+    if worst_case <= MAX_INFLATED_TOTAL:
+        return
+    total = sum(i.file_size for i in infos if i.compress_type == zipfile.ZIP_STORED)
+    for info in deflated:
+        produced = _inflate_capped(data, info, kind, name, before=total)
+        total += produced
+        if produced != info.file_size:
+            raise BundleError(
+                f"{kind.prefix}-size-mismatch",
+                f"{where}中的“{info.filename}”实际大小与压缩目录记录不符（文件被篡改或损坏），已拒收。",
+                detail=f"declared {info.file_size}, inflated {produced}",
+            )
+
+
+def _read_prefix(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, limit: int) -> tuple[bytes, bool]:
+    """The first `limit` inflated bytes of a member, read straight from the buffer (no ZipExtFile),
+    and whether they are the whole member.
+
+    Deflate rarely needs more than limit + a few bytes of input for `limit` bytes of output; when
+    it does, fewer bytes come back without the end flag and the caller asks for more.
+    """
+    start = _data_offset(data, info, kind, name)
+    take = min(info.compress_size, limit + 64)
+    raw = data[start : start + take]
+    if info.compress_type == zipfile.ZIP_STORED:
+        return raw[:limit], info.compress_size <= limit
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, limit)
+    except zlib.error as exc:
+        raise _truncated(kind, name, info.filename) from exc
+    return out, inflater.eof
+
+
+def _inflate_capped(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, *, before: int) -> int:
+    """Inflate one member chunk by chunk, refusing as soon as a cap is passed; returns its real size."""
+    where = f"“{name}”" if name else kind.label
+    start = _data_offset(data, info, kind, name)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    produced = 0
+    pos = 0
+    with memoryview(data) as whole:
+        raw = whole[start : start + info.compress_size]
+        try:
+            while not inflater.eof:
+                if inflater.unconsumed_tail:
+                    pending: bytes | memoryview = inflater.unconsumed_tail
+                elif pos < len(raw):
+                    pending = raw[pos : pos + _CHUNK]
+                    pos += _CHUNK
+                else:
+                    raise _truncated(kind, name, info.filename)
+                produced += len(inflater.decompress(pending, _CHUNK))
+                _check_sizes(
+                    kind,
+                    where,
+                    info.filename,
+                    inflated=produced,
+                    compressed=info.compress_size,
+                    total=before + produced,
+                )
+        except zlib.error as exc:
+            raise _truncated(kind, name, info.filename) from exc
+        finally:
+            raw.release()
+    return produced
+
+
+def _check_xml_prolog(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, *, limit: int = 512) -> bytes:
+    """Refuse a DOCTYPE/ENTITY declaration, which XML only allows in the prolog, before the root element.
+
+    Every member is looked at, not only *.xml, because relationships may point a parser at any
+    part name. Returns the bytes read so that callers can look at the first elements.
+    """
+    where = f"“{name}”" if name else kind.label
+    while True:
+        head, complete = _read_prefix(data, info, kind, name, limit)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:2] in (b"<\x00", b"\x00<"):
+            raise BundleError(
+                f"{kind.prefix}-xml-entities",
+                f"{where}中的“{info.filename}”使用了 UTF-16 编码的 XML，正常的 Excel 文件不会这样保存，已拒收。"
+                "请用 Excel 或 WPS 重新另存为 .xlsx。",
+                detail=f"UTF-16 XML in {info.filename!r}",
+            )
+        rest = head[_PROLOG.match(head).end() :]  # type: ignore[union-attr]
+        if rest.startswith(b"<!") and not rest.startswith(b"<!--"):
+            raise BundleError(
+                f"{kind.prefix}-xml-entities",
+                f"{where}中的“{info.filename}”含有 DOCTYPE/ENTITY 声明（可用于 XML 实体炸弹），"
+                "正常的 Excel 文件不会有，已拒收。请用 Excel 或 WPS 重新另存为 .xlsx。",
+                detail=f"DOCTYPE in {info.filename!r}",
+            )
+        if not rest.startswith(b"<") or _ROOT_START.match(rest) or complete:
+            return head
+        if limit >= MAX_PROLOG_BYTES:
+            raise BundleError(
+                f"{kind.prefix}-xml-entities",
+                f"{where}中的“{info.filename}”开头的 XML 声明过长，无法安全读取，已拒收。",
+                detail=f"no root element in first {limit} bytes of {info.filename!r}",
+            )
+        limit = min(limit * 8, MAX_PROLOG_BYTES)
+
+
+def _check_dimension(head: bytes, kind: _Kind, name: str, member: str) -> None:
+    match = _DIMENSION.search(head)
+    if not match:
+        return
+    rows = [int(g) for g in (match.group(2), match.group(4)) if g]
+    if rows and max(rows) > MAX_SHEET_ROWS:
+        where = f"“{name}”" if name else kind.label
+        raise BundleError(
+            f"{kind.prefix}-too-many-rows",
+            f"{where}的工作表“{member}”的已用区域达 {max(rows)} 行，超过上限 {MAX_SHEET_ROWS} 行。"
+            "请删除多余的空行（选中多余行后“删除行”）再保存报送。",
+            detail=f"dimension {match.group(0)!r}",
+        )
+
+
+def _refuse_ole(data: bytes, name: str) -> BundleError:
+    """An OLE compound file: an encrypted OOXML workbook, a legacy .xls, or a WPS .et."""
+    where = f"“{name}”" if name else WORKBOOK.label
+    lower = name.lower()
+    if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
+        return BundleError(
+            "workbook-encrypted",
+            f"{where}设置了打开密码（已加密），无法审核。请在 Excel 中“文件 → 信息 → 保护工作簿 → 用密码进行加密”"
+            "清除密码后重新报送。",
+        )
+    if lower.endswith(".et"):
+        return BundleError(
+            "workbook-wps-et",
+            f"{where}是 WPS 表格 .et 格式，无法审核。请在 WPS 中“另存为 → Excel 工作簿 (*.xlsx)”后重新报送。",
+        )
+    return BundleError(
+        "workbook-legacy-xls",
+        f"{where}是旧版 Excel 97-2003 (.xls) 格式，无法审核。请使用标准登记表模板，"
+        "或在 Excel 中“另存为 → Excel 工作簿 (*.xlsx)”后重新报送。",
+    )
+
+
+def inspect_zip(data: bytes, *, name: str = "") -> zipfile.ZipFile:
+    """Check a bundle zip's container before any member is read; returns the opened ZipFile.
+
+    Members are later read through zipfile, which itself stops at the (already capped) declared
+    size and fails the CRC when a header lied, so only the directory needs checking here.
+    """
+    if sniff_container(data) != "zip":
+        where = f"“{name}”" if name else BUNDLE.label
+        raise BundleError("bundle-not-zip", f"{where}不是有效的 .zip 压缩包，无法读取。")
+    zf = _open_zip(data, BUNDLE, name)
+    try:
+        _check_directory(zf, BUNDLE, name)
+    except BaseException:
+        zf.close()
+        raise
+    return zf
+
+
+def inspect_xlsx(data: bytes, *, name: str = "") -> None:
+    """Refuse a workbook that is not a plain, macro-free, bounded .xlsx; return quietly otherwise."""
+    kind = sniff_container(data)
+    where = f"“{name}”" if name else WORKBOOK.label
+    if kind == "ole":
+        raise _refuse_ole(data, name)
+    if kind != "zip":
+        if not data:
+            raise BundleError("workbook-truncated", f"{where}是空文件（0 字节），请重新导出后再报送。")
+        raise BundleError(
+            "workbook-not-zip",
+            f"{where}不是 Excel .xlsx 工作簿（文件内容不是 xlsx 格式），请使用标准登记表模板填写后报送。",
+        )
+    with _open_zip(data, WORKBOOK, name) as zf:
+        infos = _check_directory(zf, WORKBOOK, name)
+        by_name = {i.filename.lower(): i for i in infos}
+        if "[content_types].xml" not in by_name or "xl/workbook.xml" not in by_name:
+            if "word/document.xml" in by_name or "ppt/presentation.xml" in by_name:
+                what = "Word 文档" if "word/document.xml" in by_name else "PowerPoint 演示文稿"
+                raise BundleError("workbook-not-xlsx", f"{where}是{what}，不是 Excel 工作簿，请使用标准登记表模板。")
+            raise BundleError(
+                "workbook-not-xlsx",
+                f"{where}是压缩文件但不是 Excel 工作簿（缺少 xl/workbook.xml），请使用标准登记表模板。",
+            )
+        for info in infos:
+            if _MACRO_PARTS.search(info.filename):
+                raise _macro_error(where, info.filename)
+        _verify_inflation(data, infos, WORKBOOK, name)
+        for info in infos:
+            lower = info.filename.lower()
+            if info.is_dir() or lower.endswith(_BINARY_SUFFIXES):
+                continue
+            if lower == "[content_types].xml":
+                head = _check_xml_prolog(data, info, WORKBOOK, name, limit=min(info.file_size, 256 * 1024) or 512)
+                if b"macroEnabled" in head:
+                    raise _macro_error(where, info.filename)
+            elif lower.startswith("xl/worksheets/"):
+                head = _check_xml_prolog(data, info, WORKBOOK, name, limit=2048)
+                _check_dimension(head, WORKBOOK, name, info.filename)
+            else:
+                _check_xml_prolog(data, info, WORKBOOK, name)
+
+
+def _macro_error(where: str, member: str) -> BundleError:
+    return BundleError(
+        "workbook-macros",
+        f"{where}含有宏或 ActiveX 控件（“{member}”），出于安全原因不予接收。"
+        "请使用标准登记表模板，另存为不含宏的 .xlsx 后重新报送。",
+        detail=f"macro part {member!r}",
+    )
+
+
+def describe(error: BundleError) -> dict[str, Any]:
+    """JSON-safe form of an error, for `--json` output and ledger payloads."""
+    return {"code": error.code, "message": error.message, "detail": error.detail}

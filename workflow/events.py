@@ -1,0 +1,172 @@
+"""The event kinds workflow records (see docs/architecture.md, "Event kinds").
+
+Every change of the unit tree, every account fact and every step of a filing is one of
+these. Payloads carry no secrets: an account event names the user, never a password, and
+a refused review keeps only the readable step of its token, never the MAC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger import EventBody, event_kind
+
+
+@event_kind("unit.added")
+class UnitAdded(EventBody):
+    code: str
+    name: str
+    parent: str  # "" for the supervising body at the root
+    level: int  # 0 = supervisor, 1 = first-level enterprise, ...
+    overseas: bool = False
+    holding: str = "国有全资"
+    filer_emails: list[str] = []
+    reviewer_emails: list[str] = []
+    username: str
+
+
+@event_kind("unit.updated")
+class UnitUpdated(EventBody):
+    """Name, holding or overseas flag corrected (e.g. by a re-import)."""
+
+    code: str
+    name: str
+    holding: str
+    overseas: bool
+
+
+@event_kind("unit.moved")
+class UnitMoved(EventBody):
+    code: str
+    old_parent: str
+    new_parent: str
+    new_level: int  # the moved unit's level; its subtree shifts by the same amount
+
+
+@event_kind("unit.contacts_set")
+class UnitContactsSet(EventBody):
+    code: str
+    filer_emails: list[str]
+    reviewer_emails: list[str]
+
+
+@event_kind("unit.designated")
+class UnitDesignated(EventBody):
+    """`filer` files centrally for the first-level enterprise's subordinates; "" ends it."""
+
+    first_level: str
+    filer: str
+
+
+@event_kind("account.created")
+class AccountCreated(EventBody):
+    username: str
+    unit: str
+
+
+@event_kind("account.password_changed")
+class AccountPasswordChanged(EventBody):
+    username: str
+
+
+@event_kind("account.locked")
+class AccountLocked(EventBody):
+    username: str
+    failures: int
+    until: str
+
+
+@event_kind("account.reset")
+class AccountReset(EventBody):
+    username: str
+
+
+@event_kind("credentials.mail_requested")
+class CredentialsMailRequested(EventBody):
+    """Mail an overseas unit's assigned user name to its first-level enterprise (no password inside)."""
+
+    unit: str
+    username: str
+    first_level: str
+    recipients: list[str] = []
+
+
+@event_kind("filing.received")
+class FilingReceived(EventBody):
+    filing_id: str
+    round: int
+    unit: str
+    filer: str
+    period: str  # ISO date, "" when the workbook could not be read
+    channel: str
+    reply_to: str
+    registration: dict[str, Any] | None
+    workbook_blob: str
+    attachment_blobs: list[str] = []
+    item_id: str
+    warnings: list[dict[str, str]] = []
+
+
+@event_kind("filing.invalid")
+class FilingInvalid(EventBody):
+    filing_id: str
+    round: int
+    findings: list[dict[str, str]]
+    annotated_blob: str
+
+
+@event_kind("review.requested")
+class ReviewRequested(EventBody):
+    """Ask `reviewers` (all, or only newly added ones when reason says so) to decide one step."""
+
+    filing_id: str
+    round: int
+    level: int
+    unit: str
+    reviewers: list[str]
+    reason: str = "submitted"  # submitted | approved_below | unit_moved | reviewers_added
+
+
+@event_kind("review.decided")
+class ReviewDecided(EventBody):
+    filing_id: str
+    round: int
+    level: int
+    unit: str
+    reviewer: str
+    decision: str  # 通过 | 退回
+    opinion: str
+    mail_blob: str = ""
+
+
+@event_kind("review.refused")
+class ReviewRefused(EventBody):
+    filing_id: str
+    token: str  # the readable step only (filing-round-level), never the MAC
+    sender: str
+    reason: str
+
+
+@event_kind("filing.returned")
+class FilingReturned(EventBody):
+    filing_id: str
+    round: int
+    level: int
+    opinion: str
+    by: str  # the reviewing unit's code
+
+
+@event_kind("filing.approved")
+class FilingApproved(EventBody):
+    filing_id: str
+    round: int
+    unit: str
+    period: str
+
+
+@event_kind("filing.withdrawn")
+class FilingWithdrawn(EventBody):
+    filing_id: str
+    round: int
+    reason: str
+    by: str
