@@ -7,9 +7,19 @@ the layer it opens; keep them small.
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chanquan.config import Settings, load_settings
+from ledger import Ledger, Projection
+
+if TYPE_CHECKING:
+    from outbox.pdf import DocumentIssuer
+    from validation import Registration
+    from workflow import Workflow, WorkflowConfig
 
 
 class DataDir:
@@ -53,3 +63,141 @@ class DataDir:
 
 def settings_for(data_dir: Path) -> Settings:
     return load_settings(data_dir)
+
+
+def all_projections() -> list[Projection]:
+    """Every projection kept in the ledger database, in the order they are applied.
+
+    Workflow's projections (units, filings, reviews, ...) are registered here, so that
+    every process opening the ledger maintains the same derived tables and
+    `chanquan ledger rebuild` replays all of them.
+    """
+    from intake.state import IntakeProjection
+    from workflow import all_projections as workflow_projections
+
+    return [*workflow_projections(), IntakeProjection()]
+
+
+def open_ledger(data_dir: Path, settings: Settings | None = None, projections: Sequence[Projection] = ()) -> Ledger:
+    """The ledger of a data directory, signing checkpoints with keys/ledger.key when it exists."""
+    settings = settings if settings is not None else load_settings(data_dir)
+    paths = DataDir(data_dir)
+    key_path = paths.keys / "ledger.key"
+    return Ledger.open(
+        paths.ledger_db,
+        signing_key_path=key_path if key_path.exists() else None,
+        checkpoint_file=paths.checkpoint_file,
+        origin=settings.service.ledger_origin,
+        projections=projections,
+        blobs_dir=paths.blobs,
+        checkpoint_interval_seconds=settings.ledger.checkpoint_interval_seconds,
+        max_batch=settings.ledger.max_batch,
+    )
+
+
+REVIEW_TOKEN_KEY = "review-token.key"
+
+
+def init_review_token_key(data_dir: Path, settings: Settings) -> str:
+    """Init step: 32 random bytes for review-token HMACs (0600); an existing key is never replaced."""
+    path = DataDir(data_dir).keys / REVIEW_TOKEN_KEY
+    if path.exists():
+        return f"审核令牌密钥已存在，未改动：{path}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_bytes(32))
+        out.flush()
+        os.fsync(out.fileno())
+    return f"已生成审核令牌密钥：{path}（权限 0600）"
+
+
+def workflow_config(settings: Settings) -> WorkflowConfig:
+    from workflow import WorkflowConfig
+
+    return WorkflowConfig(
+        supervisor_code=settings.service.supervisor_code,
+        supervisor_name=settings.service.supervisor_name,
+        lockout_failures=settings.workflow.lockout_failures,
+        lockout_window_minutes=settings.workflow.lockout_window_minutes,
+        min_password_length=settings.workflow.min_password_length,
+    )
+
+
+def open_workflow(data_dir: Path, settings: Settings | None = None, ledger: Ledger | None = None) -> Workflow:
+    """The workflow of a data directory; it owns (and closes) the ledger unless one is passed in.
+
+    The review-token key is created on first use when `chanquan init` has not made it yet.
+    """
+    from workflow import Workflow
+
+    settings = settings if settings is not None else load_settings(data_dir)
+    key_path = DataDir(data_dir).keys / REVIEW_TOKEN_KEY
+    if not key_path.exists():
+        init_review_token_key(data_dir, settings)
+    owns = ledger is None
+    if ledger is None:
+        ledger = open_ledger(data_dir, settings, all_projections())
+    try:
+        workflow = Workflow(
+            ledger,
+            accounts_db=DataDir(data_dir).accounts_db,
+            token_key=key_path.read_bytes(),
+            settings=workflow_config(settings),
+            owns_ledger=owns,
+        )
+    except BaseException:
+        if owns:
+            ledger.close()
+        raise
+    workflow.units.ensure_root()
+    return workflow
+
+
+def prefill_registration(data_dir: Path, code: str) -> Registration | None:
+    """The unit's last approved registration, for `chanquan template --unit CODE`."""
+    from workflow.accounts import normalize_username
+
+    with open_workflow(data_dir) as workflow:
+        return workflow.last_approved(normalize_username(code))
+
+
+def init_signing_identity(data_dir: Path, settings: Settings) -> str:
+    """Init step: the document-signing CA and certificate in keys/ (never replaced once made)."""
+    from outbox.pdf import create_signing_identity
+
+    if settings.pdf.pkcs12_file:
+        return f"使用已配置的签章证书：{settings.pdf.pkcs12_file}"
+    keys = DataDir(data_dir).keys
+    if create_signing_identity(keys, settings.service.supervisor_name, mail_domain=settings.service.mail_domain):
+        return f"已生成文书签章 CA 和签章证书：{keys / 'ca.pem'}、{keys / 'signer.p12'}（私钥权限 0600）"
+    return f"文书签章证书已存在，未改动：{keys / 'signer.p12'}"
+
+
+def open_document_issuer(
+    data_dir: Path, settings: Settings | None = None, workflow: Workflow | None = None
+) -> DocumentIssuer:
+    """The PDF issuer of a data directory; it opens (and on close, closes) a workflow unless one is passed in."""
+    from outbox.pdf import DocumentIssuer, TemplateCatalog, identity_files
+
+    settings = settings if settings is not None else load_settings(data_dir)
+    paths = DataDir(data_dir)
+    owned = workflow is None
+    wf = workflow if workflow is not None else open_workflow(data_dir, settings)
+    try:
+        return DocumentIssuer(
+            wf.ledger,
+            wf,
+            identity_files(paths.keys, settings.pdf.pkcs12_file, settings.pdf.pkcs12_password),
+            authority=settings.service.supervisor_name,
+            templates=TemplateCatalog(),
+            default_template=settings.pdf.default_template,
+            font_file=settings.pdf.font_file,
+            timestamp_url=settings.pdf.timestamp_url,
+            ledger_pub=paths.keys / "ledger.pub",
+            closers=[wf.close] if owned else [],
+        )
+    except BaseException:
+        if owned:
+            wf.close()
+        raise

@@ -19,6 +19,8 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from email.header import decode_header
+from email.policy import Compat32
+from typing import Any
 
 from validation.bundle import Bundle, BundleError, load_bundle, sanitize_name
 
@@ -80,6 +82,18 @@ def _raw_8bit(text: str) -> str:
     if not any("\udc80" <= ch <= "\udcff" for ch in text):
         return text
     return decode_bytes(text.encode("utf-8", "surrogateescape"))
+
+
+class _Lenient8bitPolicy(Compat32):
+    """compat32, except that raw 8-bit header bytes come back as properly decoded text."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if any("\udc80" <= ch <= "\udcff" for ch in value):
+            return _raw_8bit(value)
+        return super().header_fetch_parse(name, value)
+
+
+LENIENT_POLICY = _Lenient8bitPolicy()
 
 
 def decode_header_text(value: object) -> str:
@@ -184,7 +198,7 @@ def _is_attachment(part: email.message.Message) -> bool:
 
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parses a raw RFC 5322 message; the first text part of the outer message is the body."""
-    message = email.message_from_bytes(raw)
+    message = email.message_from_bytes(raw, policy=LENIENT_POLICY)
     parsed = ParsedMail()
     parsed.subject = decode_header_text(message.get("subject"))
     display, address = email.utils.parseaddr(decode_header_text(message.get("from")))

@@ -123,8 +123,8 @@ def submit_stage(proc: Processor, ctx: ItemContext) -> None:
         bundle=ctx.bundle,
         check_result=ctx.check_result,
     )
-    ctx.filing_id = str(getattr(outcome, "filing_id", "") or "")
-    ctx.finish(str(getattr(outcome, "status", "") or "filed"))
+    ctx.filing_id = outcome.filing_id
+    ctx.finish("filed" if outcome.accepted else "invalid")
 
 
 def ignore_auto_reply_stage(proc: Processor, ctx: ItemContext) -> None:
@@ -162,27 +162,28 @@ def decide_stage(proc: Processor, ctx: ItemContext) -> None:
         return
     decision = proc.decision_values[ctx.reply.decision]
     outcome = proc.workflow.decide(token, sender, decision, ctx.reply.opinion, ctx.item.raw_blob)
-    accepted = bool(getattr(outcome, "accepted", getattr(outcome, "ok", False)))
-    ctx.finish("decided" if accepted else "refused")
+    ctx.finish("decided" if outcome.applied else "refused")
 
 
 def confirm_stage(proc: Processor, ctx: ItemContext) -> None:
     """A confirmation reply files the pending contact filing it names, if it comes from the same address."""
     assert ctx.mail is not None
     token = token_from_address(ctx.item.recipient, CONFIRM_ADDRESS) or ""
-    pending_id = proc.pending_confirmation(token)
+    sender = (ctx.mail.from_addr or ctx.item.sender).lower()
+    pending_id = proc.pending_confirmation(token, sender)
     with proc.ledger.reader() as conn:
         pending = state.get_item(conn, pending_id) if pending_id else None
-    sender = (ctx.mail.from_addr or ctx.item.sender).lower()
     if pending is None or pending.sender.lower() != sender:
         ctx.finish("confirmation-refused")
         return
     confirmed = IntakeConfirmed(item_id=pending.item_id, confirmation_item_id=ctx.item.item_id, sender=sender)
+    # The pending item was closed as awaiting confirmation; its filing is made now, under its own
+    # item id (submit is idempotent on it), and closed by this confirmation item's record.
     inner = ItemContext(item=pending)
     proc.run_stages(inner, FILING_STAGES)
-    proc.commit(inner)
     ctx.filing_id = inner.filing_id
-    ctx.finish("confirmed", (confirmed, sender, pending.item_id))
+    ctx.finish("confirmed" if inner.outcome != "rejected" else "confirmed-rejected", *inner.events)
+    ctx.events.append((confirmed, sender, pending.item_id))
 
 
 def request_confirmation_stage(proc: Processor, ctx: ItemContext) -> None:
@@ -215,7 +216,7 @@ class Processor:
         decision_values: dict[ReplyDecision, Any],
         token_step: Callable[[str], str],
         confirmation_request: Callable[[state.InboundItem], tuple[Any, str, str]],
-        pending_confirmation: Callable[[str], str],
+        pending_confirmation: Callable[[str, str], str],
     ) -> None:
         self.ledger = ledger
         self.workflow = workflow

@@ -52,7 +52,9 @@ def is_auto_reply(mail: ParsedMail) -> bool:
 
 # Lines that start the quoted original; everything from them on is not the reviewer's.
 _QUOTE_HEADER_PATTERNS = [
-    re.compile(r"^-{2,}\s*(original message|原始邮件|原始郵件|转发邮件|forwarded message)\s*-{2,}", re.IGNORECASE),
+    re.compile(
+        r"^-{2,}\s*(original message|original|原始邮件|原始郵件|转发邮件|forwarded message)\s*-{2,}", re.IGNORECASE
+    ),
     re.compile(r"^-{5,}\s*$"),  # Outlook/Foxmail bare separators
     re.compile(r"^_{5,}\s*$"),  # Outlook web separator
     re.compile(r"^(发件人|發件人|寄件者|from)\s*[:：]", re.IGNORECASE),
@@ -142,7 +144,9 @@ def parse_decision(text: str) -> ParsedReply:
                 break
         if decision is None:
             return ParsedReply(None, text.strip(), normalized)
-        remainder = normalized[len(word) :].strip().lstrip(".,;:!。，；：！、-—~ ").strip()
+        original = line.strip().strip(_LEADING_NOISE)
+        tail = original[len(word) :] if original.upper().startswith(word) else normalized[len(word) :]
+        remainder = tail.strip().lstrip(".,;:!。，；：！、-—~ \u3000").strip()
         rest_lines = "\n".join(lines[index + 1 :]).strip()
         opinion = "\n".join(part for part in (remainder, rest_lines) if part)
         return ParsedReply(decision, opinion, normalized)

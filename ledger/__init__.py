@@ -16,6 +16,7 @@ from ledger.events import EventBody, StoredEvent, event_kind, registered_kinds
 from ledger.note import Checkpoint, NoteSigner, NoteVerifier, generate_key_files, load_verifier, open_note
 from ledger.projections import Projection, TableDifference
 from ledger.store import Ledger, StoredCheckpoint
+from ledger.verify import Problem, VerifyReport, verify_ledger
 
 __all__ = [
     "BlobError",
@@ -30,12 +31,14 @@ __all__ = [
     "NoteSigner",
     "NoteVerifier",
     "PayloadError",
+    "Problem",
     "Projection",
     "ProofError",
     "StoredCheckpoint",
     "StoredEvent",
     "TableDifference",
     "UnknownKindError",
+    "VerifyReport",
     "canonical_json",
     "event_kind",
     "generate_key_files",
@@ -43,4 +46,5 @@ __all__ = [
     "load_verifier",
     "open_note",
     "registered_kinds",
+    "verify_ledger",
 ]

@@ -68,7 +68,7 @@ def canonical_json(value: Any, kind: str = "") -> str:
     return _ENCODER.encode(to_json_value(value, kind))
 
 
-def leaf_data(seq: int, ts: str, kind: str, actor: str, subject: str, payload_json: str) -> bytes:
+def leaf_data(seq: int, ts: str, kind: str, actor: str, subject: str, payload_json: str) -> bytes:  # noqa: PLR0917
     """The bytes hashed into the leaf: canonical JSON array `[seq, ts, kind, actor, subject, payload]`.
 
     `payload_json` is already canonical, so it is spliced in rather than re-encoded;

@@ -79,7 +79,9 @@ def event_kind(kind: str) -> Any:
             raise LedgerError(f"@event_kind({kind!r}) must decorate an EventBody subclass")
         existing = _REGISTRY.get(kind)
         if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
-            raise LedgerError(f"event kind {kind!r} is already declared by {existing.__module__}.{existing.__qualname__}")
+            raise LedgerError(
+                f"event kind {kind!r} is already declared by {existing.__module__}.{existing.__qualname__}"
+            )
         _check_field_names(cls, kind)
         cls.kind = kind
         _REGISTRY[kind] = cls

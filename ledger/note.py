@@ -52,7 +52,7 @@ class NoteVerifier:
 
     @classmethod
     def from_string(cls, text: str) -> NoteVerifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the base64 key itself may contain "+"
         if len(parts) != 3:
             raise ValueError("a verifier key has the form name+keyid+base64key")
         name, hex_id, encoded = parts
@@ -148,9 +148,7 @@ def generate_key_files(private_path: Path, public_path: Path, name: str) -> bool
             public_path.write_text(signer.verifier.to_string() + "\n", encoding="utf-8")
         return False
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, pem)

@@ -49,7 +49,7 @@ class TableDifference:
 
 def table_exists(conn: sqlite3.Connection, schema: str, table: str) -> bool:
     row = conn.execute(
-        f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?",  # noqa: S608
+        f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?",
         (table,),
     ).fetchone()
     return row is not None
@@ -64,15 +64,13 @@ def compare_tables(
         for table in projection.tables:
             live = f'main."{table}"'
             rebuilt = f'{rebuilt_schema}."{table}"'
-            only_live = conn.execute(f"SELECT * FROM {live} EXCEPT SELECT * FROM {rebuilt}").fetchall()  # noqa: S608
-            only_rebuilt = conn.execute(f"SELECT * FROM {rebuilt} EXCEPT SELECT * FROM {live}").fetchall()  # noqa: S608
+            only_live = conn.execute(f"SELECT * FROM {live} EXCEPT SELECT * FROM {rebuilt}").fetchall()
+            only_rebuilt = conn.execute(f"SELECT * FROM {rebuilt} EXCEPT SELECT * FROM {live}").fetchall()
             if only_live or only_rebuilt:
                 examples = [f"live: {row!r}" for row in only_live[:3]] + [
                     f"rebuilt: {row!r}" for row in only_rebuilt[:3]
                 ]
-                differences.append(
-                    TableDifference(projection.name, table, len(only_live), len(only_rebuilt), examples)
-                )
+                differences.append(TableDifference(projection.name, table, len(only_live), len(only_rebuilt), examples))
     return differences
 
 

@@ -89,9 +89,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     try:
         for statement in SCHEMA:
             conn.execute(statement)
-        conn.execute(
-            "INSERT OR IGNORE INTO ledger_meta(key, value) VALUES ('format_version', ?)", (FORMAT_VERSION,)
-        )
+        conn.execute("INSERT OR IGNORE INTO ledger_meta(key, value) VALUES ('format_version', ?)", (FORMAT_VERSION,))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

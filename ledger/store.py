@@ -17,7 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +28,10 @@ from ledger.blobs import BlobStore
 from ledger.canonical import format_ts, leaf_data, parse_ts
 from ledger.errors import EventNotFoundError, LedgerClosedError, LedgerError
 from ledger.events import EventBody, StoredEvent
-from ledger.note import Checkpoint, NoteSigner, load_signer
-from ledger.projections import Projection, ddl_digest, table_exists
+from ledger.note import Checkpoint, NoteSigner, NoteVerifier, load_signer
+from ledger.projections import Projection, TableDifference, compare_tables, ddl_digest, replay, table_exists
 from ledger.schema import NODE_LEVEL_SHIFT, connect, create_schema, node_id
+from ledger.verify import Progress, VerifyReport, verify_ledger
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,9 @@ class Ledger:
             raise LedgerError(f"projection names must be unique: {names}")
         for projection in self.projections:
             digest = ddl_digest(projection)
-            row = conn.execute("SELECT ddl_sha256 FROM ledger_projections WHERE name = ?", (projection.name,)).fetchone()
+            row = conn.execute(
+                "SELECT ddl_sha256 FROM ledger_projections WHERE name = ?", (projection.name,)
+            ).fetchone()
             tables_present = all(table_exists(conn, "main", t) for t in projection.tables)
             if row is not None and row[0] == digest and tables_present:
                 continue
@@ -190,7 +193,7 @@ class Ledger:
                     conn.execute(f'DROP TABLE IF EXISTS "{table}"')
                 for statement in projection.ddl:
                     conn.execute(statement)
-                cursor = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM ledger_events ORDER BY seq")  # noqa: S608
+                cursor = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM ledger_events ORDER BY seq")
                 for event_row in cursor:
                     projection.apply(conn, row_to_event(event_row))
                 conn.execute(
@@ -436,7 +439,7 @@ class Ledger:
     def get(self, seq: int) -> StoredEvent:
         with self.reader() as conn:
             row = conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE seq = ?",  # noqa: S608
+                f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE seq = ?",
                 (seq,),
             ).fetchone()
             if row is None:
@@ -468,7 +471,7 @@ class Ledger:
             conditions.append("seq <= ?")
             base.append(until_seq)
         sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE {' AND '.join(conditions)} "  # noqa: S608
+            f"SELECT {_EVENT_COLUMNS} FROM ledger_events WHERE {' AND '.join(conditions)} "
             f"ORDER BY seq LIMIT {_READ_PAGE}"
         )
         last = after_seq
@@ -518,3 +521,82 @@ class Ledger:
                 "SELECT size, root, ts, note FROM ledger_checkpoints ORDER BY size DESC, id DESC LIMIT 1"
             ).fetchone()
         return None if row is None else StoredCheckpoint(row[0], bytes(row[1]), row[2], row[3])
+
+    # ---------------------------------------------------------------- audit and maintenance
+
+    def verify(
+        self,
+        *,
+        verifier: NoteVerifier | None = None,
+        checkpoint_files: Sequence[Path] | None = None,
+        check_blobs: bool = True,
+        progress: Progress | None = None,
+    ) -> VerifyReport:
+        """Full audit (see ledger.verify); defaults to this ledger's key and checkpoint file."""
+        if verifier is None and self.signer is not None:
+            verifier = self.signer.verifier
+        if checkpoint_files is None:
+            checkpoint_files = [self.checkpoint_file] if self.checkpoint_file and self.checkpoint_file.exists() else []
+        return verify_ledger(
+            self.path,
+            verifier=verifier,
+            checkpoint_files=checkpoint_files,
+            blobs=self.blobs if check_blobs else None,
+            progress=progress,
+        )
+
+    def rebuild_projections(self, target: Path | None = None) -> Path:
+        """Replay every event into fresh projection tables in a separate SQLite file; returns its path."""
+        if target is None:
+            target = self.path.with_name(self.path.name + ".rebuild")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        out = sqlite3.connect(target, isolation_level=None)
+        try:
+            out.execute("PRAGMA journal_mode = OFF")
+            out.execute("PRAGMA synchronous = OFF")
+            out.execute("BEGIN")
+            for projection in self.projections:
+                for statement in projection.ddl:
+                    out.execute(statement)
+            size = self.size()
+            replay(out, self.projections, self.events(until_seq=size))
+            out.execute("COMMIT")
+        finally:
+            out.close()
+        return target
+
+    def compare_projections(self, rebuilt: Path | None = None) -> list[TableDifference]:
+        """Differences between the live projection tables and freshly rebuilt ones (empty when equal)."""
+        created = rebuilt is None
+        rebuilt_path = self.rebuild_projections() if rebuilt is None else rebuilt
+        try:
+            conn = connect(self.path, read_only=True)
+            try:
+                conn.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt_path),))
+                conn.execute("BEGIN")
+                differences = compare_tables(conn, self.projections, "rebuilt")
+                conn.execute("COMMIT")
+                conn.execute("DETACH DATABASE rebuilt")
+            finally:
+                conn.close()
+        finally:
+            if created:
+                rebuilt_path.unlink(missing_ok=True)
+        return differences
+
+    def backup(self, out: Path, progress: Callable[[int, int], None] | None = None) -> None:
+        """Consistent copy through SQLite's backup API (a file copy of a live WAL database can lose commits)."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        target = sqlite3.connect(out)
+        source = connect(self.path, read_only=True)
+        try:
+
+            def report(status: int, remaining: int, total: int) -> None:
+                if progress is not None:
+                    progress(total - remaining, total)
+
+            source.backup(target, pages=256, progress=report)
+        finally:
+            source.close()
+            target.close()

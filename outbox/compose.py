@@ -107,8 +107,13 @@ class Composer:
 
     def render_parts(self, spec: MailSpec) -> tuple[str, str, str]:
         """(subject, text, html) — what the snapshot tests compare."""
-        context = {**self.common, **spec.context, "filing_id": spec.filing_id, "date": spec.date,
-                   "purpose": spec.purpose}
+        context = {
+            **self.common,
+            **spec.context,
+            "filing_id": spec.filing_id,
+            "date": spec.date,
+            "purpose": spec.purpose,
+        }
         try:
             subject = self.env.get_template(f"{spec.template}.subject.j2").render(context)
             text = self.env.get_template(f"{spec.template}.txt.j2").render(context)

@@ -34,5 +34,8 @@ class MailDead(_MailOutcome):
     """A permanent failure (5xx) or too many attempts; the message moved to outbox/dead/."""
 
 
-OUTCOME_KINDS: dict[str, type[_MailOutcome]] = {"mail.sent": MailSent, "mail.deferred": MailDeferred,
-                                                 "mail.dead": MailDead}
+OUTCOME_KINDS: dict[str, type[_MailOutcome]] = {
+    "mail.sent": MailSent,
+    "mail.deferred": MailDeferred,
+    "mail.dead": MailDead,
+}

@@ -75,6 +75,7 @@ class Sender:
         spool: Spool,
         state: OutboxState,
         transport: Transport,
+        *,
         policy: RetryPolicy,
         on_report: Callable[[SendReport], None],
         clock: Callable[[], float] = time.time,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +68,10 @@ class OutboxState:
         return int(rows[0][0]) if rows else 0
 
     def set_cursor(self, seq: int) -> None:
-        self._run("INSERT INTO meta (key, value) VALUES ('cursor', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
-                  (str(seq), str(seq)))
+        self._run(
+            "INSERT INTO meta (key, value) VALUES ('cursor', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+            (str(seq), str(seq)),
+        )
 
     # -- delivery attempts ------------------------------------------------------------------
     def delivery(self, name: str) -> DeliveryState:
@@ -101,8 +102,9 @@ class OutboxState:
         self._run("DELETE FROM outcomes WHERE id = ?", (outcome_id,))
 
     # -- reviews waiting (for reminders) -------------------------------------------------------
-    def review_requested(self, filing_id: str, round_: int, level: int, unit: str, reviewers: list[str],
-                         at: float) -> None:
+    def review_requested(
+        self, filing_id: str, *, round_: int, level: int, unit: str, reviewers: list[str], at: float
+    ) -> None:
         self._run(
             "INSERT OR IGNORE INTO reviews (filing_id, round, level, unit, reviewers, requested_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -125,7 +127,3 @@ class OutboxState:
             "UPDATE reviews SET reminders = ? WHERE filing_id = ? AND round = ? AND level = ?",
             (count, filing_id, round_, level),
         )
-
-
-def now() -> float:
-    return time.time()

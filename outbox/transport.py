@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +70,9 @@ class SmtpRelay:
         context = cfg.ssl_context or ssl.create_default_context()
         smtp: smtplib.SMTP
         if cfg.security == "smtps":
-            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, local_hostname=cfg.local_hostname,
-                                    timeout=cfg.timeout_seconds, context=context)
+            smtp = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, local_hostname=cfg.local_hostname, timeout=cfg.timeout_seconds, context=context
+            )
         else:
             smtp = smtplib.SMTP(cfg.host, cfg.port, local_hostname=cfg.local_hostname, timeout=cfg.timeout_seconds)
         try:
@@ -105,7 +105,7 @@ class SmtpRelay:
         except smtplib.SMTPResponseException as exc:
             self.close()
             return _by_code(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}")
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             return DeliveryOutcome("deferred", f"{type(exc).__name__}: {exc}")
         if refused:
@@ -148,7 +148,8 @@ class MaildirDelivery:
         if self._delivered(base):
             return DeliveryOutcome("sent", f"already in {self.root}", 250)
         try:
-            write_atomic(self.root / "new" / base, message, tmp_dir=self.root / "tmp")
+            # Maildir files use local line endings; the spool keeps SMTP's CRLF.
+            write_atomic(self.root / "new" / base, message.replace(b"\r\n", b"\n"), tmp_dir=self.root / "tmp")
         except OSError as exc:
             return DeliveryOutcome("deferred", f"maildir write failed: {exc}")
         return DeliveryOutcome("sent", f"delivered to {self.root / 'new' / base}", 250)

@@ -20,18 +20,12 @@ _USCC_FULL = re.compile(r"^[0-9A-HJ-NP-RTUW-Y]{18}$")
 _STRIP = dict.fromkeys(map(ord, "-－‐‑–— \t\r\n\u3000\u00a0"), None)
 
 
+_FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
 def fold_width(text: str) -> str:
     """Full-width ASCII (Ａ１－) to half-width; ideographic space to a plain space."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        elif code == 0x3000:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return text.translate(_FOLD)
 
 
 def normalize_org_code(text: str) -> str:

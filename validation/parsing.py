@@ -8,6 +8,7 @@ is ambiguous. Parsers never guess: 1,23 or 06/30/12 are reported, not interprete
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -78,13 +79,14 @@ def parse_choice(value: CellValue) -> str:
     return " ".join(text.split())
 
 
+def choice_key(text: str) -> str:
+    """Folded form of an enumeration value for matching: no blanks, ASCII brackets, case-folded."""
+    return "".join(fold_width(text).split()).replace("（", "(").replace("）", ")").casefold()
+
+
 def _float_to_decimal(value: float) -> Decimal:
     """Decimal of the shortest 15-significant-digit form: 0.1+0.2 stays 0.3, 1234.5678 stays exact."""
-    text = format(value, ".15g")
-    result = Decimal(text)
-    if result == result.to_integral_value():
-        return result.quantize(Decimal(1))
-    return result.normalize() if "e" not in text.lower() else Decimal(format(result, "f"))
+    return Decimal(format(value, ".15g"))
 
 
 def parse_decimal(value: CellValue, *, percent: bool = False) -> Decimal | ParseProblem:
@@ -94,7 +96,7 @@ def parse_decimal(value: CellValue, *, percent: bool = False) -> Decimal | Parse
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if math.isnan(value) or math.isinf(value):
             return BAD_NUMBER
         return _float_to_decimal(value)
     if not isinstance(value, str):

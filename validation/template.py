@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,9 +88,11 @@ GUIDE_LINES: tuple[str, ...] = (
     "国有实际控制不超过50%且国有出资人为第一大股东；国有参股不超过50%。",
     "七、登记情形须与登记类型相符。登记情形为“补录历史数据”时须填写产权登记形式（已办无变化、已办有变化、未办）"
     "和数据时点（例如 2012-06-30），其他情形不填这两项。",
-    "八、日期可写作 2012-06-30、2012/6/30、2012.6.30 或 2012年6月30日；日期不得晚于今天，经济行为日期不得早于成立日期。",
+    "八、日期可写作 2012-06-30、2012/6/30、2012.6.30 或 2012年6月30日；"
+    "日期不得晚于今天，经济行为日期不得早于成立日期。",
     "九、合规性资料目录：每份资料一行，“文件名”须与随表报送的附件文件名完全一致。"
-    f"附件格式限 {'/'.join(e.upper() for e in ALLOWED_EXTENSIONS)}，每个不超过 {MAX_ATTACHMENT_BYTES // (1024 * 1024)}MB；"
+    f"附件格式限 {'/'.join(e.upper() for e in ALLOWED_EXTENSIONS)}，"
+    f"每个不超过 {MAX_ATTACHMENT_BYTES // (1024 * 1024)}MB；"
     "同一文件不要重复列出，报送的附件都要在目录中列出。",
     "十、各登记类型必需的资料：",
     *(f"    {kind}：{'、'.join(docs)}" for kind, docs in REQUIRED_DOCS.items()),
@@ -329,7 +331,7 @@ def _table(wb: Workbook, name: str) -> tuple[Any, Any]:
     raise KeyError(f"workbook has no table {name!r}")
 
 
-def _write_table(wb: Workbook, name: str, rows: list[Mapping[str, object]]) -> None:
+def _write_table(wb: Workbook, name: str, rows: Sequence[Mapping[str, object]]) -> None:
     """Replaces the table body with `rows` (dicts by column key or header label), extending its ref."""
     ws, tab = _table(wb, name)
     first, last = tab.ref.split(":")
@@ -361,8 +363,8 @@ def _write_table(wb: Workbook, name: str, rows: list[Mapping[str, object]]) -> N
 def _fill(
     wb: Workbook,
     values: Mapping[str, object],
-    investors: list[Mapping[str, object]] | None,
-    documents: list[Mapping[str, object]] | None,
+    investors: Sequence[Mapping[str, object]] | None,
+    documents: Sequence[Mapping[str, object]] | None,
 ) -> None:
     for key, value in values.items():
         ws, coord = _resolve(wb, key)
@@ -376,8 +378,8 @@ def _fill(
 def fill_workbook(
     template: bytes | Path | str,
     values: Mapping[str, object],
-    investors: list[Mapping[str, object]] | None = None,
-    documents: list[Mapping[str, object]] | None = None,
+    investors: Sequence[Mapping[str, object]] | None = None,
+    documents: Sequence[Mapping[str, object]] | None = None,
 ) -> bytes:
     """Fills a workbook by defined name and table column, exactly as an outside tool would.
 

@@ -112,9 +112,7 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    digest = hashlib.scrypt(
-        password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32
-    )
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32)
     return hmac.compare_digest(digest.hex(), digest_hex)
 
 
@@ -178,8 +176,7 @@ class AccountStore:
         """An account on the initial rule (password = user name, must change). False if it existed."""
         name = normalize_username(username)
         with self._lock:
-            created = self._ensure_row(name)
-        return created
+            return self._ensure_row(name)
 
     def must_change(self, username: str) -> bool:
         row = self._row(normalize_username(username))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from ledger import EventBody, event_kind
 
 
@@ -20,8 +22,8 @@ class UnitAdded(EventBody):
     level: int  # 0 = supervisor, 1 = first-level enterprise, ...
     overseas: bool = False
     holding: str = "国有全资"
-    filer_emails: list[str] = []
-    reviewer_emails: list[str] = []
+    filer_emails: list[str] = Field(default_factory=list)
+    reviewer_emails: list[str] = Field(default_factory=list)
     username: str
 
 
@@ -88,7 +90,7 @@ class CredentialsMailRequested(EventBody):
     unit: str
     username: str
     first_level: str
-    recipients: list[str] = []
+    recipients: list[str] = Field(default_factory=list)
 
 
 @event_kind("filing.received")
@@ -102,9 +104,9 @@ class FilingReceived(EventBody):
     reply_to: str
     registration: dict[str, Any] | None
     workbook_blob: str
-    attachment_blobs: list[str] = []
+    attachment_blobs: list[str] = Field(default_factory=list)
     item_id: str
-    warnings: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = Field(default_factory=list)
 
 
 @event_kind("filing.invalid")

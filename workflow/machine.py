@@ -187,10 +187,15 @@ def check_decision(
     if not current:
         earlier = state.decision_for(round_no, level)
         if earlier is not None:
-            return Refusal(f"该审核环节已由 {earlier.reviewer} 于 {earlier.at} 作出决定（{earlier.decision}），本次回复不予处理。")
+            when = earlier.at.replace("T", " ").replace("+00:00", " UTC")
+            return Refusal(
+                f"该审核环节已由 {earlier.reviewer} 于 {when} 作出决定（{earlier.decision}），本次回复不予处理。"
+            )
         if state.status in (FilingStatus.WITHDRAWN,):
             return Refusal(f"申报 {state.filing_id} 已撤回，无需审核。")
-        return Refusal(f"该审核环节（第 {round_no} 轮第 {level} 级）已不是申报 {state.filing_id} 的当前环节，本次回复不予处理。")
+        return Refusal(
+            f"该审核环节（第 {round_no} 轮第 {level} 级）已不是申报 {state.filing_id} 的当前环节，本次回复不予处理。"
+        )
     if sender not in unit_reviewers:
         return Refusal(f"发件人 {sender} 不是{unit_name}的审核人，本次回复不予处理。")
     if decision == ReviewDecision.RETURN and not opinion.strip():

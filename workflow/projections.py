@@ -78,7 +78,8 @@ class UnitsProjection:
                 return
             delta = int(p["new_level"]) - int(row[0])
             conn.execute(
-                "WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT u.code FROM wf_units u JOIN sub ON u.parent = sub.code)"
+                "WITH RECURSIVE sub(code) AS"
+                " (SELECT ? UNION SELECT u.code FROM wf_units u JOIN sub ON u.parent = sub.code)"
                 " UPDATE wf_units SET level = level + ?, changed_seq = ? WHERE code IN (SELECT code FROM sub)",
                 (p["code"], delta, event.seq),
             )
@@ -152,14 +153,16 @@ class FilingsProjection:
         " period TEXT NOT NULL, round INTEGER NOT NULL, status TEXT NOT NULL, level INTEGER NOT NULL,"
         " review_unit TEXT NOT NULL, received_at TEXT NOT NULL, updated_at TEXT NOT NULL, state TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS wf_filings_unit ON wf_filings(unit, period, status)",
-        "CREATE TABLE IF NOT EXISTS wf_items (item_id TEXT PRIMARY KEY, filing_id TEXT NOT NULL, round INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS wf_items ("
+        " item_id TEXT PRIMARY KEY, filing_id TEXT NOT NULL, round INTEGER NOT NULL)",
         "CREATE TABLE IF NOT EXISTS wf_queue ("
         " filing_id TEXT PRIMARY KEY, round INTEGER NOT NULL, level INTEGER NOT NULL, unit TEXT NOT NULL,"
         " reviewers TEXT NOT NULL, requested_at TEXT NOT NULL, requested_seq INTEGER NOT NULL)",
         "CREATE INDEX IF NOT EXISTS wf_queue_unit ON wf_queue(unit)",
         "CREATE TABLE IF NOT EXISTS wf_registrations ("
         " filing_id TEXT PRIMARY KEY, unit TEXT NOT NULL, period TEXT NOT NULL, round INTEGER NOT NULL,"
-        " approved_seq INTEGER NOT NULL, approved_at TEXT NOT NULL, ent_name TEXT NOT NULL, registration TEXT NOT NULL)",
+        " approved_seq INTEGER NOT NULL, approved_at TEXT NOT NULL, ent_name TEXT NOT NULL,"
+        " registration TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS wf_registrations_unit ON wf_registrations(unit, period)",
     ]
 

@@ -90,9 +90,7 @@ class Unit:
         return f"「{self.name}」（{self.code}）"
 
 
-UNIT_COLUMNS = (
-    "code, name, level, parent, overseas, holding, filer_emails, reviewer_emails, username, designated_filer"
-)
+UNIT_COLUMNS = "code, name, level, parent, overseas, holding, filer_emails, reviewer_emails, username, designated_filer"
 
 
 def unit_from_row(row: tuple[object, ...]) -> Unit:
@@ -216,8 +214,6 @@ class UnitsView:
         """JW + last four characters of the first-level code + a four-digit serial, never reused."""
         prefix = OVERSEAS_PREFIX + first_level.code[-4:]
         with self._reader() as conn:
-            rows = conn.execute(
-                "SELECT username FROM wf_units WHERE username LIKE ?", (prefix + "%",)
-            ).fetchall()
+            rows = conn.execute("SELECT username FROM wf_units WHERE username LIKE ?", (prefix + "%",)).fetchall()
         serials = [int(r[0][len(prefix) :]) for r in rows if r[0][len(prefix) :].isdigit()]
         return f"{prefix}{(max(serials) + 1 if serials else 1):04d}"

@@ -1,9 +1,301 @@
-"""Command group `ledger_cmd` (to be filled by the issue that owns it)."""
+"""`chanquan ledger`: read, audit, prove, back up and export the event ledger.
+
+These are the commands an auditor runs years later, so every failure names the
+first bad seq and what is wrong, in Chinese, and exits non-zero.
+"""
 
 from __future__ import annotations
 
+import argparse
+import base64
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from chanquan.app import DataDir, all_projections, open_ledger
+from chanquan.config import ConfigError, Settings, load_settings
+from ledger import BlobStore, EventNotFoundError, KeyFileError, Ledger, LedgerError, load_verifier, verify_ledger
+
+CHINA_TZ = timezone(timedelta(hours=8))
+STAGE_TEXT = {"events": "核对事件", "tree": "核对默克尔树", "blobs": "核对文件"}
 
 
 def register(subparsers: Any) -> None:
-    """Adds no command yet."""
+    parser = subparsers.add_parser("ledger", help="read, verify, prove, back up and export the event ledger")
+    sub = parser.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
+
+    log_parser = sub.add_parser("log", help="print events (oldest first)")
+    log_parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    log_parser.add_argument("--kind", help="only events of this kind, e.g. filing.received")
+    log_parser.add_argument("--subject", help="only events about this filing id, unit code, item or message")
+    log_parser.add_argument(
+        "--since", help="only events at or after this time (ISO date or date-time; no zone means UTC+8)"
+    )
+    log_parser.set_defaults(handler=run_log)
+
+    show_parser = sub.add_parser("show", help="print one event with its leaf hash")
+    show_parser.add_argument("seq", type=int)
+    show_parser.set_defaults(handler=run_show)
+
+    verify_parser = sub.add_parser("verify", help="audit every event, tree node, checkpoint and blob")
+    verify_parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        action="append",
+        default=[],
+        help="a checkpoint file kept elsewhere (e.g. a witness copy); may be given more than once",
+    )
+    verify_parser.add_argument("--pubkey", type=Path, help="verifier key file (default keys/ledger.pub)")
+    verify_parser.add_argument("--skip-blobs", action="store_true", help="do not re-hash referenced files")
+    verify_parser.set_defaults(handler=run_verify)
+
+    proof_parser = sub.add_parser("proof", help="JSON inclusion proof of one event against a signed checkpoint")
+    proof_parser.add_argument("seq", type=int)
+    proof_parser.set_defaults(handler=run_proof)
+
+    backup_parser = sub.add_parser("backup", help="consistent copy of the ledger database (SQLite backup API)")
+    backup_parser.add_argument("out", type=Path)
+    backup_parser.set_defaults(handler=run_backup)
+
+    export_parser = sub.add_parser("export", help="write every event as JSON lines")
+    export_parser.add_argument("out", type=Path)
+    export_parser.set_defaults(handler=run_export)
+
+    rebuild_parser = sub.add_parser("rebuild", help="replay events into fresh projection tables and compare")
+    rebuild_parser.set_defaults(handler=run_rebuild)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(message, file=sys.stderr)
+    return code
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.data)
+
+
+def _require_ledger(args: argparse.Namespace) -> Path | None:
+    db = DataDir(args.data).ledger_db
+    return db if db.exists() else None
+
+
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[Ledger]:
+    with open_ledger(args.data, _settings(args), projections=all_projections()) as ledger:
+        yield ledger
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=None,
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn expected failures into one Chinese line instead of a traceback."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        if _require_ledger(args) is None:
+            return _fail(f"账本不存在：{DataDir(args.data).ledger_db}（请先运行 chanquan init）")
+        try:
+            return handler(args)
+        except ConfigError as exc:
+            return _fail(f"配置文件无法使用：{exc.path}：{exc.problem}")
+        except KeyFileError as exc:
+            return _fail(f"密钥文件无法使用：{exc.path}：{exc.problem}")
+        except LedgerError as exc:
+            return _fail(f"账本操作失败：{exc}")
+        except OSError as exc:
+            return _fail(f"文件操作失败：{exc.filename or ''}：{exc.strerror or exc}")
+
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+def _parse_since(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.combine(date.fromisoformat(text), time())
+        except ValueError:
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_TZ)
+
+
+def _event_line(event_dict: dict[str, Any]) -> str:
+    payload = json.dumps(event_dict["payload"], ensure_ascii=False, sort_keys=True)
+    if len(payload) > 160:
+        payload = payload[:157] + "..."
+    seq, ts, kind = event_dict["seq"], event_dict["ts"], event_dict["kind"]
+    return f"{seq:>8}  {ts}  {kind:<24} {event_dict['actor']:<20} {event_dict['subject']:<20} {payload}"
+
+
+@_guarded
+def run_log(args: argparse.Namespace) -> int:
+    since = None
+    if args.since:
+        since = _parse_since(args.since)
+        if since is None:
+            return _fail(f"--since 的时间格式无法识别：{args.since}（例：2026-11-01 或 2026-11-01T08:00:00）")
+    with _opened(args) as ledger:
+        for event in ledger.events(kind=args.kind, subject=args.subject, since=since):
+            data = event.to_json_dict()
+            if args.json:
+                print(json.dumps(data, ensure_ascii=False, sort_keys=True))
+            else:
+                print(_event_line(data))
+    return 0
+
+
+@_guarded
+def run_show(args: argparse.Namespace) -> int:
+    with _opened(args) as ledger:
+        try:
+            event = ledger.get(args.seq)
+        except EventNotFoundError as exc:
+            return _fail(f"没有第 {args.seq} 号事件（账本共 {exc.size} 条）")
+    print(json.dumps(event.to_json_dict(), ensure_ascii=False, sort_keys=True, indent=2))
+    return 0
+
+
+@_guarded
+def run_verify(args: argparse.Namespace) -> int:
+    paths = DataDir(args.data)
+    pub = args.pubkey if args.pubkey is not None else paths.keys / "ledger.pub"
+    verifier = load_verifier(pub) if pub.exists() or args.pubkey is not None else None
+    files = []
+    if paths.checkpoint_file.exists():
+        files.append(paths.checkpoint_file)
+    for extra in args.checkpoints:
+        if not extra.exists():
+            return _fail(f"检查点文件不存在：{extra}")
+        files.append(extra)
+    with _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(STAGE_TEXT.get(stage, stage), total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        report = verify_ledger(
+            paths.ledger_db,
+            verifier=verifier,
+            checkpoint_files=files,
+            blobs=None if args.skip_blobs else BlobStore(paths.blobs),
+            progress=tick,
+        )
+    if report.ok:
+        print(
+            f"账本完整：共 {report.size} 条事件，根哈希 {base64.b64encode(report.root).decode()}，"
+            f"核对了 {report.checkpoints_checked} 个已签名检查点和 {report.blobs_checked} 个文件。"
+        )
+        return 0
+    first = report.first_problem()
+    assert first is not None
+    print(f"账本核验失败：{first.message}", file=sys.stderr)
+    for problem in report.problems:
+        if problem is not first:
+            print(f"  另：{problem.message}", file=sys.stderr)
+    hidden = sum(report.counts.values()) - len(report.problems)
+    if hidden > 0:
+        print(f"  另有 {hidden} 个同类问题未列出。", file=sys.stderr)
+    return 1
+
+
+@_guarded
+def run_proof(args: argparse.Namespace) -> int:
+    paths = DataDir(args.data)
+    with _opened(args) as ledger:
+        try:
+            event = ledger.get(args.seq)
+        except EventNotFoundError as exc:
+            return _fail(f"没有第 {args.seq} 号事件（账本共 {exc.size} 条）")
+        checkpoint = ledger.latest_checkpoint()
+        if checkpoint is None or checkpoint.size < args.seq:
+            checkpoint = ledger.checkpoint_now()
+        if checkpoint is None:
+            return _fail(f"没有签名密钥，无法给出已签名检查点：{paths.keys / 'ledger.key'}（请先运行 chanquan init）")
+        proof = ledger.inclusion_proof(args.seq, checkpoint.size)
+    pub = paths.keys / "ledger.pub"
+    document = {
+        "event": event.to_json_dict(),
+        "leaf_index": event.leaf_index,
+        "tree_size": checkpoint.size,
+        "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in proof],
+        "checkpoint": checkpoint.note,
+        "verifier_key": pub.read_text(encoding="utf-8").strip() if pub.exists() else None,
+    }
+    print(json.dumps(document, ensure_ascii=False, indent=2))
+    return 0
+
+
+@_guarded
+def run_backup(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        return _fail(f"目标文件已存在，不会覆盖：{args.out}")
+    with _opened(args) as ledger, _progress() as progress:
+        task = progress.add_task("备份账本", total=None)
+        ledger.backup(args.out, progress=lambda done, total: progress.update(task, completed=done, total=total))
+        size = ledger.size()
+    print(f"已备份 {size} 条事件到 {args.out}（请同时保存 checkpoints.log 和 keys/ledger.pub）")
+    return 0
+
+
+@_guarded
+def run_export(args: argparse.Namespace) -> int:
+    with _opened(args) as ledger, _progress() as progress:
+        total = ledger.size()
+        task = progress.add_task("导出事件", total=total)
+        count = 0
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as out:
+            for event in ledger.events(until_seq=total):
+                out.write(json.dumps(event.to_json_dict(), ensure_ascii=False, sort_keys=True) + "\n")
+                count += 1
+                if count % 1000 == 0:
+                    progress.update(task, completed=count)
+        tmp.replace(args.out)
+    print(f"已导出 {count} 条事件到 {args.out}")
+    return 0
+
+
+@_guarded
+def run_rebuild(args: argparse.Namespace) -> int:
+    with _opened(args) as ledger:
+        if not ledger.projections:
+            print("没有登记的投影表，无需重建。")
+            return 0
+        with _progress() as progress:
+            progress.add_task("按事件重建投影表", total=None)
+            rebuilt = ledger.rebuild_projections()
+            try:
+                differences = ledger.compare_projections(rebuilt)
+            finally:
+                rebuilt.unlink(missing_ok=True)
+    if not differences:
+        names = "、".join(p.name for p in ledger.projections)
+        print(f"投影表与重放结果一致：{names}")
+        return 0
+    for difference in differences:
+        print(
+            f"投影表不一致：{difference.projection}.{difference.table}："
+            f"{difference.only_live} 行只在现有表中，{difference.only_rebuilt} 行只在重建结果中",
+            file=sys.stderr,
+        )
+        for example in difference.examples:
+            print(f"  {example}", file=sys.stderr)
+    return 1

@@ -1,9 +1,273 @@
-"""Command group `print_cmd` (to be filled by the issue that owns it)."""
+"""`chanquan print` and `chanquan verify-pdf`: signed registration forms and certificates.
+
+`print` issues a fresh signed copy of an approved registration (recorded in the ledger as
+a `document.issued` event linked to the first issuance), `verify-pdf` checks one: the
+signature against our CA, the exact bytes against the issuance record, and the record's
+inclusion in the newest signed checkpoint. See docs/documents.md.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from chanquan.app import DataDir, open_document_issuer
+from chanquan.config import ConfigError, load_settings
+
+log = logging.getLogger(__name__)
+
+DOC_TYPE_CHOICES = ("登记表", "登记证")
 
 
 def register(subparsers: Any) -> None:
-    """Adds no command yet."""
+    parser = subparsers.add_parser(
+        "print",
+        help="print a signed 产权登记表/产权登记证 of an approved registration, or list printable ones",
+        description="打印已经市国资委审核通过的产权登记表（非一级企业）或产权登记证（一级企业），带电子签章。",
+    )
+    parser.add_argument("--unit", help="unit code (组织机构代码)")
+    parser.add_argument("--period", help="registration period, the as-of date (数据时点), e.g. 2012-06-30")
+    parser.add_argument("--template", help="print template name (see --templates); default from pdf.default_template")
+    parser.add_argument(
+        "--type", dest="doc_type", choices=DOC_TYPE_CHOICES, help="expected document type (chosen by level anyway)"
+    )
+    parser.add_argument("--out", type=Path, help="where to write the signed PDF")
+    parser.add_argument("--preview", type=Path, help="also render the first page as a PNG")
+    parser.add_argument("--list", action="store_true", help="list units with printable registrations")
+    parser.add_argument("--search", help="with --list: only units whose name contains this text")
+    parser.add_argument("--templates", action="store_true", help="list the print templates")
+    parser.set_defaults(handler=run_print)
+
+    verify = subparsers.add_parser(
+        "verify-pdf",
+        help="check a PDF's signature, that it is exactly the issued file, and its ledger proof",
+        description="核验 PDF：电子签名、与签发记录逐字节一致、签发记录在已签名检查点中的包含证明。",
+    )
+    verify.add_argument("pdf", type=Path)
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.set_defaults(handler=run_verify)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"错误：{message}", file=sys.stderr)
+    return code
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Expected failures become one Chinese line and exit status 2, never a traceback."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        from ledger import LedgerError
+        from outbox.pdf import FontError, PrintRefused, SigningIdentityError, TemplateError
+
+        try:
+            return handler(args)
+        except PrintRefused as exc:
+            return _fail(exc.message_zh, 1)
+        except (TemplateError, FontError, SigningIdentityError) as exc:
+            return _fail(exc.message_zh)
+        except ConfigError as exc:
+            return _fail(f"配置文件无法使用：{exc.path}：{exc.problem}")
+        except LedgerError as exc:
+            return _fail(f"账本操作失败：{exc}")
+        except OSError as exc:
+            return _fail(f"文件操作失败：{exc.filename or ''}：{exc.strerror or exc}")
+
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+def parse_period(text: str) -> str | None:
+    """ISO date from 2012-06-30, 2012/6/30, 2012.6.30 or 2012年6月30日; None when it is not a date."""
+    match = re.fullmatch(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*", text)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+    except ValueError:
+        return None
+
+
+def _require_data(args: argparse.Namespace) -> str | None:
+    if not DataDir(args.data).ledger_db.exists():
+        return f"账本不存在：{DataDir(args.data).ledger_db}（请先运行 chanquan init）"
+    return None
+
+
+@_guarded
+def run_print(args: argparse.Namespace) -> int:
+    if args.templates:
+        return _list_templates()
+    missing = _require_data(args)
+    if missing:
+        return _fail(missing)
+    if args.list:
+        return _list_printable(args)
+    if not args.unit or not args.period or not args.out:
+        return _fail(
+            "请指定 --unit 单位代码、--period 数据时点（如 2012-06-30）和 --out 输出文件；"
+            "或使用 --list 查看可打印的单位。"
+        )
+    period = parse_period(args.period)
+    if period is None:
+        return _fail(f"数据时点“{args.period}”不是有效日期，请写成 2012-06-30 的形式。")
+    settings = load_settings(args.data)
+    with (
+        open_document_issuer(args.data, settings) as issuer,
+        Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as progress,
+    ):
+        progress.add_task("生成并签署文件", total=None)
+        issued = issuer.print_document(args.unit, period, template=args.template, doc_type=args.doc_type)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(issued.pdf)
+    p = issued.payload
+    print(f"已生成{_label(p['doc_type'])}：{args.out}")
+    print(f"  编号 {p['cert_no']}，模板 {p['template']}，{p['pages']} 页")
+    print(f"  签发记录：账本第 {issued.event.seq} 号事件", end="")
+    print(f"（补打，首次签发为第 {p['reissue_of']} 号）" if p.get("reissue_of") else "")
+    print(f"  SHA-256 {p['sha256']}")
+    if args.preview:
+        _preview(issued.pdf, args.preview)
+        print(f"  首页预览：{args.preview}")
+    return 0
+
+
+def _label(doc_type: str) -> str:
+    return "产权登记证" if doc_type == "登记证" else "产权登记表"
+
+
+def _preview(pdf: bytes, out: Path) -> None:
+    """First page as PNG through pdfium (the same engine Chrome uses)."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        page = document[0]
+        try:
+            image = page.render(scale=2).to_pil()
+            out.parent.mkdir(parents=True, exist_ok=True)
+            image.save(out, format="PNG")
+        finally:
+            page.close()
+    finally:
+        document.close()
+
+
+def _list_templates() -> int:
+    from outbox.pdf import TemplateCatalog
+
+    table = Table(title="打印模板")
+    for column in ("文件类型", "名称", "方向", "说明"):
+        table.add_column(column)
+    for template in TemplateCatalog().all():
+        table.add_row(template.doc_type, template.name, "横版" if template.landscape else "竖版", template.description)
+    Console().print(table)
+    return 0
+
+
+def _list_printable(args: argparse.Namespace) -> int:
+    from chanquan.app import open_workflow
+    from outbox.pdf import doc_type_for_level
+
+    with open_workflow(args.data) as workflow:
+        rows = workflow.approved_registrations(args.search)
+    if not rows:
+        suffix = f"（名称含“{args.search}”）" if args.search else ""
+        print(f"没有可打印的登记{suffix}。")
+        return 0
+    table = Table(title="可打印的登记（已经市国资委审核通过）")
+    for column in ("单位代码", "单位名称", "级次", "数据时点", "文件", "登记编号", "批准时间"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r.unit,
+            r.unit_name,
+            str(r.unit_level),
+            r.period,
+            _label(doc_type_for_level(r.unit_level)),
+            r.filing_id,
+            str(r.approved_at)[:19],
+        )
+    Console().print(table)
+    return 0
+
+
+@_guarded
+def run_verify(args: argparse.Namespace) -> int:
+    try:
+        pdf = args.pdf.read_bytes()
+    except OSError as exc:
+        return _fail(f"无法读取文件 {args.pdf}：{exc.strerror or exc}")
+    missing = _require_data(args)
+    if missing:
+        return _fail(missing)
+    with open_document_issuer(args.data) as issuer:
+        report = issuer.verify(pdf)
+    if args.json:
+        print(json.dumps(_report_json(args.pdf, report), ensure_ascii=False, indent=2))
+        return 0 if report.ok else 1
+    print(f"文件：{args.pdf}")
+    print(f"SHA-256：{report.sha256}")
+    sig = report.signature
+    print(f"电子签名：{'通过' if sig.ok else '未通过'} — {sig.reason_zh}")
+    if sig.signer:
+        print(f"  签署者：{sig.signer}；签署时间：{sig.signed_at or '—'}")
+    issuance = report.issuance
+    if issuance is None:
+        print("签发记录：未找到与本文件逐字节一致的签发记录")
+    else:
+        print(
+            f"签发记录：账本第 {issuance.seq} 号事件（{issuance.ts}），{_label(issuance.doc_type)} {issuance.cert_no}，"
+            f"单位 {issuance.unit}，登记 {issuance.filing_id}"
+            + (f"，为第 {issuance.reissue_of} 号的补打" if issuance.reissue_of else "")
+        )
+        if issuance.proof:
+            print(f"包含证明（对最新已签名检查点，树大小 {issuance.proof['tree_size']}）：")
+            print(json.dumps(issuance.proof, ensure_ascii=False, indent=2))
+    if report.ok:
+        print("结论：文件真实有效。")
+        return 0
+    print("结论：核验未通过。", file=sys.stderr)
+    for problem in report.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 1
+
+
+def _report_json(path: Path, report: Any) -> dict[str, Any]:
+    issuance = report.issuance
+    return {
+        "file": str(path),
+        "sha256": report.sha256,
+        "ok": report.ok,
+        "problems": report.problems,
+        "signature": {
+            "ok": report.signature.ok,
+            "reason": report.signature.reason_zh,
+            "signer": report.signature.signer,
+            "signed_at": report.signature.signed_at,
+        },
+        "issuance": None
+        if issuance is None
+        else {
+            "seq": issuance.seq,
+            "ts": issuance.ts,
+            "filing_id": issuance.filing_id,
+            "unit": issuance.unit,
+            "doc_type": issuance.doc_type,
+            "cert_no": issuance.cert_no,
+            "reissue_of": issuance.reissue_of,
+            "proof_ok": issuance.proof_ok,
+            "proof": issuance.proof,
+        },
+    }

@@ -119,12 +119,18 @@ class GridTable(Flowable):
             return []
         if count == len(self.rows):
             return [self]
-        parts = [(self.rows[:count], self._layout[:count]), (self.rows[count:], self._layout[count:])]
         return [
             GridTable(
-                self.columns, rows, self.font, self.size, _widths=self._widths, _layout=layout, _header=self._header
+                self.columns,
+                self.rows[part],
+                self.font,
+                self.size,
+                _widths=self._widths,
+                _layout=self._layout[part],
+                _header=self._header,
+                _heights=self._heights[part],
             )
-            for rows, layout in parts
+            for part in (slice(0, count), slice(count, None))
         ]
 
     def draw(self) -> None:
@@ -179,7 +185,8 @@ class GridTable(Flowable):
 
 def draw_qr(canv: Any, payload: str, x: float, y: float, size: float) -> None:
     """Draws a QR code of `payload` with its lower-left corner at (x, y), runs merged per row."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    # a fixed mask skips qrcode's trial of all eight (most of its cost); any mask is valid
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2, mask_pattern=4)
     code.add_data(payload)
     code.make(fit=True)
     matrix = code.get_matrix()

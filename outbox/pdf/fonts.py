@@ -46,9 +46,13 @@ def register_cjk_font(font_file: str = DEFAULT_FONT_FILE) -> str:
                 font_file, f"找不到中文字体文件 {font_file}（请安装 fonts-wqy-zenhei，或在 pdf.font_file 中配置）。"
             )
         try:
-            pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=0))
+            font = TTFont(name, str(path), subfontIndex=0)
         except Exception as exc:
             raise FontError(font_file, f"无法加载中文字体 {font_file}：{exc}") from exc
+        # reportlab copies whole tables (glyf is ~10 MB here) out of the file for every subset it
+        # embeds; the tables never change, so keep each one after its first copy.
+        font.face.get_table = functools.lru_cache(maxsize=None)(font.face.get_table)
+        pdfmetrics.registerFont(font)
         _registered[font_file] = name
         return name
 

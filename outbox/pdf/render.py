@@ -208,7 +208,7 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
                 Column(label_for(f"investors.{key}", label), weight, align)
                 for (key, label), weight, align in zip(
                     INVESTOR_COLUMNS,
-                    (3.0, 1.7, 1.6, 1.1, 1.1, 0.9),
+                    (3.4, 1.5, 1.4, 1.1, 1.1, 0.9),
                     ("left", "left", "left", "right", "right", "right"),
                     strict=True,
                 )

@@ -57,8 +57,10 @@ def sample_registration(investors: int = 3, name: str = "重庆渝新产业投�
         "is_overseas": False,
         "is_listed": False,
         "legal_rep": "张建国",
-        "business_scope": "利用自有资金从事投资活动；企业管理；以自有资金从事股权投资及相关咨询服务（除依法须经批准的项目外，"
-        "凭营业执照依法自主开展经营活动）。",
+        "business_scope": (
+            "利用自有资金从事投资活动；企业管理；以自有资金从事股权投资及相关咨询服务"
+            "（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）。"
+        ),
         "parent_org_code": "20280001X",
         "main_investor_code": "500000000X",
         "contact_name": "李晓",

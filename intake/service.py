@@ -1,0 +1,213 @@
+"""Intake as one service: receiver, spool, drop-folder watcher, SMTP listener and worker.
+
+`IntakeService` is what `chanquan serve` runs. It is built from plain values (paths,
+numbers, a ledger and a workflow), never from the application's settings object, so
+tests and benchmarks build it the same way the command does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from intake.confirm import Confirmations
+from intake.dropbox import DropboxConfig, DropboxWatcher
+from intake.events import IntakeFolderUnknown
+from intake.processing import Processor
+from intake.replies import ReplyDecision
+from intake.smtp import AuthOutcome, MailGate, SmtpConfig, SmtpServer
+from intake.spool import MailSpool, ProcessingArea, Receiver
+from intake.state import folder_reported
+from validation.bundle import Bundle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    inbound_dir: Path
+    processing_dir: Path
+    dropbox: DropboxConfig
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    mail_domain: str = "chanquan.localhost"
+    accept_contact_filings: bool = False
+    enable_dropbox: bool = True
+    enable_smtp: bool = True
+
+
+def _normalize_code(text: str) -> str:
+    from workflow.accounts import normalize_username
+
+    return normalize_username(text)
+
+
+class WorkflowAdapter:
+    """Everything intake asks of `workflow.Workflow`, in one place."""
+
+    def __init__(self, workflow: Any) -> None:
+        self.workflow = workflow
+        self._contacts: dict[str, str] = {}
+        self._contacts_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def unit_code(self, folder_or_user: str) -> str | None:
+        name = _normalize_code(folder_or_user)
+        units = self.workflow.units
+        unit = units.get(name) or units.by_username(name)
+        if unit is None or unit.level == 0:
+            return None
+        return str(unit.code)
+
+    def contact_unit(self, address: str) -> str | None:
+        """The unit whose registered filer address this is (refreshed every 30 s)."""
+        with self._lock:
+            if time.monotonic() - self._contacts_at > 30.0:
+                self._contacts = {
+                    email.strip().lower(): unit.code
+                    for unit in self.workflow.units.all()
+                    for email in unit.filer_emails
+                }
+                self._contacts_at = time.monotonic()
+            return self._contacts.get(address.strip().lower())
+
+    def authenticate(self, login: str, password: str) -> AuthOutcome:
+        result = self.workflow.accounts.authenticate(_normalize_code(login), password)
+        if not result.ok:
+            return AuthOutcome(ok=False, username=result.username, reason_zh=result.reason_zh)
+        filer = self.unit_code(result.username) or result.username
+        return AuthOutcome(ok=True, username=result.username, filer=filer, must_change=result.must_change)
+
+    def change_password(self, username: str, old: str, new: str) -> str | None:
+        from workflow.accounts import PasswordPolicyError
+
+        try:
+            self.workflow.accounts.change_password(username, old, new)
+        except PasswordPolicyError as exc:
+            return exc.reason_zh
+        return None
+
+
+def _token_step(token: str) -> str:
+    from workflow.tokens import token_step
+
+    return token_step(token) if token else ""
+
+
+class IntakeService:
+    """Builds and runs intake; `start()` then `stop()`, or `recover()` + `processor.process` in tests."""
+
+    def __init__(
+        self,
+        config: IntakeConfig,
+        *,
+        ledger: Any,
+        workflow: Any,
+        check_bundle: Callable[[Bundle, list[Any]], Any],
+        confirm_key: bytes,
+    ) -> None:
+        from workflow.machine import ReviewDecision
+
+        self.config = config
+        self.ledger = ledger
+        self.port = WorkflowAdapter(workflow)
+        self.confirmations = Confirmations(confirm_key, config.mail_domain)
+        self.processor = Processor(
+            ledger,
+            workflow,
+            check_bundle=check_bundle,
+            decision_values={
+                ReplyDecision.APPROVE: ReviewDecision.APPROVE,
+                ReplyDecision.RETURN: ReviewDecision.RETURN,
+            },
+            token_step=_token_step,
+            confirmation_request=self.confirmations.request,
+            pending_confirmation=self.confirmations.item_for,
+        )
+        self.receiver = Receiver(ledger, on_recorded=self.processor.enqueue)
+        self.spool = MailSpool(config.inbound_dir)
+        self.processing = ProcessingArea(config.processing_dir)
+        self.watcher = DropboxWatcher(
+            config.dropbox,
+            processing=self.processing,
+            receiver=self.receiver,
+            unit_code=self.port.unit_code,
+            report_unknown_folder=self.report_unknown_folder,
+        )
+        self.gate = MailGate(
+            spool=self.spool,
+            receiver=self.receiver,
+            authenticate=self.port.authenticate,
+            change_password=self.port.change_password,
+            contact_unit=self.port.contact_unit,
+            accept_contact_filings=config.accept_contact_filings,
+        )
+        self.smtp: SmtpServer | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def report_unknown_folder(self, folder: str) -> None:
+        """Once per folder name, ever: a log line for the admins and an event the status shows."""
+        with self.ledger.reader() as conn:
+            if folder_reported(conn, folder):
+                return
+        message = f"投递目录中的文件夹“{folder}”不是已登记单位的组织机构代码，其中的文件不会被处理。"
+        log.warning("intake.folder_unknown", extra={"folder": folder})
+        self.ledger.append(IntakeFolderUnknown(folder=folder, message=message), actor="intake", subject=folder)
+
+    def recover(self) -> int:
+        """What a crash left: spooled mails and claimed drop items are recorded, pending items queued."""
+        recorded = 0
+        for path in self.spool.leftovers():
+            arrival, raw = MailSpool.read(path)
+            if not self.receiver.is_recorded(arrival.item_id):
+                self.receiver.record(arrival, raw)
+                recorded += 1
+            self.spool.discard(path)
+        if self.config.enable_dropbox:
+            recorded += self.watcher.recover()
+        # Recording above enqueued the new ones already; resume() queues all pending, so drain first.
+        while not self.processor.queue.empty():
+            self.processor.queue.get_nowait()
+        pending = self.processor.resume()
+        log.info("intake.recovered", extra={"recorded": recorded, "pending": pending})
+        return pending
+
+    def start(self, extra_workers: Sequence[tuple[str, Callable[[threading.Event], None]]] = ()) -> None:
+        """Recovers, then runs the worker, the watcher, any extra loop (the outbox sender) and SMTP."""
+        self.recover()
+        workers: list[tuple[str, Callable[[threading.Event], None]]] = [("intake-worker", self.processor.run)]
+        if self.config.enable_dropbox:
+            workers.append(("intake-dropbox", self.watcher.run))
+        workers.extend(extra_workers)
+        for name, target in workers:
+            thread = threading.Thread(target=self._guarded(name, target), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if self.config.enable_smtp:
+            self.smtp = SmtpServer(self.gate, self.config.smtp)
+            self.smtp.start()
+
+    def _guarded(self, name: str, target: Callable[[threading.Event], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target(self._stop)
+            except Exception:
+                log.exception("intake.thread_crashed", extra={"thread": name})
+
+        return run
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stops accepting first (SMTP), then the watcher and the worker, and joins them."""
+        if self.smtp is not None:
+            self.smtp.stop()
+            self.smtp = None
+        self._stop.set()
+        self.watcher.wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()

@@ -1,0 +1,223 @@
+"""The dispatcher: the outbox's own durable cursor over the ledger (the transactional outbox).
+
+For each event after the cursor, in order: build its notices, spool every message, write
+every 回执 file, and only then advance the cursor. A crash anywhere in between makes the
+next run redo the same event, which is harmless: Message-IDs and 回执 file names are
+derived from the event, so the spool skips messages it already holds (or has sent) and
+the 回执 files are rewritten with identical content.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from ledger.events import StoredEvent
+from outbox.atomic import write_atomic
+from outbox.compose import CHINA, Composer, MailSpec
+from outbox.notices import BUILDERS, Notice, NoticeContext, receipt_file_stem, review_address
+from outbox.sender import exclusive_lock
+from outbox.spool import Spool
+from outbox.state import OutboxState, PendingReview
+
+log = logging.getLogger(__name__)
+
+# Events that end a filing's wait at its current review level.
+CLOSING_KINDS = ("review.decided", "filing.returned", "filing.approved", "filing.withdrawn", "filing.invalid")
+
+
+class DispatchError(Exception):
+    """Building or spooling the notices of one event failed; the cursor stays before it."""
+
+    def __init__(self, seq: int, kind: str, problem: str) -> None:
+        super().__init__(f"event {seq} ({kind}): {problem}")
+        self.seq = seq
+        self.kind = kind
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    events: int
+    queued: int
+    files: int
+
+
+def working_days_between(start: datetime, end: datetime) -> int:
+    """Mon–Fri days after `start`'s day up to and including `end`'s day, in China time."""
+    first = start.astimezone(CHINA).date()
+    last = end.astimezone(CHINA).date()
+    days = 0
+    current = first + timedelta(days=1)
+    while current <= last:
+        if current.weekday() < 5:
+            days += 1
+        current += timedelta(days=1)
+    return days
+
+
+def _as_date(moment: datetime) -> date:
+    return moment.astimezone(CHINA).date()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ctx: NoticeContext,
+        composer: Composer,
+        spool: Spool,
+        state: OutboxState,
+        *,
+        pdf_issuer: Callable[[StoredEvent], object] | None = None,
+        reminder_working_days: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ctx = ctx
+        self.composer = composer
+        self.spool = spool
+        self.state = state
+        self.pdf_issuer = pdf_issuer
+        self.reminder_working_days = reminder_working_days
+        self.clock = clock
+        self.lock_path = spool.root / "dispatch.lock"
+
+    # -- events -------------------------------------------------------------------------------
+    def dispatch_pending(self, limit: int | None = None) -> DispatchReport:
+        """Act on every event after the cursor; stops (and raises) at the first event that fails."""
+        events = queued = files = 0
+        with exclusive_lock(self.lock_path) as held:
+            if not held:
+                return DispatchReport(0, 0, 0)
+            for ev in self.ctx.ledger.events(after_seq=self.state.cursor()):
+                if limit is not None and events >= limit:
+                    break
+                try:
+                    q, f = self._handle(ev)
+                except Exception as exc:
+                    log.exception("outbox.dispatch_failed", extra={"seq": ev.seq, "kind": ev.kind})
+                    raise DispatchError(ev.seq, ev.kind, f"{type(exc).__name__}: {exc}") from exc
+                self.state.set_cursor(ev.seq)
+                events, queued, files = events + 1, queued + q, files + f
+        return DispatchReport(events, queued, files)
+
+    def _handle(self, ev: StoredEvent) -> tuple[int, int]:
+        self._track_reviews(ev)
+        if ev.kind == "filing.approved" and self.pdf_issuer is not None:
+            self.pdf_issuer(ev)  # idempotent; it appends document.issued, which a later step mails
+            return 0, 0
+        builder = BUILDERS.get(ev.kind)
+        if builder is None:
+            return 0, 0
+        return self.deliver_notices(builder(self.ctx, ev), ev.ts)
+
+    def deliver_notices(self, notices: list[Notice], when: datetime) -> tuple[int, int]:
+        queued = files = 0
+        for notice in notices:
+            if notice.spec.to:
+                envelope, raw = self.composer.compose(notice.spec)
+                if self.spool.put(envelope, raw):
+                    queued += 1
+                    log.info(
+                        "outbox.queued",
+                        extra={
+                            "filing_id": notice.spec.filing_id,
+                            "message_id": envelope.message_id,
+                            "purpose": notice.spec.purpose,
+                        },
+                    )
+            if notice.receipt_dir is not None:
+                files += self._write_receipt(notice, when)
+        return queued, files
+
+    def _write_receipt(self, notice: Notice, when: datetime) -> int:
+        """The 回执 copy: the message text, plus each attachment as its own file."""
+        assert notice.receipt_dir is not None
+        subject, text, _ = self.composer.render_parts(notice.spec)
+        stem = receipt_file_stem(notice.receipt_ident or notice.spec.filing_id, when, notice.receipt_label)
+        write_atomic(notice.receipt_dir / f"{stem}.txt", f"{subject}\n\n{text}".encode())
+        for attachment in notice.spec.attachments:
+            suffix = Path(attachment.filename).suffix or ".bin"
+            label = Path(attachment.filename).stem.removeprefix(f"{notice.spec.filing_id}_")
+            write_atomic(notice.receipt_dir / f"{stem}_{label}{suffix}", attachment.data)
+        log.info(
+            "outbox.receipt_written",
+            extra={"filing_id": notice.spec.filing_id, "dir": str(notice.receipt_dir), "stem": stem},
+        )
+        return 1 + len(notice.spec.attachments)
+
+    # -- reminders ------------------------------------------------------------------------------
+    def _track_reviews(self, ev: StoredEvent) -> None:
+        p = ev.payload
+        if ev.kind == "review.requested":
+            self.state.review_requested(
+                p["filing_id"],
+                round_=p["round"],
+                level=p["level"],
+                unit=p["unit"],
+                reviewers=list(p["reviewers"]),
+                at=ev.ts.timestamp(),
+            )
+        elif ev.kind in CLOSING_KINDS and "filing_id" in p:
+            self.state.review_closed(p["filing_id"])
+
+    def send_reminders(self) -> int:
+        """Reviews waiting ≥ N working days get reminder 1; ≥ 2N reminder 2 (copied to the parent unit's contacts)."""
+        if self.reminder_working_days <= 0:
+            return 0
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        queued = 0
+        with exclusive_lock(self.lock_path) as held:
+            if not held:
+                return 0
+            for review in self.state.pending_reviews():
+                requested = datetime.fromtimestamp(review.requested_at, UTC)
+                waited = working_days_between(requested, now)
+                due = waited // self.reminder_working_days
+                if due <= review.reminders:
+                    continue
+                number = review.reminders + 1
+                queued += self._remind(review, number, waited, requested)
+                self.state.set_reminders(review.filing_id, review.round, review.level, number)
+        return queued
+
+    def _remind(self, review: PendingReview, number: int, waited: int, requested: datetime) -> int:
+        ctx = self.ctx
+        found = ctx.filing(review.filing_id)
+        unit_code = found[1].get("unit", "") if found else ""
+        reviewer_unit = ctx.unit(review.unit)
+        parent = ctx.unit(reviewer_unit.parent) if reviewer_unit and reviewer_unit.parent else None
+        cc: list[str] = []
+        if number >= 2 and parent is not None:
+            cc = list(dict.fromkeys([*parent.reviewer_emails, *parent.filer_emails]))
+        due_at = datetime.fromtimestamp(self.clock(), UTC)
+        base = {
+            "unit_name": ctx.unit_name(unit_code),
+            "unit_code": unit_code,
+            "reviewer_unit_name": reviewer_unit.name if reviewer_unit else review.unit,
+            "requested_at": requested,
+            "waiting_days": waited,
+            "number": number,
+            "copied_unit_name": parent.name if cc and parent else "",
+        }
+        notices = []
+        for email in review.reviewers:
+            reply = review_address(ctx, review.filing_id, review.round, review.level, email)
+            spec = MailSpec(
+                purpose="reminder",
+                template="reminder",
+                to=[email],
+                cc=[c for c in cc if c.lower() != email.lower()],
+                key=f"remind.{review.filing_id}.r{review.round}.l{review.level}.n{number}",
+                date=due_at,
+                context={**base, "reply_address": reply},
+                filing_id=review.filing_id,
+                reply_to=reply,
+            )
+            notices.append(Notice(spec))
+        queued, _ = self.deliver_notices(notices, due_at)
+        log.info("outbox.reminded", extra={"filing_id": review.filing_id, "number": number, "waited": waited})
+        return queued

@@ -1,0 +1,340 @@
+"""Issuing documents: from an approved filing to a signed PDF in the blob store and a ledger event.
+
+Used by the outbox when a `filing.approved` arrives (`issue_for_filing`, idempotent per
+filing and round) and by `chanquan print` (`print_document`, which always records a new
+issuance linked to the first by `reissue_of`). The page's verification code uses the
+seq of the approval event, not of the issuance event: that one only exists once the
+signed bytes, and so their hash, exist (see docs/documents.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from ledger import Ledger, StoredEvent
+from ledger.merkle import verify_inclusion
+from ledger.note import load_verifier, open_note
+from outbox.pdf.events import DocumentIssued
+from outbox.pdf.fonts import DEFAULT_FONT_FILE
+from outbox.pdf.keys import IdentityFiles
+from outbox.pdf.model import DocumentData, ReviewEntry
+from outbox.pdf.render import render
+from outbox.pdf.signing import DocumentSigner, SignRequest, load_trust_roots
+from outbox.pdf.templates import CERTIFICATE, FORM, TemplateCatalog
+from outbox.pdf.verify import IssuanceRecord, VerificationReport, verify_document
+
+log = logging.getLogger(__name__)
+
+ISSUER_ACTOR = "chanquan"
+APPROVED_STATES = frozenset({"approved", "issued"})
+
+
+class PrintRefused(Exception):
+    """A document cannot be issued; `message_zh` tells the user why and what to do."""
+
+    def __init__(self, message_zh: str, *, unit: str = "", period: str = "", filing_id: str = "") -> None:
+        super().__init__(message_zh)
+        self.message_zh = message_zh
+        self.unit = unit
+        self.period = period
+        self.filing_id = filing_id
+
+
+class WorkflowViews(Protocol):
+    """What the issuer reads from the workflow (workflow.Workflow satisfies it)."""
+
+    units: Any
+
+    def filing(self, filing_id: str) -> Any: ...
+
+    def filings(self, state: str | None = None, unit: str | None = None) -> Any: ...
+
+    def approved_registrations(self, search: str | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class IssuedDocument:
+    event: StoredEvent
+    pdf: bytes
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.event.payload
+
+
+def doc_type_for_level(level: int) -> str:
+    """登记证 for first-level enterprises, 登记表 for every unit below them."""
+    return CERTIFICATE if level == 1 else FORM
+
+
+class DocumentIssuer:
+    """Renders, signs, stores and records documents for one ledger."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        workflow: WorkflowViews,
+        identity: IdentityFiles,
+        *,
+        authority: str,
+        templates: TemplateCatalog | None = None,
+        default_template: str = "标准",
+        font_file: str = DEFAULT_FONT_FILE,
+        timestamp_url: str = "",
+        location: str = "",
+        ledger_pub: Path | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        closers: Iterable[Callable[[], None]] = (),
+    ) -> None:
+        self.ledger = ledger
+        self.workflow = workflow
+        self.identity = identity
+        self.authority = authority
+        self.templates = templates or TemplateCatalog()
+        self.default_template = default_template
+        self.font_file = font_file
+        self.timestamp_url = timestamp_url
+        self.location = location or authority
+        self.ledger_pub = ledger_pub
+        self._clock = clock
+        self._closers = list(closers)
+        self._signer: DocumentSigner | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+
+    def __enter__(self) -> DocumentIssuer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def signer(self) -> DocumentSigner:
+        """Loaded on first use and kept: parsing the key and drawing the stamp happen once."""
+        if self._signer is None:
+            self._signer = DocumentSigner(
+                self.identity, self.authority, timestamp_url=self.timestamp_url, font_file=self.font_file
+            )
+        return self._signer
+
+    # ---------------------------------------------------------------- finding what to print
+
+    def _approval(self, filing_id: str, round_: int) -> StoredEvent:
+        for event in self.ledger.events(subject=filing_id, kind="filing.approved"):
+            if int(event.payload.get("round", 0)) == round_:
+                return event
+        raise PrintRefused(
+            f"登记 {filing_id} 第 {round_} 轮尚未经市国资委审核通过，不能出具登记表或登记证。", filing_id=filing_id
+        )
+
+    def issuances(self, filing_id: str, round_: int | None = None) -> list[StoredEvent]:
+        return [
+            e
+            for e in self.ledger.events(subject=filing_id, kind="document.issued")
+            if round_ is None or int(e.payload.get("round", 0)) == round_
+        ]
+
+    def build_data(self, filing_id: str, doc_type: str | None = None) -> DocumentData:
+        """The printed facts of an approved filing, from workflow's views and the approval event."""
+        view = self.workflow.filing(filing_id)
+        if view is None:
+            raise PrintRefused(f"没有编号为 {filing_id} 的登记。", filing_id=filing_id)
+        if view.state not in APPROVED_STATES:
+            raise PrintRefused(
+                f"登记 {view.filing_id} 尚未经市国资委审核通过（当前状态：{view.state_zh}），不能打印。",
+                unit=view.unit,
+                period=view.period,
+                filing_id=view.filing_id,
+            )
+        unit = self.workflow.units.get(view.unit)
+        level = unit.level if unit is not None else 2
+        expected = doc_type_for_level(level)
+        if doc_type is not None and doc_type != expected:
+            raise PrintRefused(_wrong_type_message(doc_type, view.unit, level), unit=view.unit, filing_id=filing_id)
+        approval = self._approval(view.filing_id, view.round)
+        reviews = []
+        for decision in view.decisions:
+            if decision.round != view.round:
+                continue
+            reviewing = self.workflow.units.get(decision.unit)
+            reviews.append(
+                ReviewEntry(
+                    level=decision.level,
+                    unit_code=decision.unit,
+                    unit_name=reviewing.name if reviewing is not None else decision.unit,
+                    reviewer=decision.reviewer,
+                    decision=decision.decision,
+                    opinion=decision.opinion,
+                    decided_at=str(decision.at)[:10],
+                )
+            )
+        registration = view.registration_data or {}
+        prefix = "DJZ" if expected == CERTIFICATE else "DJB"
+        return DocumentData(
+            doc_type=expected,
+            registration=registration,
+            filing_id=view.filing_id,
+            round=view.round,
+            unit_code=view.unit,
+            unit_name=unit.name if unit is not None else str(registration.get("ent_name", view.unit)),
+            period=view.period,
+            cert_no=f"{prefix}-{view.filing_id}-{view.round}",
+            approval_seq=approval.seq,
+            approved_on=approval.ts.date().isoformat(),
+            issued_on=self._clock().date().isoformat(),
+            authority=self.authority,
+            reviews=tuple(reviews),
+        )
+
+    def find_approved(self, unit_code: str, period: str) -> str:
+        """The filing id of the unit's approved registration for `period`, or a refusal saying why not."""
+        code = unit_code.strip().upper()
+        unit = self.workflow.units.get(code)
+        if unit is None:
+            raise PrintRefused(f"没有代码为 {code} 的单位。", unit=code, period=period)
+        approved = [r for r in self.workflow.approved_registrations() if r.unit == code and r.period == period]
+        if approved:
+            return str(approved[-1].filing_id)
+        pending = [f for f in self.workflow.filings(unit=code) if f.unit == code and f.period == period]
+        if pending:
+            latest = pending[-1]
+            raise PrintRefused(
+                f"{unit.name}（{code}）数据时点 {period} 的登记 {latest.filing_id} 尚未经市国资委审核通过"
+                f"（当前状态：{latest.state_zh}），审核通过后才能打印。",
+                unit=code,
+                period=period,
+                filing_id=latest.filing_id,
+            )
+        periods = sorted({r.period for r in self.workflow.approved_registrations() if r.unit == code})
+        hint = f"已审核通过的时期：{'、'.join(periods)}。" if periods else "该单位还没有审核通过的登记。"
+        raise PrintRefused(f"{unit.name}（{code}）没有数据时点为 {period} 的登记。{hint}", unit=code, period=period)
+
+    # ---------------------------------------------------------------- issuing
+
+    def _issue(self, data: DocumentData, template_name: str, reissue_of: int | None, actor: str) -> IssuedDocument:
+        template = self.templates.get(data.doc_type, template_name)
+        rendered = render(data, template, self.font_file)
+        reason = f"{data.doc_type} {data.cert_no}"
+        pdf = self.signer.sign(SignRequest(rendered.pdf, rendered.seal_page, rendered.seal_box, reason, self.location))
+        digest = self.ledger.blobs.put(pdf)
+        body = DocumentIssued(
+            filing_id=data.filing_id,
+            round=data.round,
+            unit=data.unit_code,
+            period=data.period,
+            doc_type=data.doc_type,
+            template=template.name,
+            cert_no=data.cert_no,
+            pdf_blob=digest,
+            sha256=digest,
+            reissue_of=reissue_of,
+            approval_seq=data.approval_seq,
+            content_hash=data.content_hash,
+            pages=rendered.page_count,
+        )
+        event = self.ledger.append(body, actor=actor, subject=data.filing_id)
+        log.info(
+            "pdf.issued",
+            extra={"filing_id": data.filing_id, "seq": event.seq, "doc_type": data.doc_type, "reissue_of": reissue_of},
+        )
+        return IssuedDocument(event, pdf)
+
+    def issue_for_filing(self, filing_id: str, *, template: str | None = None) -> StoredEvent:
+        """The document of an approved filing; returns the existing issuance for its round if there is one."""
+        with self._lock:
+            view = self.workflow.filing(filing_id)
+            if view is not None:
+                existing = self.issuances(view.filing_id, view.round)
+                if existing:
+                    return existing[0]
+            data = self.build_data(filing_id)
+            return self._issue(data, template or self.default_template, None, ISSUER_ACTOR).event
+
+    def on_approved(self, event: StoredEvent) -> StoredEvent:
+        """The outbox's hook for `filing.approved` (its `pdf_issuer`)."""
+        return self.issue_for_filing(str(event.payload["filing_id"]))
+
+    def print_document(
+        self,
+        unit_code: str,
+        period: str,
+        *,
+        template: str | None = None,
+        doc_type: str | None = None,
+        actor: str = ISSUER_ACTOR,
+    ) -> IssuedDocument:
+        """A fresh signed copy for `chanquan print`, recorded as a (re)issuance of the filing's document."""
+        filing_id = self.find_approved(unit_code, period)
+        with self._lock:
+            data = self.build_data(filing_id, doc_type)
+            self.templates.get(data.doc_type, template or self.default_template)  # refuse before signing
+            first = self.issuances(data.filing_id, data.round)
+            reissue_of = first[0].seq if first else None
+            return self._issue(data, template or self.default_template, reissue_of, actor)
+
+    def pdf_of(self, event: StoredEvent) -> bytes:
+        return self.ledger.blobs.get(str(event.payload["pdf_blob"]))
+
+    # ---------------------------------------------------------------- verification
+
+    def find_issuance(self, sha256: str) -> IssuanceRecord | None:
+        """The `document.issued` event recording exactly these bytes, with its inclusion proof."""
+        for event in self.ledger.events(kind="document.issued"):
+            if event.payload.get("sha256") == sha256:
+                return self._with_proof(event)
+        return None
+
+    def _with_proof(self, event: StoredEvent) -> IssuanceRecord:
+        p = event.payload
+        base = IssuanceRecord(
+            seq=event.seq,
+            ts=event.ts.isoformat(timespec="seconds"),
+            filing_id=str(p.get("filing_id", "")),
+            unit=str(p.get("unit", "")),
+            doc_type=str(p.get("doc_type", "")),
+            cert_no=str(p.get("cert_no", "")),
+            reissue_of=p.get("reissue_of"),
+        )
+        checkpoint = self.ledger.latest_checkpoint()
+        if checkpoint is None or checkpoint.size < event.seq:
+            checkpoint = self.ledger.checkpoint_now()
+        if checkpoint is None or checkpoint.size < event.seq:
+            return replace(base, proof_reason_zh="账本没有签名密钥，无法给出已签名检查点（请先运行 chanquan init）。")
+        path = self.ledger.inclusion_proof(event.seq, checkpoint.size)
+        proof = {
+            "leaf_index": event.leaf_index,
+            "leaf_hash": event.leaf_hash.hex(),
+            "tree_size": checkpoint.size,
+            "root": checkpoint.root.hex(),
+            "inclusion_proof": [h.hex() for h in path],
+            "checkpoint": checkpoint.note,
+        }
+        if not verify_inclusion(event.leaf_hash, event.leaf_index, checkpoint.size, path, checkpoint.root):
+            return replace(base, proof=proof, proof_reason_zh="签发记录的包含证明与检查点的根哈希不符：账本已被篡改。")
+        if self.ledger_pub is not None and self.ledger_pub.exists():
+            try:
+                note = open_note(checkpoint.note, load_verifier(self.ledger_pub))
+            except Exception as exc:
+                return replace(base, proof=proof, proof_reason_zh=f"检查点签名无效：{exc}")
+            if note.root != checkpoint.root or note.size != checkpoint.size:
+                return replace(base, proof=proof, proof_reason_zh="检查点签名内容与账本根哈希不符。")
+        return replace(base, proof=proof, proof_ok=True)
+
+    def verify(self, pdf: bytes) -> VerificationReport:
+        return verify_document(pdf, load_trust_roots(self.identity.trust_roots), self.find_issuance)
+
+
+def _wrong_type_message(doc_type: str, unit: str, level: int) -> str:
+    if doc_type == CERTIFICATE:
+        return f"单位 {unit} 是第 {level} 级企业：产权登记证只出具给一级企业，该单位应打印产权登记表。"
+    return f"单位 {unit} 是一级企业：一级企业出具产权登记证，不出具产权登记表。"

@@ -1,0 +1,161 @@
+"""The document-signing identity: a small CA of our own and one signing certificate.
+
+RSA-2048 because every PDF validator we care about (pyHanko, poppler/NSS, Acrobat)
+accepts it. The signing certificate carries KeyUsage digitalSignature+nonRepudiation
+and ExtendedKeyUsage emailProtection (poppler refuses a signer without it) plus
+documentSigning. An operator may configure an existing PKCS#12 instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+log = logging.getLogger(__name__)
+
+CA_CERT = "ca.pem"
+CA_KEY = "ca.key"
+SIGNER_P12 = "signer.p12"
+DOCUMENT_SIGNING_EKU = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+
+
+class SigningIdentityError(Exception):
+    """The signing identity is missing or unreadable; `message_zh` is shown to the user."""
+
+    def __init__(self, path: Path, message_zh: str) -> None:
+        super().__init__(message_zh)
+        self.path = path
+        self.message_zh = message_zh
+
+
+@dataclass(frozen=True)
+class IdentityFiles:
+    """Where the identity lives: the PKCS#12 to sign with and the CA certificate(s) to trust."""
+
+    pkcs12: Path
+    password: bytes | None
+    trust_roots: tuple[Path, ...]
+
+
+def identity_files(keys_dir: Path, pkcs12_file: str = "", pkcs12_password: str = "") -> IdentityFiles:
+    """The configured PKCS#12 if there is one, else the one `create_signing_identity` made."""
+    if pkcs12_file:
+        path = Path(pkcs12_file)
+        roots = (keys_dir / CA_CERT,) if (keys_dir / CA_CERT).exists() else ()
+        return IdentityFiles(path, pkcs12_password.encode() or None, roots)
+    return IdentityFiles(keys_dir / SIGNER_P12, None, (keys_dir / CA_CERT,))
+
+
+def _name(common_name: str, organization: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def create_signing_identity(keys_dir: Path, authority: str, *, mail_domain: str = "chanquan.localhost") -> bool:
+    """Creates ca.pem, ca.key (0600) and signer.p12 (0600) unless they exist; True when it made them."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    if (keys_dir / CA_CERT).exists() and (keys_dir / SIGNER_P12).exists():
+        return False
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = _name(f"{authority} 产权登记 CA", authority)
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=365 * 20))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    signer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signer_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{authority} 产权登记电子签章", authority))
+        .issuer_name(ca_name)
+        .public_key(signer_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=365 * 10))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]), critical=False
+        )
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(f"noreply@{mail_domain}")]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(
+        keys_dir / CA_KEY,
+        ca_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    _write_private(
+        keys_dir / SIGNER_P12,
+        pkcs12.serialize_key_and_certificates(
+            b"chanquan-signer", signer_key, signer_cert, [ca_cert], serialization.NoEncryption()
+        ),
+    )
+    tmp = keys_dir / (CA_CERT + ".tmp")
+    tmp.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp, keys_dir / CA_CERT)
+    log.info("pdf.identity_created", extra={"keys_dir": str(keys_dir)})
+    return True

@@ -1,0 +1,122 @@
+"""Shared helpers: a real ledger and workflow in a temporary data directory, and an intake service on it."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from intake.dropbox import DropboxConfig
+from intake.service import IntakeConfig, IntakeService
+from intake.smtp import SmtpConfig, free_port
+from intake.state import IntakeProjection
+from ledger import Ledger
+from validation.bundle import Bundle
+from validation.check import check_bundle
+from validation.codes import make_org_code
+from validation.template import template_bytes
+from workflow import ScryptParams, Workflow, all_projections
+
+TOKEN_KEY = b"intake-test-token-key-0123456789"
+FIRST = make_org_code("50000001")
+CHILD = make_org_code("50000002")
+PASSWORD = "Chanquan#2026pass"
+REVIEWER = "reviewer@first.example.cn"
+FILER = "filer@child.example.cn"
+
+_TEMPLATE: list[bytes] = []
+
+
+def workbook() -> bytes:
+    """A real (blank) registration workbook: it loads, and validation reports its findings."""
+    if not _TEMPLATE:
+        _TEMPLATE.append(template_bytes())
+    return _TEMPLATE[0]
+
+
+def bundle_zip(extra: bytes = b"") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("登记表.xlsx", workbook())
+        archive.writestr("业务办理申请文件.pdf", b"%PDF-1.4 " + extra)
+    return buffer.getvalue()
+
+
+def run_check(bundle: Bundle, rules: list[Any]) -> Any:
+    return check_bundle(bundle, extra_rules=rules)
+
+
+def open_ledger(data: Path) -> Ledger:
+    return Ledger.open(data / "ledger.sqlite3", projections=[*all_projections(), IntakeProjection()])
+
+
+def open_workflow(ledger: Ledger, data: Path) -> Workflow:
+    return Workflow(ledger, accounts_db=data / "accounts.sqlite3", token_key=TOKEN_KEY, scrypt=ScryptParams(n=2**4))
+
+
+def add_units(wf: Workflow) -> None:
+    wf.units.add(FIRST, "重庆测试集团有限公司", reviewer_emails=[REVIEWER])
+    wf.units.add(CHILD, "重庆测试子公司", parent=FIRST, filer_emails=[FILER])
+    wf.accounts.set_password(CHILD, PASSWORD)
+
+
+@dataclass
+class Env:
+    data: Path
+    ledger: Ledger
+    wf: Workflow
+    service: IntakeService
+
+    @property
+    def dropbox(self) -> Path:
+        return self.service.config.dropbox.root
+
+    @property
+    def port(self) -> int:
+        assert self.service.smtp is not None
+        return self.service.smtp.port
+
+    def kinds(self, kind: str) -> list[Any]:
+        return list(self.ledger.events(kind=kind))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError("condition not reached in time")
+
+
+def intake_config(data: Path, **overrides: Any) -> IntakeConfig:
+    settle = overrides.pop("settle_seconds", 0.2)
+    rescan = overrides.pop("rescan_seconds", 1.0)
+    polling = overrides.pop("polling_observer", False)
+    return IntakeConfig(
+        inbound_dir=data / "inbound",
+        processing_dir=data / "processing",
+        dropbox=DropboxConfig(data / "dropbox", settle_seconds=settle, rescan_seconds=rescan, polling_observer=polling),
+        smtp=overrides.pop("smtp", SmtpConfig(port=free_port(), max_message_bytes=2 * 1024 * 1024)),
+        **overrides,
+    )
+
+
+def build_env(data: Path, **overrides: Any) -> Env:
+    ledger = open_ledger(data)
+    wf = open_workflow(ledger, data)
+    if wf.units.get(FIRST) is None:
+        add_units(wf)
+    service = IntakeService(
+        intake_config(data, **overrides), ledger=ledger, workflow=wf, check_bundle=run_check, confirm_key=TOKEN_KEY
+    )
+    return Env(data, ledger, wf, service)
+
+
+def close_env(env: Env) -> None:
+    env.service.stop()
+    env.wf.close()
+    env.ledger.close()

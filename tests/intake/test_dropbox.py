@@ -1,0 +1,157 @@
+"""The drop folder with real watchdog observers: half-written files, bursts, restarts, unknown folders."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from intake_helpers import CHILD, Env, build_env, bundle_zip, close_env, workbook
+
+from intake.spool import ProcessingArea, new_item_id
+
+
+def processed_outcomes(env: Env) -> Counter[str]:
+    return Counter(ev.payload["outcome"] for ev in env.kinds("intake.processed"))
+
+
+def test_dropped_zip_is_filed_once_and_receipts_folder_is_ignored(running: Env) -> None:
+    unit_dir = running.dropbox / CHILD
+    (unit_dir / "回执").mkdir(parents=True)
+    (unit_dir / "回执" / "old-receipt.pdf").write_bytes(b"%PDF receipt")
+    (unit_dir / "bundle.zip").write_bytes(bundle_zip())
+    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
+    time.sleep(0.5)
+    received = running.kinds("intake.received")
+    assert [ev.payload["original_name"] for ev in received] == ["bundle.zip"]
+    assert received[0].payload["channel"] == "dropbox" and received[0].payload["filer"] == CHILD
+    filings = running.kinds("filing.received")
+    assert len(filings) == 1 and filings[0].payload["item_id"] == received[0].payload["item_id"]
+    assert not (unit_dir / "bundle.zip").exists()
+    assert (unit_dir / "回执" / "old-receipt.pdf").exists()
+    assert list((running.data / "processing").iterdir()) == []
+
+
+def test_half_written_file_is_taken_only_once_complete(running: Env) -> None:
+    unit_dir = running.dropbox / CHILD
+    unit_dir.mkdir(parents=True)
+    data = bundle_zip()
+    target = unit_dir / "slow.zip"
+    with open(target, "wb") as handle:
+        for start in range(0, len(data), 1024):
+            handle.write(data[start : start + 1024])
+            handle.flush()
+            time.sleep(0.03)  # each write lands well inside the 0.2 s settle time
+    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
+    received = running.kinds("intake.received")
+    assert len(received) == 1
+    assert running.ledger.blobs.get(received[0].payload["raw_blob"]) == data
+    assert processed_outcomes(running) == Counter({"invalid": 1})  # the blank workbook loads and is checked
+
+
+def test_partial_and_lock_files_are_never_taken(running: Env) -> None:
+    unit_dir = running.dropbox / CHILD
+    unit_dir.mkdir(parents=True)
+    for name in ("upload.zip.part", "x.filepart", "copy.tmp", "~$登记表.xlsx"):
+        (unit_dir / name).write_bytes(b"partial")
+    (unit_dir / "登记表.xlsx").write_bytes(workbook())
+    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
+    time.sleep(0.6)
+    assert [ev.payload["original_name"] for ev in running.kinds("intake.received")] == ["登记表.xlsx"]
+    assert sorted(p.name for p in unit_dir.iterdir()) == sorted(
+        ["upload.zip.part", "x.filepart", "copy.tmp", "~$登记表.xlsx"]
+    )
+
+
+def test_subfolder_is_taken_once_its_whole_content_is_stable(running: Env) -> None:
+    folder = running.dropbox / CHILD / "2025年度登记"
+    folder.mkdir(parents=True)
+    (folder / "登记表.xlsx").write_bytes(workbook())
+    (folder / "~$登记表.xlsx").write_bytes(b"lock")  # Excel still has it open
+    time.sleep(0.8)
+    assert running.kinds("intake.received") == []
+    (folder / "~$登记表.xlsx").unlink()
+    (folder / "附件").mkdir()
+    (folder / "附件" / "业务办理申请文件.pdf").write_bytes(b"%PDF-1.4 letter")
+    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
+    filing = running.kinds("filing.received")[0].payload
+    assert filing["filer"] == CHILD
+
+
+def test_unknown_folder_is_reported_once_and_left_alone(tmp_path: Path) -> None:
+    env = build_env(tmp_path / "data")
+    stray = env.dropbox / "NOTAUNIT1"
+    stray.mkdir(parents=True)
+    (stray / "bundle.zip").write_bytes(bundle_zip())
+    env.service.start()
+    try:
+        env.wait_for(lambda: len(env.kinds("intake.folder_unknown")) == 1)
+        time.sleep(1.2)  # at least one periodic rescan later
+    finally:
+        close_env(env)
+    env = build_env(tmp_path / "data")  # a restart must not report it again
+    env.service.start()
+    try:
+        time.sleep(0.8)
+        assert len(env.kinds("intake.folder_unknown")) == 1
+        assert (stray / "bundle.zip").exists()
+        assert env.kinds("intake.received") == []
+    finally:
+        close_env(env)
+
+
+@pytest.mark.slow
+def test_burst_of_2000_files_each_filed_exactly_once(tmp_path: Path) -> None:
+    env = build_env(tmp_path / "data")
+    unit_dir = env.dropbox / CHILD
+    unit_dir.mkdir(parents=True)
+    env.service.start()
+    try:
+        for index in range(2000):
+            (unit_dir / f"b{index:04d}.xlsx").write_bytes(workbook())
+        env.wait_for(lambda: env.service.processor.queue.qsize() == 0 and len(env.kinds("intake.received")) == 2000, 90)
+        env.wait_for(lambda: len(env.kinds("intake.processed")) == 2000, 90)
+    finally:
+        close_env(env)
+    names = Counter(ev.payload["original_name"] for ev in env.kinds("intake.received"))
+    assert len(names) == 2000 and set(names.values()) == {1}
+    per_item = Counter(ev.payload["item_id"] for ev in env.kinds("filing.received"))
+    assert len(per_item) == 2000 and set(per_item.values()) == {1}
+
+
+def test_restart_mid_burst_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    env = build_env(tmp_path / "data")
+    unit_dir = env.dropbox / CHILD
+    unit_dir.mkdir(parents=True)
+    env.service.start()
+    for index in range(150):
+        (unit_dir / f"r{index:03d}.xlsx").write_bytes(workbook())
+    env.wait_for(lambda: len(env.kinds("intake.received")) > 0)
+    close_env(env)  # stops mid-burst: some recorded, some processed, some still in the folder
+    # a crash between claim and record leaves an item in processing/: simulate one
+    leftover = ProcessingArea(tmp_path / "data" / "processing").root / f"{new_item_id()}__{CHILD}__crashed.xlsx"
+    leftover.write_bytes(workbook())
+    env = build_env(tmp_path / "data")
+    env.service.start()
+    try:
+        env.wait_for(lambda: len(env.kinds("intake.processed")) == 151, 60)
+    finally:
+        close_env(env)
+    names = Counter(ev.payload["original_name"] for ev in env.kinds("intake.received"))
+    assert len(names) == 151 and set(names.values()) == {1}
+    per_item = Counter(ev.payload["item_id"] for ev in env.kinds("filing.received"))
+    assert len(per_item) == 151 and set(per_item.values()) == {1}
+    assert os.listdir(tmp_path / "data" / "processing") == []
+
+
+def test_polling_observer_and_rescan_find_items(tmp_path: Path) -> None:
+    env = build_env(tmp_path / "data", polling_observer=True, rescan_seconds=0.5)
+    (env.dropbox / CHILD).mkdir(parents=True)
+    env.service.start()
+    try:
+        (env.dropbox / CHILD / "p.xlsx").write_bytes(workbook())
+        env.wait_for(lambda: len(env.kinds("intake.processed")) == 1)
+    finally:
+        close_env(env)

@@ -1,0 +1,253 @@
+"""Every mail template rendered with fixed data and compared with its reviewed snapshot.
+
+The snapshots under snapshots/ are the specification of what people receive. To change
+one on purpose: CHANQUAN_UPDATE_SNAPSHOTS=1 pytest tests/outbox, then read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from outbox_testing import FIXED, composer
+
+from outbox.compose import MailSpec
+
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
+FILING = "CQ2026-000001"
+REPLY = "review+cq2026-000001-r1-l1-abcdefghijklmnop@chanquan.test"
+UNIT = {"unit_name": "重庆渝新置业有限公司", "unit_code": "MA5U00028", "period": "2025-12-31", "round": 1}
+
+
+def _rows(items: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+    return [{**item, "row": [item[k] for k in keys]} for item in items]
+
+
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "receipt": {
+        **UNIT,
+        "received_at": FIXED,
+        "channel_label": "上传目录",
+        "registration_kind": "占有产权登记",
+        "files": _rows(
+            [{"name": f"{FILING}_登记表.xlsx", "size": "38 KB"}, {"name": "申请文件.pdf", "size": "1.2 MB"}],
+            ["name", "size"],
+        ),
+    },
+    "error_report": {
+        **UNIT,
+        "errors": _rows(
+            [
+                {"n": 1, "where": "基本信息!C5", "message": "统一社会信用代码校验位错误，应为 0"},
+                {"n": 2, "where": "出资人情况!E8", "message": "出资比例合计为 90.00%，应为 100%"},
+            ],
+            ["n", "where", "message"],
+        ),
+        "warnings": _rows(
+            [{"n": 1, "where": "基本信息!C20", "message": "联系电话格式可能有误"}], ["n", "where", "message"]
+        ),
+        "annotated_name": f"{FILING}_错误标注.xlsx",
+    },
+    "intake_rejected": {
+        "received_at": FIXED,
+        "channel_label": "电子邮件",
+        "original_name": "登记材料.rar",
+        "code": "bundle-unreadable",
+        "message": "压缩包“登记材料.rar”无法打开：只接受 .zip 压缩包、单个 .xlsx 文件或文件夹。",
+    },
+    "review_request": {
+        **UNIT,
+        "reviewer_unit_name": "重庆渝新产业投资集团有限公司",
+        "summary": [("企业名称", "重庆渝新置业有限公司"), ("登记类型", "变动产权登记"), ("注册资本", "5000.0000")],
+        "has_previous": True,
+        "changes": _rows(
+            [
+                {"label": "注册资本", "old": "3000.0000", "new": "5000.0000"},
+                {"label": "出资人“重庆渝新产业投资集团有限公司” 出资比例", "old": "100.00", "new": "60.00"},
+            ],
+            ["label", "old", "new"],
+        ),
+        "files": _rows(
+            [
+                {"name": f"{FILING}_登记表.xlsx", "size": "38 KB", "attached": True, "state": "已附上"},
+                {"name": "营业执照.pdf", "size": "12.5 MB", "attached": False, "state": "未附上"},
+            ],
+            ["name", "size", "state"],
+        ),
+        "attach_limit": "10.0 MB",
+        "reply_address": REPLY,
+    },
+    "reminder": {
+        **UNIT,
+        "reviewer_unit_name": "重庆渝新产业投资集团有限公司",
+        "requested_at": datetime(2026, 2, 20, 2, 0, tzinfo=UTC),
+        "waiting_days": 10,
+        "number": 2,
+        "copied_unit_name": "重庆市国资委",
+        "reply_address": REPLY,
+    },
+    "level_approved": {
+        **UNIT,
+        "decided_at": FIXED,
+        "reviewer_unit_name": "重庆渝新产业投资集团有限公司",
+        "next_unit_name": "重庆市国资委",
+        "opinion": "同意，请市国资委审核。",
+    },
+    "returned": {
+        **UNIT,
+        "decided_at": FIXED,
+        "reviewer_unit_name": "重庆市国资委",
+        "opinion": "出资人情况与工商登记不一致，请核实后重新报送。<b>注意</b>",
+    },
+    "approved": {
+        **UNIT,
+        "doc_label": "产权登记表",
+        "cert_no": "渝国资产登〔2026〕0001号",
+        "issued_at": FIXED,
+        "pdf_name": f"{FILING}_产权登记表.pdf",
+        "sha256": "0" * 64,
+    },
+    "credentials": {
+        "unit_name": "渝新（香港）有限公司",
+        "first_level_name": "重庆渝新产业投资集团有限公司",
+        "username": "JW0001001",
+    },
+    "password_changed": {"username": "MA5U00028", "unit_name": "重庆渝新置业有限公司", "changed_at": FIXED},
+    "reply_unclear": {},
+    "confirm_filing": {
+        "unit_name": "重庆渝新置业有限公司",
+        "unit_code": "MA5U00028",
+        "received_at": FIXED,
+        "original_subject": "2025年度产权登记",
+        "confirm_address": "confirm+q7x2k9@chanquan.test",
+    },
+}
+WITH_FILING = {
+    "receipt",
+    "error_report",
+    "review_request",
+    "reminder",
+    "level_approved",
+    "returned",
+    "approved",
+    "reply_unclear",
+}
+
+
+def test_every_template_has_a_snapshot_case() -> None:
+    names = {p.name.removesuffix(".subject.j2") for p in TEMPLATES.glob("*.subject.j2")}
+    assert names == set(CONTEXTS)
+    for name in names:
+        assert (TEMPLATES / f"{name}.txt.j2").exists() and (TEMPLATES / f"{name}.html.j2").exists()
+
+
+@pytest.mark.parametrize("template", sorted(CONTEXTS))
+def test_template_matches_snapshot(template: str) -> None:
+    spec = MailSpec(
+        purpose=template,
+        template=template,
+        to=["x@example.test"],
+        key="1",
+        date=FIXED,
+        context=CONTEXTS[template],
+        filing_id=FILING if template in WITH_FILING else "",
+    )
+    subject, text, html = composer().render_parts(spec)
+    rendered = f"Subject: {subject}\n\n===== text/plain =====\n{text}\n===== text/html =====\n{html}"
+    path = SNAPSHOTS / f"{template}.txt"
+    if os.environ.get("CHANQUAN_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"snapshot {path.name} is missing")
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8")
+    if template in WITH_FILING:
+        assert subject.startswith(f"[{FILING}] ")
+    assert "<html" in html and "{{" not in text and "{{" not in html
+
+
+def test_html_is_autoescaped_and_text_is_not() -> None:
+    spec = MailSpec(
+        purpose="returned",
+        template="returned",
+        to=["x@example.test"],
+        key="1",
+        date=FIXED,
+        context=CONTEXTS["returned"],
+        filing_id=FILING,
+    )
+    _, text, html = composer().render_parts(spec)
+    assert "&lt;b&gt;注意&lt;/b&gt;" in html and "<b>注意</b>" not in html
+    assert "<b>注意</b>" in text
+
+
+def _compose(template: str, **extra: Any) -> EmailMessage:
+    spec = MailSpec(
+        purpose="review-request",
+        template=template,
+        to=["audit1@yuxin.test"],
+        key="7",
+        date=FIXED,
+        context=CONTEXTS[template],
+        filing_id=FILING,
+        reply_to=REPLY,
+        **extra,
+    )
+    _, raw = composer().compose(spec)
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_full_message_headers_snapshot_and_threading() -> None:
+    from outbox.compose import Attachment
+
+    msg = _compose("review_request", attachments=[Attachment(f"{FILING}_登记表.xlsx", b"PK\x03\x04 fake")])
+    headers = "".join(f"{k}: {v}\n" for k, v in msg.items())
+    path = SNAPSHOTS / "review_request.headers.txt"
+    if os.environ.get("CHANQUAN_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        path.write_text(headers, encoding="utf-8")
+    assert headers == path.read_text(encoding="utf-8")
+    assert msg["In-Reply-To"] == msg["References"] == f"<filing-{FILING}@chanquan.test>"
+    assert msg["Auto-Submitted"] == "auto-generated" and msg["X-Auto-Response-Suppress"] == "All"
+    assert msg["Reply-To"] == REPLY
+    assert msg["Date"] == "Mon, 02 Mar 2026 09:30:00 +0800"
+    body = msg.get_body(("plain",))
+    assert body is not None and "第一行只写“通过”或“退回”" in body.get_content()
+    html = msg.get_body(("html",))
+    assert html is not None and "<table" in html.get_content()
+    (attachment,) = list(msg.iter_attachments())
+    assert attachment.get_filename() == f"{FILING}_登记表.xlsx"
+    assert attachment.get_content() == b"PK\x03\x04 fake"
+
+
+def test_rendering_is_byte_identical_and_ids_are_deterministic() -> None:
+    spec = MailSpec(
+        purpose="receipt",
+        template="receipt",
+        to=["a@example.test"],
+        key="12",
+        date=FIXED,
+        context=CONTEXTS["receipt"],
+        filing_id=FILING,
+    )
+    first = composer().compose(spec)
+    second = composer().compose(spec)
+    assert first == second
+    other = MailSpec(
+        purpose="receipt",
+        template="receipt",
+        to=["b@example.test"],
+        key="12",
+        date=FIXED,
+        context=CONTEXTS["receipt"],
+        filing_id=FILING,
+    )
+    assert composer().compose(other)[0].message_id != first[0].message_id
+    raw_headers = first[1].split(b"\r\n\r\n", 1)[0]
+    assert raw_headers.isascii(), "headers on the wire are 7-bit: Chinese goes RFC 2047 encoded"

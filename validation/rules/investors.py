@@ -1,0 +1,149 @@
+"""Investor table: sums against registered capital, per-row consistency, duplicates, state share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from validation.findings import ERROR, Finding, where
+from validation.rules.base import RuleContext, field_finding, header_ref, row_finding
+from validation.spec import (
+    INVESTORS,
+    STATE_ABSOLUTE,
+    STATE_ACTUAL,
+    STATE_INVESTOR_CATEGORIES,
+    STATE_MINORITY,
+    STATE_WHOLLY,
+)
+
+SHARE_TOLERANCE = Decimal("0.01")
+HUNDRED = Decimal(100)
+FIFTY = Decimal(50)
+
+
+def check_investor_sums(ctx: RuleContext) -> Iterator[Finding]:
+    reg = ctx.registration
+    investors = reg.investors
+    if not investors:
+        return
+    subscribed = [i.subscribed for i in investors]
+    if reg.reg_capital is not None and all(s is not None for s in subscribed):
+        total = sum((s for s in subscribed if s is not None), Decimal(0))
+        if total != reg.reg_capital:
+            yield field_finding(
+                reg,
+                "reg_capital",
+                "investors-subscribed-sum",
+                f"为 {reg.reg_capital} 万元，但“出资人情况”各出资人认缴出资额合计为 {total} 万元，两者应相等。",
+            )
+    shares = [i.share_pct for i in investors]
+    if all(s is not None for s in shares):
+        total_share = sum((s for s in shares if s is not None), Decimal(0))
+        if abs(total_share - HUNDRED) > SHARE_TOLERANCE:
+            ref = header_ref(reg, INVESTORS.name, "share_pct")
+            yield Finding(
+                "investors-share-sum",
+                ERROR,
+                ref.sheet,
+                ref.cell,
+                "investors.share_pct",
+                str(total_share),
+                f"{where(ref.sheet, ref.cell)}“股权比例（%）”各行合计为 {total_share}%，应为 100%。",
+            )
+
+
+def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
+    reg = ctx.registration
+    capital = reg.reg_capital
+    seen_names: dict[str, int | None] = {}
+    seen_codes: dict[str, int | None] = {}
+    for inv in reg.investors:
+        if inv.paid_in is not None and inv.subscribed is not None and inv.paid_in > inv.subscribed:
+            yield row_finding(
+                reg,
+                INVESTORS.name,
+                inv,
+                "paid_in",
+                "investor-paid-in-exceeds",
+                f"{inv.paid_in} 万元大于认缴出资额 {inv.subscribed} 万元。",
+            )
+        if capital and inv.subscribed is not None and inv.share_pct is not None:
+            expected = (inv.subscribed / capital * HUNDRED).quantize(Decimal("0.01"))
+            if abs(expected - inv.share_pct) > SHARE_TOLERANCE:
+                yield row_finding(
+                    reg,
+                    INVESTORS.name,
+                    inv,
+                    "share_pct",
+                    "investor-share-mismatch",
+                    f"为 {inv.share_pct}%，但认缴 {inv.subscribed} 万元占注册资本 {capital} 万元的 {expected}%。",
+                )
+        if inv.investor_name:
+            name = "".join(inv.investor_name.split())
+            if name in seen_names:
+                yield row_finding(
+                    reg,
+                    INVESTORS.name,
+                    inv,
+                    "investor_name",
+                    "investor-duplicate-name",
+                    f"“{inv.investor_name}”与第 {seen_names[name]} 行重复，同一出资人只填一行。",
+                )
+            else:
+                seen_names[name] = inv.row
+        if inv.investor_code:
+            if inv.investor_code in seen_codes:
+                yield row_finding(
+                    reg,
+                    INVESTORS.name,
+                    inv,
+                    "investor_code",
+                    "investor-duplicate-code",
+                    f"“{inv.investor_code}”与第 {seen_codes[inv.investor_code]} 行重复。",
+                )
+            else:
+                seen_codes[inv.investor_code] = inv.row
+
+
+def state_share(ctx: RuleContext) -> tuple[Decimal, bool] | None:
+    """(state-held percentage, whether a state investor holds the largest stake), or None if unknown."""
+    investors = ctx.registration.investors
+    stakes: list[tuple[Decimal, bool]] = []
+    for inv in investors:
+        if inv.share_pct is None or inv.investor_category is None:
+            return None
+        stakes.append((inv.share_pct, inv.investor_category in STATE_INVESTOR_CATEGORIES))
+    if not stakes:
+        return None
+    state = sum((share for share, is_state in stakes if is_state), Decimal(0))
+    top_state = max((share for share, is_state in stakes if is_state), default=None)
+    top_other = max((share for share, is_state in stakes if not is_state), default=None)
+    largest = top_state is not None and (top_other is None or top_state >= top_other)
+    return state, largest
+
+
+def check_state_relation(ctx: RuleContext) -> Iterator[Finding]:
+    reg = ctx.registration
+    relation = reg.state_relation
+    known = state_share(ctx)
+    if relation is None or known is None:
+        return
+    share, largest = known
+    problem = None
+    if relation == STATE_WHOLLY and abs(share - HUNDRED) > SHARE_TOLERANCE:
+        problem = "要求国有出资人合计持股100%"
+    elif relation == STATE_ABSOLUTE and not (FIFTY < share < HUNDRED):
+        problem = "要求国有出资人合计持股大于50%且小于100%"
+    elif relation == STATE_ACTUAL and (share > FIFTY or not largest):
+        problem = "要求国有出资人合计持股不超过50%且国有出资人为第一大股东"
+    elif relation == STATE_MINORITY and share > FIFTY:
+        problem = "要求国有出资人合计持股不超过50%"
+    if problem:
+        yield field_finding(
+            reg,
+            "state_relation",
+            "state-relation-mismatch",
+            f"为“{relation}”，{problem}；按“出资人情况”计算国有出资人合计持股 {share}%"
+            + ("" if largest else "，且第一大股东不是国有出资人")
+            + "。",
+        )

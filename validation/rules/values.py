@@ -1,0 +1,129 @@
+"""Value-level rules: enumerations, amounts and percentages, contact formats, dates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+
+from validation.findings import Finding
+from validation.rules.base import RuleContext, field_finding, row_finding
+from validation.spec import FIELD_LIST, TABLES
+
+AMOUNT_DECIMALS = 4
+PERCENT_DECIMALS = 2
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
+_PHONE = re.compile(r"^\+?[\d\-\s()（）转]{7,30}$")
+_REGION = re.compile(r"^\d{6}$")
+
+
+def decimals_of(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _allowed_text(allowed: tuple[str, ...]) -> str:
+    text = "、".join(allowed)
+    return text if len(text) <= 120 else text[:117] + "…"
+
+
+def check_enumerations(ctx: RuleContext) -> Iterator[Finding]:
+    reg = ctx.registration
+    for spec in FIELD_LIST:
+        if spec.type != "enum":
+            continue
+        value = reg.value(spec.key)
+        if value is not None and value not in spec.allowed:
+            yield field_finding(
+                reg,
+                spec.key,
+                "invalid-choice",
+                f"“{value}”不是可选值，请从下拉列表选择：{_allowed_text(spec.allowed)}。",
+            )
+    for table in TABLES:
+        entries = reg.investors if table.name == "investors" else reg.documents
+        for col in table.columns:
+            if col.type != "enum":
+                continue
+            for entry in entries:
+                value = getattr(entry, col.key)
+                if value is not None and value not in col.allowed:
+                    yield row_finding(
+                        reg,
+                        table.name,
+                        entry,
+                        col.key,
+                        "invalid-choice",
+                        f"“{value}”不是可选值，请从下拉列表选择：{_allowed_text(col.allowed)}。",
+                    )
+
+
+def _number_problem(value: Decimal, percent: bool) -> tuple[str, str] | None:
+    if percent:
+        if value < 0 or value > 100:
+            return "percent-range", f"应在 0 到 100 之间，现为 {value}。"
+        if decimals_of(value) > PERCENT_DECIMALS:
+            return "percent-decimals", f"最多保留 {PERCENT_DECIMALS} 位小数，现为 {value}。"
+        return None
+    if value < 0:
+        return "amount-negative", f"不能为负数，现为 {value}。"
+    if decimals_of(value) > AMOUNT_DECIMALS:
+        return "amount-decimals", f"以万元为单位最多保留 {AMOUNT_DECIMALS} 位小数，现为 {value}。"
+    return None
+
+
+def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
+    reg = ctx.registration
+    for spec in FIELD_LIST:
+        if spec.type in ("amount", "percent"):
+            value = reg.value(spec.key)
+            if value is not None and (problem := _number_problem(value, spec.type == "percent")):
+                yield field_finding(reg, spec.key, problem[0], problem[1])
+    for table in TABLES:
+        entries = reg.investors if table.name == "investors" else reg.documents
+        for col in table.columns:
+            if col.type not in ("amount", "percent"):
+                continue
+            for entry in entries:
+                value = getattr(entry, col.key)
+                if value is not None and (problem := _number_problem(value, col.type == "percent")):
+                    yield row_finding(reg, table.name, entry, col.key, problem[0], problem[1])
+
+
+def check_formats(ctx: RuleContext) -> Iterator[Finding]:
+    reg = ctx.registration
+    if reg.contact_email is not None and not _EMAIL.match(reg.contact_email):
+        yield field_finding(reg, "contact_email", "email-invalid", f"“{reg.contact_email}”不是有效的邮箱地址。")
+    if reg.contact_phone is not None:
+        digits = sum(ch.isdigit() for ch in reg.contact_phone)
+        if not _PHONE.match(reg.contact_phone) or digits < 7:
+            yield field_finding(
+                reg,
+                "contact_phone",
+                "phone-invalid",
+                f"“{reg.contact_phone}”不是有效的电话号码（手机或带区号的固定电话）。",
+            )
+    if reg.region_code is not None and not reg.overseas and not _REGION.match(reg.region_code):
+        yield field_finding(
+            reg, "region_code", "region-code-invalid", f"应为6位数字的行政区划代码，现为“{reg.region_code}”。"
+        )
+
+
+def check_dates(ctx: RuleContext) -> Iterator[Finding]:
+    reg = ctx.registration
+    for spec in FIELD_LIST:
+        if spec.type != "date":
+            continue
+        value = reg.value(spec.key)
+        if value is not None and value > ctx.today:
+            yield field_finding(
+                reg, spec.key, "date-in-future", f"{value.isoformat()}晚于今天（{ctx.today.isoformat()}），请检查。"
+            )
+    if reg.act_date is not None and reg.established_on is not None and reg.act_date < reg.established_on:
+        yield field_finding(
+            reg,
+            "act_date",
+            "act-date-before-established",
+            f"{reg.act_date.isoformat()}早于成立日期 {reg.established_on.isoformat()}"
+            f"（{reg.cell_of('established_on').cell}）。",
+        )

@@ -1,0 +1,15 @@
+"""Plain settings the workflow needs; the application fills them from chanquan.toml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    supervisor_code: str = "SASAC0001"
+    supervisor_name: str = "重庆市国资委"
+    lockout_failures: int = 5
+    lockout_window_minutes: int = 15
+    min_password_length: int = 10
+    filing_prefix: str = "CQ"

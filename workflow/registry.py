@@ -1,0 +1,514 @@
+"""Changes to the unit tree: add, import, move, contacts, designation, overseas user names.
+
+Every change is a `unit.*` event; the `wf_units` projection is what `UnitsView` reads. A
+change is validated against the tree as it stands, under the workflow's lock, and all
+events of one command (an import of a thousand rows included) go in one `append_many`,
+so nothing is ever half-applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ledger import Ledger
+from ledger.events import EventBody
+from validation.codes import is_uscc_format, is_valid_org_code, is_valid_uscc, org_code_of_uscc
+from workflow.accounts import AccountStore, normalize_username
+from workflow.events import (
+    AccountCreated,
+    CredentialsMailRequested,
+    UnitAdded,
+    UnitContactsSet,
+    UnitDesignated,
+    UnitMoved,
+    UnitUpdated,
+)
+from workflow.units import Reader, Unit, UnitsView, level_name, normalize_holding, split_emails
+
+log = logging.getLogger(__name__)
+
+EventSpec = tuple[EventBody, str, str]
+ADMIN = "admin"
+
+
+class UnitError(Exception):
+    """A unit change was refused; `message_zh` says why (and `row` where, for imports)."""
+
+    def __init__(self, message_zh: str, row: int | None = None) -> None:
+        super().__init__(message_zh)
+        self.message_zh = message_zh
+        self.row = row
+
+
+class ImportError_(UnitError):
+    """An import was refused as a whole; `problems` lists each bad row."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        super().__init__(f"导入失败，共 {len(problems)} 处错误，未导入任何单位。")
+        self.problems = problems
+
+
+@dataclass
+class UnitRow:
+    """One row of a units import file, as text."""
+
+    row: int
+    code: str
+    name: str
+    parent_code: str
+    level: str = ""
+    overseas: str = ""
+    holding: str = ""
+    filer_emails: str = ""
+    reviewer_emails: str = ""
+
+
+@dataclass(frozen=True)
+class _Draft:
+    row: UnitRow
+    unit: Unit  # parent holds the normalized parent code; level is filled in once the parent is known
+
+
+@dataclass
+class ImportSummary:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    events: int = 0
+
+
+@dataclass
+class _ImportPlan:
+    actor: str
+    summary: ImportSummary = field(default_factory=ImportSummary)
+    specs: list[EventSpec] = field(default_factory=list)
+    planned: dict[str, Unit] = field(default_factory=dict)  # the tree as it will be, for rows whose parent comes later
+    taken: set[str] = field(default_factory=set)  # overseas user names assigned in this import
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+_TRUE = {"是", "y", "yes", "true", "1", "√", "境外"}
+_FALSE = {"", "否", "n", "no", "false", "0", "境内"}
+
+
+def normalize_unit_code(text: str) -> tuple[str, str | None]:
+    """(code, problem): a 9-character organization code, or the one inside an 18-character USCC."""
+    code = normalize_username(text)
+    if len(code) == 18 and is_uscc_format(code):
+        if not is_valid_uscc(code):
+            return code, f"统一社会信用代码 {code} 校验位错误"
+        code = org_code_of_uscc(code)
+    if not is_valid_org_code(code):
+        return code, f"组织机构代码 {code or '（空）'} 不是有效的9位组织机构代码（GB 11714，校验位错误或位数不对）"
+    return code, None
+
+
+class UnitRegistry(UnitsView):
+    """The unit tree: reads from the projection, changes through ledger events."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        accounts: AccountStore,
+        *,
+        root_code: str,
+        root_name: str,
+        lock: threading.RLock,
+        on_contacts_changed: Callable[[Unit, Unit], list[EventSpec]] | None = None,
+        on_moved: Callable[[Unit, Unit, list[str]], list[EventSpec]] | None = None,
+    ) -> None:
+        reader: Reader = ledger.reader
+        super().__init__(reader, root_code)
+        self._ledger = ledger
+        self._accounts = accounts
+        self.root_name = root_name
+        self._lock = lock
+        self._on_contacts_changed = on_contacts_changed
+        self._on_moved = on_moved
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _append(self, specs: Sequence[EventSpec]) -> None:
+        if specs:
+            self._ledger.append_many(list(specs))
+
+    def ensure_root(self) -> Unit:
+        """The supervising body at the root; recorded once, on first use of a data directory."""
+        with self._lock:
+            root = self.get(self.root_code)
+            if root is None:
+                self._append(
+                    [
+                        (
+                            self._added_event(Unit(code=self.root_code, name=self.root_name, level=0, parent="")),
+                            ADMIN,
+                            self.root_code,
+                        )
+                    ]
+                )
+                root = self.get(self.root_code)
+            assert root is not None
+            return root
+
+    @staticmethod
+    def _added_event(unit: Unit) -> UnitAdded:
+        return UnitAdded(
+            code=unit.code,
+            name=unit.name,
+            parent=unit.parent,
+            level=unit.level,
+            overseas=unit.overseas,
+            holding=unit.holding,
+            filer_emails=list(unit.filer_emails),
+            reviewer_emails=list(unit.reviewer_emails),
+            username=unit.code,
+        )
+
+    def _parent_for(self, parent_code: str, planned: dict[str, Unit] | None = None) -> Unit:
+        code = normalize_username(parent_code) or self.root_code
+        parent = (planned or {}).get(code) or self.get(code)
+        if parent is None:
+            raise UnitError(f"上级单位 {code} 不存在，请先添加上级单位。")
+        return parent
+
+    # -- add ------------------------------------------------------------------------------
+
+    def add(
+        self,
+        code: str,
+        name: str,
+        *,
+        parent: str = "",
+        holding: str = "国有全资",
+        filer_emails: Sequence[str] = (),
+        reviewer_emails: Sequence[str] = (),
+        actor: str = ADMIN,
+    ) -> Unit:
+        """A domestic unit with its account (user name = code, initial password = code, must change)."""
+        self.ensure_root()
+        normalized, problem = normalize_unit_code(code)
+        if problem:
+            raise UnitError(problem)
+        held = normalize_holding(holding)
+        if held is None:
+            raise UnitError(f"持股类型“{holding}”无效，应为国有全资、国有绝对控股、国有实际控制或国有参股。")
+        if not name.strip():
+            raise UnitError("单位名称不能为空。")
+        with self._lock:
+            if self.get(normalized) is not None:
+                raise UnitError(f"单位 {normalized} 已存在。")
+            up = self._parent_for(parent)
+            event = self._added_event(
+                Unit(
+                    code=normalized,
+                    name=name.strip(),
+                    level=up.level + 1,
+                    parent=up.code,
+                    holding=held,
+                    filer_emails=[e.lower() for e in filer_emails],
+                    reviewer_emails=[e.lower() for e in reviewer_emails],
+                )
+            )
+            self._append(
+                [(event, actor, normalized), (AccountCreated(username=normalized, unit=normalized), actor, normalized)]
+            )
+            self._accounts.create(normalized)
+        log.info("unit.added", extra={"unit": normalized})
+        unit = self.get(normalized)
+        assert unit is not None
+        return unit
+
+    def add_overseas(
+        self,
+        name: str,
+        *,
+        parent: str,
+        holding: str = "国有全资",
+        filer_emails: Sequence[str] = (),
+        reviewer_emails: Sequence[str] = (),
+        actor: str = ADMIN,
+    ) -> Unit:
+        """An overseas unit: assigned user name, account, and a request to mail it to the first-level."""
+        self.ensure_root()
+        held = normalize_holding(holding)
+        if held is None:
+            raise UnitError(f"持股类型“{holding}”无效。")
+        if not name.strip():
+            raise UnitError("单位名称不能为空。")
+        with self._lock:
+            up = self._parent_for(parent)
+            if up.is_root:
+                raise UnitError("境外单位须挂在一级企业或其下属单位之下（请用 --parent 指定上级单位）。")
+            first_level = up if up.level == 1 else self.first_level_of(up.code)
+            assert first_level is not None
+            draft = Unit(
+                code="",
+                name=name.strip(),
+                level=up.level + 1,
+                parent=up.code,
+                holding=held,
+                filer_emails=list(filer_emails),
+                reviewer_emails=list(reviewer_emails),
+            )
+            specs = self._overseas_events(draft, up, first_level, actor, set())
+            self._append(specs)
+            username = str(specs[0][2])
+            self._accounts.create(username)
+        unit = self.get(username)
+        assert unit is not None
+        return unit
+
+    def _overseas_events(
+        self, draft: Unit, up: Unit, first_level: Unit, actor: str, taken: set[str]
+    ) -> list[EventSpec]:
+        """Events adding one overseas unit under `up`; `taken` holds names assigned earlier in the same command."""
+        username = self.next_overseas_username(first_level)
+        prefix = username[:-4]
+        serial = int(username[-4:])
+        for name_taken in taken:
+            if name_taken.startswith(prefix) and name_taken[len(prefix) :].isdigit():
+                serial = max(serial, int(name_taken[len(prefix) :]) + 1)
+        username = f"{prefix}{serial:04d}"
+        taken.add(username)
+        unit = Unit(
+            **{
+                **draft.__dict__,
+                "code": username,
+                "username": username,
+                "parent": up.code,
+                "level": up.level + 1,
+                "overseas": True,
+            }
+        )
+        request = CredentialsMailRequested(
+            unit=username, username=username, first_level=first_level.code, recipients=list(first_level.filer_emails)
+        )
+        return [
+            (self._added_event(unit), actor, username),
+            (AccountCreated(username=username, unit=username), actor, username),
+            (request, actor, username),
+        ]
+
+    # -- change ---------------------------------------------------------------------------
+
+    def set_contacts(
+        self,
+        code: str,
+        *,
+        filer_emails: Sequence[str] | None = None,
+        reviewer_emails: Sequence[str] | None = None,
+        actor: str = ADMIN,
+    ) -> Unit:
+        with self._lock:
+            unit = self._must_get(code)
+            after = Unit(
+                **{
+                    **unit.__dict__,
+                    "filer_emails": unit.filer_emails if filer_emails is None else [e.lower() for e in filer_emails],
+                    "reviewer_emails": unit.reviewer_emails
+                    if reviewer_emails is None
+                    else [e.lower() for e in reviewer_emails],
+                }
+            )
+            self._append(self._contacts_events(unit, after, actor))
+        return self._must_get(code)
+
+    def _contacts_events(self, before: Unit, after: Unit, actor: str) -> list[EventSpec]:
+        event = UnitContactsSet(
+            code=before.code, filer_emails=after.filer_emails, reviewer_emails=after.reviewer_emails
+        )
+        specs: list[EventSpec] = [(event, actor, before.code)]
+        if self._on_contacts_changed is not None:
+            specs += self._on_contacts_changed(before, after)
+        return specs
+
+    def move(self, code: str, new_parent: str, *, actor: str = ADMIN) -> Unit:
+        with self._lock:
+            unit = self._must_get(code)
+            if unit.is_root:
+                raise UnitError("国资委（根节点）不能移动。")
+            up = self._parent_for(new_parent)
+            if up.code == unit.code or any(a.code == unit.code for a in self.ancestors(up.code)):
+                raise UnitError(f"不能把单位 {unit.code} 移到它自己或它的下级单位 {up.code} 之下。")
+            if up.code == unit.parent:
+                return unit
+            self._append(self._move_events(unit, up, actor))
+        return self._must_get(code)
+
+    def _move_events(self, unit: Unit, up: Unit, actor: str) -> list[EventSpec]:
+        event = UnitMoved(code=unit.code, old_parent=unit.parent, new_parent=up.code, new_level=up.level + 1)
+        specs: list[EventSpec] = [(event, actor, unit.code)]
+        if self._on_moved is not None:
+            specs += self._on_moved(unit, up, [u.code for u in self.subtree(unit.code)])
+        return specs
+
+    def designate(self, first_level: str, filer: str, *, actor: str = ADMIN) -> Unit:
+        """`filer` files for the first-level's subordinates; an empty `filer` ends the designation."""
+        with self._lock:
+            top = self._must_get(first_level)
+            if top.level != 1:
+                raise UnitError(f"{top.label}不是一级企业，只有一级企业可以指定集中填报单位。")
+            filer_code = normalize_username(filer)
+            if filer_code:
+                designated = self._must_get(filer_code)
+                if self.first_level_of(designated.code) != top:
+                    raise UnitError(f"集中填报单位{designated.label}须属于一级企业{top.label}的下属范围。")
+            self._append([(UnitDesignated(first_level=top.code, filer=filer_code), actor, top.code)])
+        return self._must_get(first_level)
+
+    def _must_get(self, code: str) -> Unit:
+        unit = self.get(normalize_username(code))
+        if unit is None:
+            raise UnitError(f"单位 {normalize_username(code)} 不存在。")
+        return unit
+
+    # -- import ---------------------------------------------------------------------------
+
+    def import_rows(self, rows: Sequence[UnitRow], *, actor: str = ADMIN) -> ImportSummary:
+        """Apply a whole import file, or nothing: per-row problems raise `ImportError_`."""
+        self.ensure_root()
+        with self._lock:
+            summary, specs = self._plan_import(rows, actor)
+            self._append(specs)
+            for body, _actor, _subject in specs:
+                if isinstance(body, AccountCreated):
+                    self._accounts.create(body.username)
+        summary.events = len(specs)
+        log.info("units.imported", extra={"added": len(summary.added), "changed": len(summary.changed)})
+        return summary
+
+    def _plan_import(self, rows: Sequence[UnitRow], actor: str) -> tuple[ImportSummary, list[EventSpec]]:
+        plan = _ImportPlan(actor=actor)
+        drafts: list[_Draft] = []
+        seen: dict[str, int] = {}
+        for row in rows:
+            draft_or_problem = self._parse_row(row)
+            if isinstance(draft_or_problem, str):
+                plan.problems.append((row.row, draft_or_problem))
+                continue
+            if draft_or_problem is None:
+                continue
+            code = draft_or_problem.unit.code
+            if code and code in seen:
+                plan.problems.append((row.row, f"单位 {code} 与第 {seen[code]} 行重复"))
+                continue
+            if code:
+                seen[code] = row.row
+            drafts.append(draft_or_problem)
+        # resolve parents in dependency order: a row waits until its parent is known
+        pending = drafts
+        while pending:
+            still = []
+            for draft in pending:
+                parent = plan.planned.get(draft.unit.parent) or self.get(draft.unit.parent)
+                if parent is None:
+                    still.append(draft)
+                    continue
+                problem = self._plan_row(draft, parent, plan)
+                if problem:
+                    plan.problems.append((draft.row.row, problem))
+            if len(still) == len(pending):
+                for draft in still:
+                    plan.problems.append(
+                        (draft.row.row, f"上级单位 {draft.unit.parent} 不存在（文件中和系统中都没有）")
+                    )
+                break
+            pending = still
+        if plan.problems:
+            raise ImportError_(sorted(plan.problems))
+        return plan.summary, plan.specs
+
+    def _parse_row(self, row: UnitRow) -> _Draft | str | None:
+        """The row as a draft unit, a problem (Chinese), or None for the root's own row."""
+        overseas_text = row.overseas.strip().lower()
+        if overseas_text not in _TRUE | _FALSE:
+            return f"“是否境外”值“{row.overseas}”无效，应填 是 或 否"
+        overseas = overseas_text in _TRUE
+        code = normalize_username(row.code)
+        if code == self.root_code:
+            return None  # the root is configured, not imported
+        if not (overseas and (not code or code.startswith("JW"))):
+            code, problem = normalize_unit_code(row.code)
+            if problem:
+                return problem
+        if not row.name.strip():
+            return "单位名称不能为空"
+        holding = normalize_holding(row.holding)
+        if holding is None:
+            return f"持股类型“{row.holding}”无效，应为国有全资、国有绝对控股、国有实际控制或国有参股"
+        filers, bad_f = split_emails(row.filer_emails)
+        reviewers, bad_r = split_emails(row.reviewer_emails)
+        if bad_f or bad_r:
+            return f"邮箱地址无效：{'、'.join(bad_f + bad_r)}"
+        unit = Unit(
+            code=code,
+            name=row.name.strip(),
+            level=0,
+            parent=normalize_username(row.parent_code) or self.root_code,
+            overseas=overseas,
+            holding=holding,
+            filer_emails=filers,
+            reviewer_emails=reviewers,
+            username=code,
+        )
+        return _Draft(row, unit)
+
+    def _plan_row(self, draft: _Draft, parent: Unit, plan: _ImportPlan) -> str | None:
+        row, unit = draft.row, draft.unit
+        level = parent.level + 1
+        if row.level.strip() and row.level.strip() not in (str(level), level_name(level)):
+            return (
+                f"级次“{row.level}”与上级单位不符：上级 {parent.code} 为第 {parent.level} 级，本单位应为第 {level} 级"
+            )
+        unit = Unit(**{**unit.__dict__, "level": level})
+        existing = self.get(unit.code) if unit.code else self._find_overseas(unit.name, parent.code)
+        if existing is None:
+            if unit.overseas:
+                first_code = self._first_level_code(parent, plan.planned)
+                first_level = plan.planned.get(first_code) or self.get(first_code)
+                if parent.is_root or first_level is None:
+                    return "境外单位须挂在一级企业或其下属单位之下"
+                new_specs = self._overseas_events(unit, parent, first_level, plan.actor, plan.taken)
+                unit = Unit(**{**unit.__dict__, "code": str(new_specs[0][2]), "username": str(new_specs[0][2])})
+            else:
+                new_specs = [
+                    (self._added_event(unit), plan.actor, unit.code),
+                    (AccountCreated(username=unit.code, unit=unit.code), plan.actor, unit.code),
+                ]
+            plan.specs.extend(new_specs)
+            plan.summary.added.append(unit.code)
+            plan.planned[unit.code] = unit
+            return None
+        changed = False
+        code = existing.code
+        if (existing.name, existing.holding, existing.overseas) != (unit.name, unit.holding, unit.overseas):
+            body = UnitUpdated(code=code, name=unit.name, holding=unit.holding, overseas=unit.overseas)
+            plan.specs.append((body, plan.actor, code))
+            changed = True
+        if existing.parent != parent.code:
+            plan.specs.extend(self._move_events(existing, parent, plan.actor))
+            changed = True
+        if (existing.filer_emails, existing.reviewer_emails) != (unit.filer_emails, unit.reviewer_emails):
+            after = Unit(
+                **{**existing.__dict__, "filer_emails": unit.filer_emails, "reviewer_emails": unit.reviewer_emails}
+            )
+            plan.specs.extend(self._contacts_events(existing, after, plan.actor))
+            changed = True
+        (plan.summary.changed if changed else plan.summary.unchanged).append(code)
+        plan.planned[code] = Unit(**{**unit.__dict__, "code": code, "username": existing.username})
+        return None
+
+    def _first_level_code(self, unit: Unit, planned: dict[str, Unit]) -> str:
+        current: Unit | None = unit
+        while current is not None and current.level > 1:
+            current = planned.get(current.parent) or self.get(current.parent)
+        return current.code if current is not None else ""
+
+    def _find_overseas(self, name: str, parent: str) -> Unit | None:
+        for child in self.children(parent):
+            if child.overseas and child.name == name:
+                return child
+        return None

@@ -1,0 +1,501 @@
+"""The workflow: filings in, reviewer decisions, withdrawals — each step a ledger event.
+
+Every state-changing call runs under one re-entrant lock and re-reads the state inside
+it before appending, so check-then-append is atomic within the process (the serve process
+is the only one that submits and decides; see docs/workflow.md). The state comes from the
+`wf_filings` projection, which the ledger updates in the same transaction as each event
+and which is folded by the same pure `machine.apply` a replay uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger import Ledger
+from validation.bundle import Bundle
+from validation.findings import Finding
+from validation.model import Registration
+from validation.rules.base import Rule, RuleContext
+from workflow import machine
+from workflow.accounts import AccountStore, PasswordPolicy, ScryptParams, normalize_username
+from workflow.config import WorkflowConfig
+from workflow.events import (
+    AccountLocked,
+    AccountPasswordChanged,
+    AccountReset,
+    FilingApproved,
+    FilingInvalid,
+    FilingReceived,
+    FilingReturned,
+    FilingWithdrawn,
+    ReviewDecided,
+    ReviewRefused,
+    ReviewRequested,
+)
+from workflow.machine import FilingState, FilingStatus, ReviewDecision
+from workflow.projections import load_filing
+from workflow.queries import Queries
+from workflow.registry import ADMIN, EventSpec, UnitRegistry
+from workflow.rules import backfill_findings, open_filing_findings, period_of, subject_code, tree_findings
+from workflow.tokens import make_token, normalize_email, parse_token, token_matches, token_step
+from workflow.units import Unit
+from workflow.views import DecisionOutcome, SubmitOutcome
+from workflow.who import next_reviewer, review_anchor
+
+log = logging.getLogger(__name__)
+SYSTEM = "chanquan"
+
+Annotator = Callable[[bytes, list[Finding]], bytes]
+
+
+class WorkflowError(Exception):
+    """A request the workflow refuses (e.g. withdrawing an approved filing); `message_zh` says why."""
+
+    def __init__(self, message_zh: str, filing_id: str = "") -> None:
+        super().__init__(message_zh)
+        self.message_zh = message_zh
+        self.filing_id = filing_id
+
+
+def _annotate(workbook: bytes, findings: list[Finding]) -> bytes:
+    from validation.annotate import annotate_workbook
+
+    return annotate_workbook(workbook, findings)
+
+
+def _merge(first: Sequence[Finding], more: Sequence[Finding]) -> list[Finding]:
+    seen = {(f.code, f.sheet, f.cell, f.field) for f in first}
+    return list(first) + [f for f in more if (f.code, f.sheet, f.cell, f.field) not in seen]
+
+
+class Workflow(Queries):
+    """Units, accounts and the review of filings for one ledger."""
+
+    units: UnitRegistry
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        accounts_db: Path,
+        token_key: bytes,
+        settings: WorkflowConfig | None = None,
+        scrypt: ScryptParams | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        annotator: Annotator = _annotate,
+        owns_ledger: bool = False,
+    ) -> None:
+        self._owns_ledger = owns_ledger
+        self.settings = settings or WorkflowConfig()
+        self.ledger = ledger
+        self._token_key = token_key
+        self._clock = clock
+        self._annotator = annotator
+        self._lock = threading.RLock()
+        self.accounts = AccountStore(
+            accounts_db,
+            policy=PasswordPolicy(min_length=self.settings.min_password_length),
+            lockout_failures=self.settings.lockout_failures,
+            lockout_window=timedelta(minutes=self.settings.lockout_window_minutes),
+            is_known=lambda name: self.units.by_username(name) is not None,
+            notify=self._account_fact,
+            scrypt=scrypt,
+            clock=clock,
+        )
+        self.units = UnitRegistry(
+            ledger,
+            self.accounts,
+            root_code=self.settings.supervisor_code,
+            root_name=self.settings.supervisor_name,
+            lock=self._lock,
+            on_contacts_changed=self._reviewers_added,
+            on_moved=self._restart_after_move,
+        )
+        super().__init__(ledger, self.units)
+
+    def close(self) -> None:
+        """Closes the credentials database, and the ledger when it was opened for this workflow."""
+        self.accounts.close()
+        if self._owns_ledger:
+            self.ledger.close()
+
+    def __enter__(self) -> Workflow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def _account_fact(self, kind: str, username: str, extra: dict[str, object]) -> None:
+        body: AccountLocked | AccountPasswordChanged | AccountReset
+        if kind == "account.locked":
+            body = AccountLocked(username=username, failures=int(str(extra["failures"])), until=str(extra["until"]))
+        elif kind == "account.password_changed":
+            body = AccountPasswordChanged(username=username)
+        else:
+            body = AccountReset(username=username)
+        self.ledger.append(body, actor=username if kind != "account.reset" else ADMIN, subject=username)
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def review_token(self, filing_id: str, round: int, level: int, reviewer_email: str) -> str:
+        """The reply-address token for one reviewer of one step; computed, never stored."""
+        return make_token(self._token_key, filing_id, round, level, reviewer_email)
+
+    # -- ledger-aware rules ---------------------------------------------------------------
+
+    def ledger_rules(self, filer: str) -> list[Rule]:
+        """Rules intake passes to `check_bundle(extra_rules=...)` for a filing by `filer`."""
+        code = normalize_username(filer)
+
+        def tree_rule(ctx: RuleContext) -> list[Finding]:
+            return list(tree_findings(self.units, code, ctx.registration))
+
+        def backfill_rule(ctx: RuleContext) -> list[Finding]:
+            subject = subject_code(code, ctx.registration)
+            return list(backfill_findings(ctx.registration, self.last_approved(subject)))
+
+        def open_filing_rule(ctx: RuleContext) -> list[Finding]:
+            subject = subject_code(code, ctx.registration)
+            return list(
+                open_filing_findings(
+                    ctx.registration, self.units.get(subject), self._open_filing(subject, period_of(ctx.registration))
+                )
+            )
+
+        return [tree_rule, backfill_rule, open_filing_rule]
+
+    def _ledger_findings(self, filer: str, registration: Registration) -> list[Finding]:
+        context = RuleContext(registration=registration)
+        found: list[Finding] = []
+        for rule in self.ledger_rules(filer):
+            found.extend(rule(context))
+        return found
+
+    # -- submit ---------------------------------------------------------------------------
+
+    def submit(
+        self,
+        item_id: str,
+        *,
+        filer: str,
+        channel: str,
+        reply_to: str,
+        bundle: Bundle,
+        check_result: Any,
+    ) -> SubmitOutcome:
+        """Record a filing: received, then invalid or the first review request. Idempotent on item_id."""
+        with self._lock:
+            earlier = self._outcome_for_item(item_id)
+            if earlier is not None:
+                return earlier
+            filer_code = normalize_username(filer)
+            registration: Registration | None = check_result.registration
+            findings = list(check_result.findings)
+            if registration is not None:
+                findings = _merge(findings, self._ledger_findings(filer_code, registration))
+            subject = subject_code(filer_code, registration)
+            period = period_of(registration)
+            resumed = self._resumable_filing(subject, period)
+            filing_id, round_no = (resumed.filing_id, resumed.round + 1) if resumed else (self._next_filing_id(), 1)
+            blobs = self.ledger.blobs
+            errors = [f for f in findings if f.is_error]
+            received = FilingReceived(
+                filing_id=filing_id,
+                round=round_no,
+                unit=subject,
+                filer=filer_code,
+                period=period,
+                channel=channel,
+                reply_to=reply_to,
+                registration=registration.to_canonical() if registration is not None else None,
+                workbook_blob=blobs.put(bundle.workbook_bytes),
+                attachment_blobs=[blobs.put(bundle.attachments[name]) for name in sorted(bundle.attachments)],
+                item_id=item_id,
+                warnings=[_finding_json(f) for f in findings if not f.is_error],
+            )
+            specs: list[EventSpec] = [(received, filer_code, filing_id)]
+            review_unit = ""
+            first = self._first_reviewer(subject, filer_code) if not errors and registration is not None else None
+            if errors or registration is None or first is None:
+                if not errors:
+                    errors = [_no_reviewer_finding(subject)]
+                    findings = findings + errors
+                specs.append(
+                    (
+                        FilingInvalid(
+                            filing_id=filing_id,
+                            round=round_no,
+                            findings=[_finding_json(f) for f in findings],
+                            annotated_blob=blobs.put(self._annotated(bundle.workbook_bytes, findings, filing_id)),
+                        ),
+                        SYSTEM,
+                        filing_id,
+                    )
+                )
+                state = FilingStatus.INVALID
+            else:
+                review_unit = first.code
+                specs.append((self._request(filing_id, round_no, 1, first, "submitted"), SYSTEM, filing_id))
+                state = FilingStatus.IN_REVIEW
+            self.ledger.append_many(specs)
+        log.info("filing.received", extra={"filing_id": filing_id, "state": str(state), "round": round_no})
+        return SubmitOutcome(
+            item_id=item_id,
+            filing_id=filing_id,
+            round=round_no,
+            state=str(state),
+            findings=findings,
+            review_unit=review_unit,
+        )
+
+    def _annotated(self, workbook: bytes, findings: list[Finding], filing_id: str) -> bytes:
+        try:
+            return self._annotator(workbook, findings)
+        except Exception:  # an unreadable workbook cannot be annotated; the findings still go out
+            log.warning("filing.annotate_failed", extra={"filing_id": filing_id}, exc_info=True)
+            return workbook
+
+    def _outcome_for_item(self, item_id: str) -> SubmitOutcome | None:
+        with self.ledger.reader() as conn:
+            row = conn.execute("SELECT filing_id, round FROM wf_items WHERE item_id = ?", (item_id,)).fetchone()
+        if row is None:
+            return None
+        filing_id, round_no = str(row[0]), int(row[1])
+        findings: list[Finding] = []
+        state = FilingStatus.IN_REVIEW
+        review_unit = ""
+        for event in self.ledger.events(subject=filing_id):
+            if event.payload.get("round") != round_no:
+                continue
+            if event.kind == "filing.invalid":
+                state = FilingStatus.INVALID
+                findings = [Finding.from_json(f) for f in event.payload["findings"]]
+            elif event.kind == "filing.received" and event.payload.get("item_id") == item_id:
+                findings = [Finding.from_json(f) for f in event.payload.get("warnings", [])]
+            elif event.kind == "review.requested" and event.payload["level"] == 1 and not review_unit:
+                review_unit = event.payload["unit"]
+        return SubmitOutcome(item_id, filing_id, round_no, str(state), findings, review_unit, duplicate=True)
+
+    def _resumable_filing(self, unit: str, period: str) -> FilingState | None:
+        """A returned (or invalid) filing of this unit and period continues as its next round."""
+        with self.ledger.reader() as conn:
+            row = conn.execute(
+                "SELECT filing_id FROM wf_filings WHERE unit = ? AND period = ? AND status IN (?, ?)"
+                " ORDER BY received_at DESC, filing_id DESC LIMIT 1",
+                (unit, period, FilingStatus.RETURNED.value, FilingStatus.INVALID.value),
+            ).fetchone()
+            return None if row is None else load_filing(conn, str(row[0]))
+
+    def _open_filing(self, unit: str, period: str) -> str | None:
+        with self.ledger.reader() as conn:
+            row = conn.execute(
+                "SELECT filing_id FROM wf_filings WHERE unit = ? AND period = ? AND status IN (?, ?) LIMIT 1",
+                (unit, period, FilingStatus.RECEIVED.value, FilingStatus.IN_REVIEW.value),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _next_filing_id(self) -> str:
+        year = self._clock().year
+        prefix = f"{self.settings.filing_prefix}{year}-"
+        with self.ledger.reader() as conn:
+            row = conn.execute(
+                "SELECT max(CAST(substr(filing_id, ?) AS INTEGER)) FROM wf_filings WHERE filing_id LIKE ?",
+                (len(prefix) + 1, prefix + "%"),
+            ).fetchone()
+        serial = int(row[0] or 0) + 1
+        return f"{prefix}{serial:06d}"
+
+    def _first_reviewer(self, subject: str, filer: str, moved: tuple[str, Unit] | None = None) -> Unit | None:
+        unit = self.units.get(subject)
+        if unit is None:
+            return None
+        anchor = review_anchor(self.units, unit, filer)
+        if moved is not None and anchor.code == moved[0]:
+            anchor = Unit(**{**anchor.__dict__, "parent": moved[1].code})
+        return next_reviewer(self.units, anchor, filer)
+
+    @staticmethod
+    def _request(filing_id: str, round_no: int, level: int, unit: Unit, reason: str) -> ReviewRequested:
+        return ReviewRequested(
+            filing_id=filing_id,
+            round=round_no,
+            level=level,
+            unit=unit.code,
+            reviewers=unit.reviewer_emails,
+            reason=reason,
+        )
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def decide(
+        self, token: str, from_addr: str, decision: ReviewDecision, opinion: str, mail_blob: str = ""
+    ) -> DecisionOutcome:
+        """Apply a reviewer's 通过/退回, or record why not (review.refused); never raises for a bad reply."""
+        sender = normalize_email(from_addr)
+        step = parse_token(token)
+        with self._lock:
+            if step is None:
+                return self._refuse("", token, sender, "无法识别的审核回复地址，本次回复不予处理。")
+            state = self._state(step.filing_id)
+            if state is None:
+                return self._refuse(step.filing_id, token, sender, f"申报 {step.filing_id} 不存在。")
+            if not token_matches(self._token_key, step, sender):
+                return self._refuse(
+                    step.filing_id,
+                    token,
+                    sender,
+                    "发件人地址与该审核回复地址不符（审核邮件只能由收件审核人本人回复）。",
+                )
+            unit = self.units.get(state.review_unit) if state.review_unit else None
+            refusal = machine.check_decision(
+                state,
+                round_no=step.round,
+                level=step.level,
+                sender=sender,
+                unit_reviewers=unit.reviewer_emails if unit else [],
+                unit_name=unit.label if unit else "该单位",
+                decision=decision,
+                opinion=opinion,
+            )
+            if refusal is not None or unit is None:
+                reason = refusal.reason_zh if refusal is not None else "该申报当前没有待审核环节。"
+                return self._refuse(step.filing_id, token, sender, reason)
+            specs: list[EventSpec] = [
+                (
+                    ReviewDecided(
+                        filing_id=state.filing_id,
+                        round=state.round,
+                        level=state.level,
+                        unit=unit.code,
+                        reviewer=sender,
+                        decision=decision.value,
+                        opinion=opinion.strip(),
+                        mail_blob=mail_blob,
+                    ),
+                    sender,
+                    state.filing_id,
+                )
+            ]
+            next_unit = ""
+            if decision == ReviewDecision.RETURN:
+                returned = FilingReturned(
+                    filing_id=state.filing_id,
+                    round=state.round,
+                    level=state.level,
+                    opinion=opinion.strip(),
+                    by=unit.code,
+                )
+                specs.append((returned, sender, state.filing_id))
+                new_state = FilingStatus.RETURNED
+            else:
+                above = next_reviewer(self.units, unit, state.filer)
+                if above is not None:
+                    specs.append(
+                        (
+                            self._request(state.filing_id, state.round, state.level + 1, above, "approved_below"),
+                            SYSTEM,
+                            state.filing_id,
+                        )
+                    )
+                    next_unit = above.code
+                    new_state = FilingStatus.IN_REVIEW
+                else:
+                    approved = FilingApproved(
+                        filing_id=state.filing_id, round=state.round, unit=state.unit, period=state.period
+                    )
+                    specs.append((approved, sender, state.filing_id))
+                    new_state = FilingStatus.APPROVED
+            self.ledger.append_many(specs)
+        log.info("review.decided", extra={"filing_id": state.filing_id, "decision": decision.value})
+        return DecisionOutcome(
+            applied=True,
+            filing_id=state.filing_id,
+            decision=decision.value,
+            state=str(new_state),
+            next_unit=next_unit,
+        )
+
+    def _refuse(self, filing_id: str, token: str, sender: str, reason: str) -> DecisionOutcome:
+        body = ReviewRefused(filing_id=filing_id, token=token_step(token), sender=sender, reason=reason)
+        self.ledger.append(body, actor=sender or "unknown", subject=filing_id)
+        log.warning("review.refused", extra={"filing_id": filing_id})
+        return DecisionOutcome(applied=False, filing_id=filing_id, reason_zh=reason)
+
+    def _state(self, filing_id: str) -> FilingState | None:
+        with self.ledger.reader() as conn:
+            return load_filing(conn, filing_id.upper())
+
+    # -- withdrawal and tree changes ------------------------------------------------------
+
+    def withdraw(self, filing_id: str, *, reason: str = "", by: str = ADMIN) -> None:
+        """The filer (through an admin) takes a filing back; its pending step's tokens go stale."""
+        with self._lock:
+            state = self._state(filing_id)
+            if state is None:
+                raise WorkflowError(f"申报 {filing_id} 不存在。", filing_id)
+            if state.status not in machine.WITHDRAWABLE:
+                raise WorkflowError(
+                    f"申报 {state.filing_id} 当前状态为“{machine.STATUS_ZH[state.status]}”，不能撤回。", state.filing_id
+                )
+            body = FilingWithdrawn(filing_id=state.filing_id, round=state.round, reason=reason, by=by)
+            self.ledger.append(body, actor=by, subject=state.filing_id)
+        log.info("filing.withdrawn", extra={"filing_id": state.filing_id})
+
+    def _reviewers_added(self, before: Unit, after: Unit) -> list[EventSpec]:
+        """New reviewers of a unit get asked for the steps already waiting there."""
+        added = [e for e in after.reviewer_emails if e not in before.reviewer_emails]
+        if not added:
+            return []
+        specs: list[EventSpec] = []
+        for entry in self.queue(before.code):
+            request = ReviewRequested(
+                filing_id=entry.filing_id,
+                round=entry.round,
+                level=entry.level,
+                unit=before.code,
+                reviewers=added,
+                reason="reviewers_added",
+            )
+            specs.append((request, SYSTEM, entry.filing_id))
+        return specs
+
+    def _restart_after_move(self, moved: Unit, new_parent: Unit, subtree: list[str]) -> list[EventSpec]:
+        """Filings in review of a moved subtree restart at step 1 under the new chain."""
+        codes = set(subtree)
+        specs: list[EventSpec] = []
+        with self.ledger.reader() as conn:
+            rows = conn.execute(
+                "SELECT filing_id FROM wf_filings WHERE status = ?", (FilingStatus.IN_REVIEW.value,)
+            ).fetchall()
+            states = [s for s in (load_filing(conn, str(r[0])) for r in rows) if s is not None]
+        for state in states:
+            if state.unit not in codes and state.filer not in codes:
+                continue
+            first = self._first_reviewer(state.unit, state.filer, moved=(moved.code, new_parent))
+            if first is None:
+                continue
+            specs.append((self._request(state.filing_id, state.round, 1, first, "unit_moved"), SYSTEM, state.filing_id))
+        return specs
+
+
+def _finding_json(finding: Finding) -> dict[str, str]:
+    return {k: str(v) for k, v in finding.as_json().items()}
+
+
+def _no_reviewer_finding(unit: str) -> Finding:
+    return Finding(
+        "no-reviewer",
+        "error",
+        "",
+        "",
+        "org_code",
+        unit,
+        f"单位 {unit} 没有上级审核单位（市国资委本身不填报产权登记）。",
+    )

@@ -1,0 +1,138 @@
+"""Read-side values the CLI, the outbox and the PDF printer get from the workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from validation.findings import Finding
+from validation.model import Registration
+from workflow.machine import STATUS_ZH, Decision, FilingStatus
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One step of a filing as `filings show` prints it."""
+
+    seq: int
+    at: str
+    kind: str
+    actor: str
+    round: int
+    level: int
+    unit: str
+    decision: str
+    opinion: str
+    text_zh: str
+
+
+@dataclass(frozen=True)
+class FilingView:
+    filing_id: str
+    unit: str
+    filer: str
+    round: int
+    state: str
+    period: str
+    channel: str
+    reply_to: str
+    level: int
+    review_unit: str
+    reviewers: list[str]
+    registration_data: dict[str, Any] | None
+    workbook_blob: str
+    received_at: str
+    updated_at: str
+    decisions: list[Decision] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    @property
+    def registration(self) -> Registration | None:
+        return None if self.registration_data is None else Registration.from_canonical(self.registration_data)
+
+    @property
+    def state_zh(self) -> str:
+        return STATUS_ZH.get(self.state, self.state)
+
+    @property
+    def is_approved(self) -> bool:
+        return self.state in (FilingStatus.APPROVED, FilingStatus.ISSUED)
+
+
+@dataclass(frozen=True)
+class FilingSummary:
+    filing_id: str
+    unit: str
+    unit_name: str
+    filer: str
+    period: str
+    round: int
+    state: str
+    level: int
+    review_unit: str
+    updated_at: str
+
+    @property
+    def state_zh(self) -> str:
+        return STATUS_ZH.get(self.state, self.state)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    filing_id: str
+    round: int
+    level: int
+    unit: str
+    filing_unit: str
+    filing_unit_name: str
+    period: str
+    reviewers: list[str]
+    requested_at: str
+
+
+@dataclass(frozen=True)
+class ApprovedRegistration:
+    """A registration approved by SASAC, as `print --list` shows it."""
+
+    filing_id: str
+    unit: str
+    unit_name: str
+    period: str
+    round: int
+    approved_at: str
+    unit_level: int
+    first_level: str
+
+    @property
+    def is_first_level(self) -> bool:
+        return self.unit_level == 1
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What `submit` did; a repeated item_id gets the first outcome back with `duplicate` set."""
+
+    item_id: str
+    filing_id: str
+    round: int
+    state: str  # "invalid" | "in_review"
+    findings: list[Finding]
+    review_unit: str = ""
+    duplicate: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.state == FilingStatus.IN_REVIEW
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What a reviewer's reply did: applied, or refused (recorded as review.refused)."""
+
+    applied: bool
+    filing_id: str
+    reason_zh: str = ""
+    decision: str = ""
+    state: str = ""
+    next_unit: str = ""
