@@ -11,13 +11,16 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chanquan.config import Settings, load_settings
 from ledger import Ledger, Projection
 
 if TYPE_CHECKING:
+    from intake.service import IntakeService
+    from outbox import Outbox, OutboxConfig
     from outbox.pdf import DocumentIssuer
+    from outbox.transport import RelaySecurity
     from validation import Registration
     from workflow import Workflow, WorkflowConfig
 
@@ -201,3 +204,117 @@ def open_document_issuer(
         if owned:
             wf.close()
         raise
+
+
+def outbox_config(data_dir: Path, settings: Settings) -> OutboxConfig:
+    """The outbox's plain values from chanquan.toml; a bad relay_security is refused here, by name."""
+    from chanquan.config import CONFIG_FILE_NAME, ConfigError, resolve_in_data_dir
+    from outbox import OutboxConfig, RelayConfig, RetryPolicy
+
+    o = settings.outbox
+    if o.relay_security not in ("none", "starttls", "smtps"):
+        problem = f"outbox.relay_security must be none, starttls or smtps, not {o.relay_security!r}"
+        raise ConfigError(data_dir / CONFIG_FILE_NAME, problem)
+    relay = None
+    if o.relay_host:
+        relay = RelayConfig(
+            host=o.relay_host,
+            port=o.relay_port,
+            security=cast("RelaySecurity", o.relay_security),
+            user=o.relay_user,
+            password=o.relay_password,
+            timeout_seconds=o.relay_timeout_seconds,
+            local_hostname=settings.service.mail_domain,
+        )
+    return OutboxConfig(
+        mail_domain=settings.service.mail_domain,
+        from_address=o.from_address,
+        from_name=f"{settings.service.supervisor_name}产权登记系统",
+        supervisor_name=settings.service.supervisor_name,
+        relay=relay,
+        maildir=resolve_in_data_dir(data_dir, o.maildir),
+        dropbox_dir=resolve_in_data_dir(data_dir, settings.intake.dropbox_dir),
+        retry=RetryPolicy(o.max_attempts, o.backoff_base_seconds, o.backoff_max_seconds),
+        attach_limit_bytes=o.attach_limit_bytes,
+        reminder_working_days=o.reminder_working_days,
+        poll_seconds=o.poll_seconds,
+        reminder_check_seconds=o.reminder_check_seconds,
+    )
+
+
+def open_outbox(data_dir: Path, settings: Settings | None = None, workflow: Workflow | None = None) -> Outbox:
+    """The outbox of a data directory, with the document issuer as its `filing.approved` hook.
+
+    It opens (and on close, closes) a workflow unless one is passed in, as `serve` does.
+    """
+    from outbox import Outbox
+
+    settings = settings if settings is not None else load_settings(data_dir)
+    config = outbox_config(data_dir, settings)
+    owned = workflow is None
+    wf = workflow if workflow is not None else open_workflow(data_dir, settings)
+    try:
+        issuer = open_document_issuer(data_dir, settings, wf)
+        return Outbox(
+            wf.ledger,
+            wf,
+            DataDir(data_dir).outbox,
+            config,
+            pdf_issuer=issuer.on_approved,
+            closers=[wf.close, issuer.close] if owned else [issuer.close],
+        )
+    except BaseException:
+        if owned:
+            wf.close()
+        raise
+
+
+def open_intake(
+    data_dir: Path,
+    settings: Settings,
+    workflow: Workflow,
+    *,
+    smtp_port: int | None = None,
+    dropbox: Path | None = None,
+) -> IntakeService:
+    """Intake (drop folder, SMTP listener, worker) over an open workflow, as `chanquan serve` runs it."""
+    import hashlib
+    import hmac
+
+    from chanquan.config import resolve_in_data_dir
+    from intake.dropbox import DropboxConfig
+    from intake.service import IntakeConfig, IntakeService
+    from intake.smtp import SmtpConfig
+    from validation.check import check_bundle
+
+    i = settings.intake
+    paths = DataDir(data_dir)
+    token_key = (paths.keys / REVIEW_TOKEN_KEY).read_bytes()
+    config = IntakeConfig(
+        inbound_dir=paths.inbound,
+        processing_dir=paths.processing,
+        dropbox=DropboxConfig(
+            root=dropbox if dropbox is not None else resolve_in_data_dir(data_dir, i.dropbox_dir),
+            settle_seconds=i.settle_seconds,
+            rescan_seconds=i.rescan_seconds,
+            polling_observer=i.polling_observer,
+        ),
+        smtp=SmtpConfig(
+            host=i.smtp_host,
+            port=i.smtp_port if smtp_port is None else smtp_port,
+            max_message_bytes=i.smtp_max_message_bytes,
+            tls_cert_file=str(resolve_in_data_dir(data_dir, i.tls_cert_file)) if i.tls_cert_file else "",
+            tls_key_file=str(resolve_in_data_dir(data_dir, i.tls_key_file)) if i.tls_key_file else "",
+            server_hostname=settings.service.mail_domain,
+        ),
+        mail_domain=settings.service.mail_domain,
+        accept_contact_filings=i.accept_contact_filings,
+    )
+    return IntakeService(
+        config,
+        ledger=workflow.ledger,
+        workflow=workflow,
+        check_bundle=lambda bundle, rules: check_bundle(bundle, extra_rules=rules),
+        # its own key, derived from the review-token secret: a review token is never a confirmation token
+        confirm_key=hmac.new(token_key, b"intake-confirmation", hashlib.sha256).digest(),
+    )

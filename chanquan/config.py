@@ -105,6 +105,15 @@ class OutboxSettings(_Section):
     reminder_working_days: int = Field(
         5, description="Working days a review may wait before its reviewers get a reminder."
     )
+    relay_timeout_seconds: float = Field(
+        30.0, description="Socket timeout of one SMTP conversation with the relay; a timeout is retried later."
+    )
+    poll_seconds: float = Field(
+        2.0, description="Pause between two outbox passes (dispatch new ledger events, send the queue) in `serve`."
+    )
+    reminder_check_seconds: float = Field(
+        3600.0, description="How often `serve` looks for reviews that waited too long (reminders are sent once each)."
+    )
 
 
 class PdfSettings(_Section):

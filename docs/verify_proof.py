@@ -149,7 +149,7 @@ def check(proof_doc: dict, verifier_key: str) -> list[str]:
             signed = ed25519_verify(public, text.encode("utf-8"), blob[4:])
     if not signed:
         problems.append("checkpoint signature missing or invalid")
-    origin, size_text, root_b64 = text.split("\n")[:3]
+    _origin, size_text, root_b64 = text.split("\n")[:3]
     if int(size_text) != proof_doc["tree_size"]:
         problems.append("checkpoint size differs from the proof's tree size")
     root = base64.b64decode(root_b64)

@@ -38,6 +38,7 @@ class IntakeConfig:
     accept_contact_filings: bool = False
     enable_dropbox: bool = True
     enable_smtp: bool = True
+    enable_worker: bool = True
 
 
 def _normalize_code(text: str) -> str:
@@ -180,7 +181,9 @@ class IntakeService:
     def start(self, extra_workers: Sequence[tuple[str, Callable[[threading.Event], None]]] = ()) -> None:
         """Recovers, then runs the worker, the watcher, any extra loop (the outbox sender) and SMTP."""
         self.recover()
-        workers: list[tuple[str, Callable[[threading.Event], None]]] = [("intake-worker", self.processor.run)]
+        workers: list[tuple[str, Callable[[threading.Event], None]]] = []
+        if self.config.enable_worker:
+            workers.append(("intake-worker", self.processor.run))
         if self.config.enable_dropbox:
             workers.append(("intake-dropbox", self.watcher.run))
         workers.extend(extra_workers)

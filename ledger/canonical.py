@@ -17,7 +17,7 @@ from typing import Any
 from ledger.errors import PayloadError
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
-_LIST_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_encode_string = json.encoder.encode_basestring
 
 
 def format_ts(moment: datetime) -> str:
@@ -63,6 +63,56 @@ def to_json_value(value: Any, kind: str = "", path: str = "") -> Any:
     raise PayloadError(kind, path, f"values of type {type(value).__name__} cannot be written")
 
 
+def refuse_floats(value: Any, kind: str = "", path: str = "") -> None:
+    """Raise PayloadError at the first float inside an already JSON-shaped value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(item, str | int):
+                refuse_floats(item, kind, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if not isinstance(item, str | int):
+                refuse_floats(item, kind, f"{path}[{i}]")
+    elif isinstance(value, float):
+        raise PayloadError(kind, path, "floats are not allowed; use Decimal or a decimal string")
+
+
+def encode_canonical(value: Any, kind: str = "") -> str:
+    """Canonical text of a JSON-shaped value (dicts with string keys, lists, str, int, bool, None).
+
+    Hand-written rather than `json.dumps(sort_keys=True)` because it is on every
+    append's path and is several times faster for small payloads; it produces the
+    same bytes (tested) and refuses floats on the way.
+    """
+    kind_of = type(value)
+    if kind_of is str:
+        return _encode_string(value)
+    if kind_of is dict:
+        parts = []
+        for key in sorted(value):
+            if type(key) is not str:
+                raise PayloadError(kind, "", f"key {key!r} is not a string")
+            parts.append(_encode_string(key) + ":" + encode_canonical(value[key], kind))
+        return "{" + ",".join(parts) + "}"
+    if kind_of is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind_of is list or kind_of is tuple:
+        return "[" + ",".join([encode_canonical(item, kind) for item in value]) + "]"
+    if isinstance(value, float):
+        refuse_floats(value, kind)
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, str):
+        return _encode_string(str(value))
+    raise PayloadError(kind, "", f"values of type {type(value).__name__} cannot be written")
+
+
 def canonical_json(value: Any, kind: str = "") -> str:
     """Canonical JSON text of a payload (see module docstring)."""
     return _ENCODER.encode(to_json_value(value, kind))
@@ -72,7 +122,10 @@ def leaf_data(seq: int, ts: str, kind: str, actor: str, subject: str, payload_js
     """The bytes hashed into the leaf: canonical JSON array `[seq, ts, kind, actor, subject, payload]`.
 
     `payload_json` is already canonical, so it is spliced in rather than re-encoded;
-    the result is exactly what a canonical encoder would produce for the whole array.
+    the result is exactly what a canonical encoder would produce for the whole array
+    (`encode_basestring` is the json module's own string encoder for ensure_ascii=False).
     """
-    head = _LIST_ENCODER.encode([seq, ts, kind, actor, subject])
-    return (head[:-1] + "," + payload_json + "]").encode("utf-8")
+    return (
+        f"[{int(seq)},{_encode_string(ts)},{_encode_string(kind)},{_encode_string(actor)},"
+        f"{_encode_string(subject)},{payload_json}]"
+    ).encode()

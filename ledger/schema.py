@@ -14,6 +14,9 @@ LEDGER_TABLES = ("ledger_events", "ledger_nodes", "ledger_checkpoints")
 FORMAT_VERSION = "1"
 # ledger_nodes.id packs (level, index): level in the high bits, so one integer key per node
 NODE_LEVEL_SHIFT = 48
+# Complete subtrees of fewer than 2**MIN_STORED_LEVEL leaves are not stored: recomputing one
+# from at most 8 leaves is one indexed range read, and skipping them cuts node rows 16-fold.
+MIN_STORED_LEVEL = 4
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS ledger_events (
@@ -75,6 +78,7 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA temp_store = MEMORY")
     if read_only:
         conn.execute("PRAGMA query_only = ON")
     conn.set_authorizer(_authorizer)

@@ -23,7 +23,7 @@ from ledger.blobs import BlobStore
 from ledger.canonical import leaf_data
 from ledger.merkle import EMPTY_ROOT, NODE_PREFIX
 from ledger.note import NoteError, NoteVerifier, open_note
-from ledger.schema import NODE_LEVEL_SHIFT, connect
+from ledger.schema import MIN_STORED_LEVEL, NODE_LEVEL_SHIFT, connect
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 _MAX_PROBLEMS_PER_CODE = 20
@@ -102,6 +102,8 @@ class _Context:
     signed: list[_SignedRoot] = field(default_factory=list)
     wanted_nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
     bad_leaves: set[int] = field(default_factory=set)  # leaf indexes whose stored hash is wrong
+    gap_at: int | None = None  # leaf position of the first gap: positions after it no longer equal seq - 1
+    max_seq: int = 0
 
     def tick(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -171,6 +173,15 @@ def stage_checkpoints_load(ctx: _Context) -> None:
             ctx.wanted_nodes[key] = b""
 
 
+# The leaf bytes are assembled by SQLite (json_quote escapes exactly like Python's
+# encode_basestring); a row whose SQL-built leaf does not match is recomputed in Python
+# before anything is reported, so the fast path can never cause a false finding.
+_LEAF_SQL = (
+    "SELECT seq, CAST('[' || seq || ',' || json_quote(ts) || ',' || json_quote(kind) || ',' || json_quote(actor)"
+    " || ',' || json_quote(subject) || ',' || payload || ']' AS BLOB), leaf_hash FROM ledger_events ORDER BY seq"
+)
+
+
 def stage_events(ctx: _Context) -> None:
     """Recompute every leaf from its row; detect gaps, edits and swaps."""
     report = ctx.report
@@ -179,38 +190,42 @@ def stage_events(ctx: _Context) -> None:
     append = leaves.append
     sha256 = hashlib.sha256
     expected = 1
-    mismatched: list[tuple[int, str, str, str, str, str, bytes]] = []
-    cursor = ctx.conn.execute(
-        "SELECT seq, ts, kind, actor, subject, payload, leaf_hash FROM ledger_events ORDER BY seq"
-    )
+    suspicious: list[int] = []
+    cursor = ctx.conn.execute(_LEAF_SQL)
     while True:
-        rows = cursor.fetchmany(10000)
+        rows = cursor.fetchmany(20000)
         if not rows:
             break
-        for seq, ts, kind, actor, subject, payload, stored in rows:
+        for seq, data, stored in rows:
             if seq != expected:
                 report.add("gap", expected, f"缺少第 {expected} 至 {seq - 1} 号" if seq > expected else "序号重复")
+                if ctx.gap_at is None:
+                    ctx.gap_at = len(leaves)
                 expected = seq
-            computed = sha256(b"\x00" + leaf_data(seq, ts, kind, actor, subject, payload)).digest()
+            computed = sha256(b"\x00" + data).digest()
             if computed != stored:
-                ctx.bad_leaves.add(len(leaves))
-                if len(mismatched) < _MAX_CLASSIFIED:
-                    mismatched.append((seq, ts, kind, actor, subject, payload, stored))
-                else:
-                    report.add("content_changed", seq, f"类型 {kind}，主体 {subject}")
+                suspicious.append(len(leaves))
             append(computed)
-            if "_blob" in payload:
-                refs: list[str] = []
-                try:
-                    _collect_blob_refs(json.loads(payload), refs)
-                except ValueError:
-                    report.add("content_changed", seq, "内容不是有效的 JSON")
-                for digest in refs:
-                    ctx.blob_refs.setdefault(digest, seq)
             expected += 1
         ctx.tick("events", len(leaves), total)
+    mismatched: list[tuple[int, str, str, str, str, str, bytes]] = []
+    for position in suspicious:
+        seq, ts, kind, actor, subject, payload, stored = ctx.conn.execute(
+            "SELECT seq, ts, kind, actor, subject, payload, leaf_hash FROM ledger_events ORDER BY seq LIMIT 1 OFFSET ?",
+            (position,),
+        ).fetchone()
+        computed = sha256(b"\x00" + leaf_data(seq, ts, kind, actor, subject, payload)).digest()
+        leaves[position] = computed
+        if computed == stored:
+            continue
+        ctx.bad_leaves.add(position)
+        if len(mismatched) < _MAX_CLASSIFIED:
+            mismatched.append((seq, ts, kind, actor, subject, payload, stored))
+        else:
+            report.add("content_changed", seq, f"类型 {kind}，主体 {subject}")
     _classify_mismatches(report, mismatched)
     report.size = len(leaves)
+    ctx.max_seq = expected - 1
     for key in _decomposition(report.size):
         ctx.wanted_nodes[key] = b""
 
@@ -263,6 +278,9 @@ def stage_tree(ctx: _Context) -> None:
                 wanted[(level, index)] = level_hashes[index]
         seen = 0
         bad_below = bad_here
+        if level < MIN_STORED_LEVEL:  # not stored: damage below simply propagates upwards
+            bad_here = {index >> 1 for index in bad_below}
+            continue
         bad_here = set()
         while True:
             if position >= len(pending):
@@ -285,7 +303,8 @@ def stage_tree(ctx: _Context) -> None:
             if stored != level_hashes[index]:
                 bad_here.add(index)
                 # report only where the damage starts, not every ancestor it propagates to
-                if 2 * index not in bad_below and 2 * index + 1 not in bad_below:
+                after_gap = ctx.gap_at is not None and (index + 1) << level > ctx.gap_at
+                if 2 * index not in bad_below and 2 * index + 1 not in bad_below and not after_gap:
                     first_seq = (index << level) + 1
                     report.add("node_mismatch", first_seq, f"层 {level} 第 {index} 个节点")
         if seen < len(level_hashes):
@@ -310,22 +329,24 @@ def stage_roots(ctx: _Context) -> None:
     matching_sizes = [0]
     mismatches: list[_SignedRoot] = []
     for signed in ctx.signed:
-        if signed.size > report.size:
+        if signed.size > ctx.max_seq:
             report.add(
                 "truncated",
-                report.size + 1,
-                f"{signed.source} 签名了 {signed.size} 条，现只有 {report.size} 条",
+                ctx.max_seq + 1,
+                f"{signed.source} 签名了 {signed.size} 条，现只有 {ctx.max_seq} 条",
             )
             continue
+        if ctx.gap_at is not None and signed.size > ctx.gap_at:
+            continue  # positions past a gap are already reported; their roots say nothing more
         if _root_for(ctx, signed.size) == signed.root:
             matching_sizes.append(signed.size)
         else:
             mismatches.append(signed)
     for signed in sorted(mismatches, key=lambda s: s.size):
         low = max((s for s in matching_sizes if s < signed.size), default=0)
-        report.add(
+        report.add(  # no single seq: the rewrite lies somewhere in the range named in the detail
             "root_mismatch",
-            low + 1,
+            None,
             f"{signed.source}：前 {signed.size} 条的根哈希不符，改动在第 {low + 1} 至 {signed.size} 号之间",
         )
     if report.size:
@@ -347,6 +368,18 @@ def stage_blobs(ctx: _Context) -> None:
     """Every blob named by an event exists and still hashes to its name."""
     if ctx.blobs is None:
         return
+    cursor = ctx.conn.execute(
+        "SELECT seq, payload FROM ledger_events WHERE instr(payload, '_blob\"') > 0 OR instr(payload, '_blobs\"') > 0"
+        " ORDER BY seq"
+    )
+    for seq, payload in cursor:
+        refs: list[str] = []
+        try:
+            _collect_blob_refs(json.loads(payload), refs)
+        except ValueError:
+            ctx.report.add("content_changed", seq, "内容不是有效的 JSON")
+        for digest in refs:
+            ctx.blob_refs.setdefault(digest, seq)
     total = len(ctx.blob_refs)
     for done, (digest, seq) in enumerate(sorted(ctx.blob_refs.items(), key=lambda kv: kv[1]), 1):
         problem = ctx.blobs.check(digest)

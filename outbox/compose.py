@@ -15,15 +15,13 @@ import hashlib
 import mimetypes
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from outbox.mime import build_message, encode_address
 from outbox.spool import Envelope
 
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -128,35 +126,32 @@ class Composer:
     def compose(self, spec: MailSpec) -> tuple[Envelope, bytes]:
         subject, text, html = self.render_parts(spec)
         message_id = self.message_id(spec)
-        msg = EmailMessage(policy=policy.SMTP)
-        msg["From"] = Address(self.from_name, addr_spec=self.from_address)
-        msg["To"] = ", ".join(spec.to)
+        headers = [
+            ("From", encode_address(self.from_name, self.from_address)),
+            ("To", ", ".join(spec.to)),
+        ]
         if spec.cc:
-            msg["Cc"] = ", ".join(spec.cc)
+            headers.append(("Cc", ", ".join(spec.cc)))
         if spec.reply_to:
-            msg["Reply-To"] = spec.reply_to
-        msg["Subject"] = subject
-        msg["Date"] = format_datetime(spec.date.astimezone(CHINA))
-        msg["Message-ID"] = message_id
+            headers.append(("Reply-To", spec.reply_to))
+        headers += [
+            ("Subject", subject),
+            ("Date", format_datetime(spec.date.astimezone(CHINA))),
+            ("Message-ID", message_id),
+        ]
         if spec.filing_id:
             root = self.root_id(spec.filing_id)
-            msg["In-Reply-To"] = root
-            msg["References"] = root
-            msg["Thread-Topic"] = f"产权登记 {spec.filing_id}"
-            msg["Thread-Index"] = thread_index(spec.filing_id)
+            headers += [
+                ("In-Reply-To", root),
+                ("References", root),
+                ("Thread-Topic", f"产权登记 {spec.filing_id}"),
+                ("Thread-Index", thread_index(spec.filing_id)),
+            ]
         if spec.auto_submitted:
-            msg["Auto-Submitted"] = "auto-generated"
-            msg["X-Auto-Response-Suppress"] = "All"
-        msg["X-Chanquan-Purpose"] = spec.purpose
-        msg.set_content(text, charset="utf-8")
-        msg.add_alternative(html, subtype="html", charset="utf-8")
-        for attachment in spec.attachments:
-            maintype, subtype = attachment.types()
-            msg.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
-        seed = _hash(message_id, 16)
-        for number, part in enumerate(msg.walk()):
-            if part.is_multipart():
-                part.set_boundary(f"=_cq_{seed}_{number}")
+            headers += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All")]
+        headers.append(("X-Chanquan-Purpose", spec.purpose))
+        files = [(a.filename, "/".join(a.types()), a.data) for a in spec.attachments]
+        raw = build_message(headers, text, html, files, _hash(message_id, 16))
         envelope = Envelope(
             message_id=message_id,
             mail_from=self.from_address,
@@ -165,7 +160,7 @@ class Composer:
             filing_id=spec.filing_id,
             subject=subject,
         )
-        return envelope, msg.as_bytes(policy=policy.SMTP)
+        return envelope, raw
 
 
 def _cn_date(value: datetime | str) -> str:

@@ -18,8 +18,10 @@ from pathlib import Path
 
 from ledger.events import StoredEvent
 from outbox.atomic import write_atomic
+from outbox.builders import BUILDERS
 from outbox.compose import CHINA, Composer, MailSpec
-from outbox.notices import BUILDERS, Notice, NoticeContext, receipt_file_stem, review_address
+from outbox.notices import Notice, NoticeContext, receipt_file_stem
+from outbox.review_notices import review_address
 from outbox.sender import exclusive_lock
 from outbox.spool import Spool
 from outbox.state import OutboxState, PendingReview
@@ -107,12 +109,25 @@ class Dispatcher:
     def _handle(self, ev: StoredEvent) -> tuple[int, int]:
         self._track_reviews(ev)
         if ev.kind == "filing.approved" and self.pdf_issuer is not None:
-            self.pdf_issuer(ev)  # idempotent; it appends document.issued, which a later step mails
+            self._issue(ev)
             return 0, 0
         builder = BUILDERS.get(ev.kind)
         if builder is None:
             return 0, 0
         return self.deliver_notices(builder(self.ctx, ev), ev.ts)
+
+    def _issue(self, ev: StoredEvent) -> None:
+        """The issuer is idempotent and appends document.issued itself, which a later event mails.
+
+        A failure is logged and passed over rather than holding back every later mail:
+        the operator can issue the document with `chanquan print` once the cause is fixed.
+        """
+        assert self.pdf_issuer is not None
+        filing_id = str(ev.payload.get("filing_id", ""))
+        try:
+            self.pdf_issuer(ev)
+        except Exception:
+            log.exception("outbox.issue_failed", extra={"filing_id": filing_id, "seq": ev.seq})
 
     def deliver_notices(self, notices: list[Notice], when: datetime) -> tuple[int, int]:
         queued = files = 0

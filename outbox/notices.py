@@ -1,6 +1,7 @@
 """Event -> notices: what each ledger event means for whom (docs/architecture.md, "Event kinds").
 
-One small builder per event kind, listed in `BUILDERS`; each returns the notices to
+This module has the shared context and the notices to filers and accounts; the review
+mails are in review_notices.py, the table of builders in builders.py. Each builder returns the notices to
 send and the files to drop, computed only from the event, earlier ledger events and
 the unit directory, so that running it again after a crash yields the same result.
 """
@@ -8,7 +9,7 @@ the unit directory, so that running it again after a crash yields the same resul
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,26 +18,10 @@ from typing import Any
 from ledger.events import StoredEvent
 from outbox.compose import CHINA, Attachment, MailSpec
 from outbox.ports import Directory, LedgerPort, UnitInfo
-from validation.model import Registration, diff_registrations
-from validation.spec import FIELD_SPEC
 
 log = logging.getLogger(__name__)
 
 CHANNEL_LABELS = {"dropbox": "上传目录", "smtp": "电子邮件"}
-SUMMARY_FIELDS = (
-    "ent_name",
-    "uscc",
-    "org_code",
-    "reg_type",
-    "reg_situation",
-    "as_of_date",
-    "reg_capital",
-    "currency",
-    "state_relation",
-    "legal_rep",
-    "contact_name",
-    "contact_phone",
-)
 AUTO_SENDER_MARKERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply", "bounce")
 
 
@@ -116,7 +101,7 @@ def human_size(size: int) -> str:
     return f"{size} B"
 
 
-def _key(ev: StoredEvent) -> str:
+def event_key(ev: StoredEvent) -> str:
     return str(ev.seq)
 
 
@@ -129,7 +114,7 @@ def _filer_recipients(ctx: NoticeContext, received: dict[str, Any]) -> list[str]
     return list(unit.filer_emails) if unit else []
 
 
-def _filing_base(ctx: NoticeContext, received: dict[str, Any]) -> dict[str, Any]:
+def filing_base(ctx: NoticeContext, received: dict[str, Any]) -> dict[str, Any]:
     unit_code = received.get("unit", "")
     return {
         "unit_code": unit_code,
@@ -143,13 +128,15 @@ def _document_names(received: dict[str, Any]) -> list[str]:
     blobs = received.get("attachment_blobs", [])
     registration = received.get("registration") or {}
     # workflow stores attachments sorted by file name; the catalogue names the same files
-    names = sorted(str(d["file_name"]).rsplit("/", 1)[-1] for d in registration.get("documents", []) if d.get("file_name"))
+    names = sorted(
+        str(d["file_name"]).rsplit("/", 1)[-1] for d in registration.get("documents", []) if d.get("file_name")
+    )
     if len(names) == len(blobs):
         return names
     return [f"附件{n}" for n in range(1, len(blobs) + 1)]
 
 
-def _files(ctx: NoticeContext, received: dict[str, Any]) -> list[tuple[str, str]]:
+def filing_files(ctx: NoticeContext, received: dict[str, Any]) -> list[tuple[str, str]]:
     """(display name, blob) of everything a filing carried: the workbook, then attachments."""
     filing_id = received["filing_id"]
     out = [(f"{filing_id}_登记表.xlsx", received["workbook_blob"])] if received.get("workbook_blob") else []
@@ -157,7 +144,7 @@ def _files(ctx: NoticeContext, received: dict[str, Any]) -> list[tuple[str, str]
     return out
 
 
-def _filer_notice(
+def filer_notice(
     ctx: NoticeContext,
     ev: StoredEvent,
     received: dict[str, Any],
@@ -172,7 +159,7 @@ def _filer_notice(
         purpose=purpose,
         template=template,
         to=_filer_recipients(ctx, received),
-        key=_key(ev),
+        key=event_key(ev),
         date=ev.ts,
         context=context,
         filing_id=received["filing_id"],
@@ -187,18 +174,18 @@ def _filer_notice(
 def on_filing_received(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     p = ev.payload
     files = []
-    for name, blob in _files(ctx, p):
+    for name, blob in filing_files(ctx, p):
         size = human_size(ctx.blob_size(blob))
         files.append({"name": name, "size": size, "row": [name, size]})
     registration = p.get("registration") or {}
     context = {
-        **_filing_base(ctx, p),
+        **filing_base(ctx, p),
         "received_at": ev.ts,
         "channel_label": CHANNEL_LABELS.get(p["channel"], "—"),
         "registration_kind": registration.get("reg_type") or "—",
         "files": files,
     }
-    return [_filer_notice(ctx, ev, p, purpose="receipt", template="receipt", context=context, label="受理回执")]
+    return [filer_notice(ctx, ev, p, purpose="receipt", template="receipt", context=context, label="受理回执")]
 
 
 def _finding_rows(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -224,13 +211,13 @@ def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         annotated_name = f"{p['filing_id']}_错误标注.xlsx"
         attachments.append(Attachment(annotated_name, ctx.ledger.blobs.get(p["annotated_blob"])))
     context = {
-        **_filing_base(ctx, received),
+        **filing_base(ctx, received),
         "errors": _finding_rows(errors),
         "warnings": _finding_rows(warnings),
         "annotated_name": annotated_name,
     }
     return [
-        _filer_notice(
+        filer_notice(
             ctx,
             ev,
             received,
@@ -257,137 +244,10 @@ def on_intake_rejected(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         "message": p["message"],
     }
     spec = MailSpec(
-        purpose="intake-rejected", template="intake_rejected", to=to, key=_key(ev), date=ev.ts, context=context
+        purpose="intake-rejected", template="intake_rejected", to=to, key=event_key(ev), date=ev.ts, context=context
     )
     receipt = ctx.receipt_dir(p.get("channel", ""), p.get("filer", ""))
     return [Notice(spec, receipt, "无法受理", receipt_ident=p["item_id"])]
-
-
-def _review_files(ctx: NoticeContext, received: dict[str, Any]) -> tuple[list[Attachment], list[dict[str, Any]]]:
-    files = _files(ctx, received)
-    total = sum(ctx.blob_size(blob) for _, blob in files)
-    attach = total <= ctx.attach_limit_bytes
-    attachments = [Attachment(name, ctx.ledger.blobs.get(blob)) for name, blob in files] if attach else []
-    listed = []
-    for name, blob in files:
-        size = human_size(ctx.blob_size(blob))
-        state = "已附上" if attach else "未附上"
-        listed.append({"name": name, "size": size, "attached": attach, "row": [name, size, state]})
-    return attachments, listed
-
-
-def _summary(registration: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = []
-    for key in SUMMARY_FIELDS:
-        value = registration.get(key)
-        if value not in (None, ""):
-            spec = FIELD_SPEC.get(key)
-            rows.append((spec.label if spec else key, str(value)))
-    investors = registration.get("investors") or []
-    if investors:
-        rows.append(("出资人", "、".join(str(i.get("investor_name") or "—") for i in investors)))
-    return rows
-
-
-def _changes(ctx: NoticeContext, unit: str, registration: dict[str, Any], before_seq: int) -> tuple[bool, list[Any]]:
-    previous = ctx.last_approved_registration(unit, before_seq)
-    if previous is None or not registration:
-        return False, []
-    diff = diff_registrations(Registration.from_canonical(previous), Registration.from_canonical(registration))
-    return True, [
-        {
-            "label": c.label,
-            "old": c.old or "（空）",
-            "new": c.new or "（空）",
-            "row": [c.label, c.old or "（空）", c.new or "（空）"],
-        }
-        for c in diff
-    ]
-
-
-def review_address(ctx: NoticeContext, filing_id: str, round_no: int, level: int, email: str) -> str:
-    token = ctx.directory.review_token(filing_id, round_no, level, email)
-    return f"review+{token}@{ctx.mail_domain}"
-
-
-def on_review_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
-        log.warning("outbox.filing_unknown", extra={"filing_id": p["filing_id"], "seq": ev.seq})
-        return []
-    received = found[1]
-    registration = received.get("registration") or {}
-    attachments, listed = _review_files(ctx, received)
-    has_previous, changes = _changes(ctx, received.get("unit", ""), registration, ev.seq)
-    base = {
-        **_filing_base(ctx, received),
-        "reviewer_unit_name": ctx.unit_name(p["unit"]),
-        "summary": _summary(registration),
-        "has_previous": has_previous,
-        "changes": changes,
-        "files": listed,
-        "attach_limit": human_size(ctx.attach_limit_bytes),
-    }
-    notices = []
-    for email in p["reviewers"]:
-        reply = review_address(ctx, p["filing_id"], p["round"], p["level"], email)
-        spec = MailSpec(
-            purpose="review-request",
-            template="review_request",
-            to=[email],
-            key=_key(ev),
-            date=ev.ts,
-            context={**base, "reply_address": reply},
-            filing_id=p["filing_id"],
-            reply_to=reply,
-            attachments=attachments,
-        )
-        notices.append(Notice(spec))
-    return notices
-
-
-def on_review_decided(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    """Only an approval that sends the filing on gets a notice here; 退回 is told by filing.returned."""
-    p = ev.payload
-    if p["decision"] != "通过":
-        return []
-    reviewer_unit = ctx.unit(p["unit"])
-    if reviewer_unit is None or not reviewer_unit.parent or reviewer_unit.level <= 0:
-        return []  # the supervisor's approval is told by the issued document
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
-        return []
-    received = found[1]
-    context = {
-        **_filing_base(ctx, received),
-        "decided_at": ev.ts,
-        "reviewer_unit_name": reviewer_unit.name,
-        "next_unit_name": ctx.unit_name(reviewer_unit.parent),
-        "opinion": p.get("opinion", ""),
-    }
-    return [
-        _filer_notice(
-            ctx, ev, received, purpose="level-approved", template="level_approved", context=context, label="审核通过"
-        )
-    ]
-
-
-def on_filing_returned(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
-        return []
-    received = found[1]
-    context = {
-        **_filing_base(ctx, received),
-        "decided_at": ev.ts,
-        "reviewer_unit_name": ctx.unit_name(p["by"]),
-        "opinion": p.get("opinion") or "（未填写）",
-    }
-    return [
-        _filer_notice(ctx, ev, received, purpose="returned", template="returned", context=context, label="退回通知")
-    ]
 
 
 def doc_label(doc_type: str) -> str:
@@ -405,7 +265,7 @@ def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     label = doc_label(str(p.get("doc_type", "")))
     pdf_name = f"{p['filing_id']}_{label}.pdf"
     context = {
-        **_filing_base(ctx, received),
+        **filing_base(ctx, received),
         "doc_label": label,
         "cert_no": p.get("cert_no") or "—",
         "issued_at": ev.ts,
@@ -416,7 +276,7 @@ def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         context["period"] = p["period"]
     pdf = Attachment(pdf_name, ctx.ledger.blobs.get(p["pdf_blob"]), "application/pdf")
     return [
-        _filer_notice(
+        filer_notice(
             ctx,
             ev,
             received,
@@ -440,7 +300,9 @@ def on_credentials(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     }
     return [
         Notice(
-            MailSpec(purpose="credentials", template="credentials", to=to, key=_key(ev), date=ev.ts, context=context)
+            MailSpec(
+                purpose="credentials", template="credentials", to=to, key=event_key(ev), date=ev.ts, context=context
+            )
         )
     ]
 
@@ -456,7 +318,7 @@ def on_password_changed(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
                 purpose="password-changed",
                 template="password_changed",
                 to=to,
-                key=_key(ev),
+                key=event_key(ev),
                 date=ev.ts,
                 context=context,
             )
@@ -470,52 +332,28 @@ def is_automatic_sender(address: str, mail_domain: str) -> bool:
     return not lowered or lowered.endswith("@" + mail_domain.lower()) or any(m in lowered for m in AUTO_SENDER_MARKERS)
 
 
-def on_review_unclear(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    sender = p.get("sender", "")
-    if is_automatic_sender(sender, ctx.mail_domain):
-        log.info("outbox.unclear_not_answered", extra={"filing_id": p["filing_id"], "sender": sender})
-        return []
-    # Keyed by (filing, sender), not by event: however many unclear replies arrive, one answer leaves.
-    spec = MailSpec(
-        purpose="reply-unclear",
-        template="reply_unclear",
-        to=[sender],
-        key=f"unclear.{p['filing_id']}",
-        date=ev.ts,
-        context={},
-        filing_id=p["filing_id"],
-    )
-    return [Notice(spec)]
-
-
 def on_confirmation_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     """A filing mailed from a unit's contact address is filed only once that address confirms it."""
     p = ev.payload
     if is_automatic_sender(p["sender"], ctx.mail_domain):
         return []
-    context = {"unit_name": ctx.unit_name(p["filer"]), "unit_code": p["filer"], "received_at": ev.ts,
-               "original_subject": p.get("original_subject", ""), "confirm_address": p["confirm_address"]}
-    spec = MailSpec(purpose="confirm-filing", template="confirm_filing", to=[p["sender"]], key=_key(ev), date=ev.ts,
-                    context=context, reply_to=p["confirm_address"])
+    context = {
+        "unit_name": ctx.unit_name(p["filer"]),
+        "unit_code": p["filer"],
+        "received_at": ev.ts,
+        "original_subject": p.get("original_subject", ""),
+        "confirm_address": p["confirm_address"],
+    }
+    spec = MailSpec(
+        purpose="confirm-filing",
+        template="confirm_filing",
+        to=[p["sender"]],
+        key=event_key(ev),
+        date=ev.ts,
+        context=context,
+        reply_to=p["confirm_address"],
+    )
     return [Notice(spec)]
-
-
-Builder = Callable[[NoticeContext, StoredEvent], list[Notice]]
-
-BUILDERS: dict[str, Builder] = {
-    "filing.received": on_filing_received,
-    "filing.invalid": on_filing_invalid,
-    "intake.rejected": on_intake_rejected,
-    "review.requested": on_review_requested,
-    "review.decided": on_review_decided,
-    "filing.returned": on_filing_returned,
-    "document.issued": on_document_issued,
-    "credentials.mail_requested": on_credentials,
-    "account.password_changed": on_password_changed,
-    "review.unclear": on_review_unclear,
-    "intake.confirmation_requested": on_confirmation_requested,
-}
 
 
 def receipt_file_stem(ident: str, when: datetime, label: str) -> str:

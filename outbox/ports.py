@@ -7,7 +7,7 @@ the dependency visible. `WorkflowDirectory` adapts the real `workflow.Workflow`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +30,8 @@ class LedgerPort(Protocol):
     ) -> Iterator[StoredEvent]: ...
 
     def append(self, body: EventBody, actor: str, subject: str) -> StoredEvent: ...
+
+    def append_many(self, items: Iterable[tuple[EventBody, str, str]]) -> list[StoredEvent]: ...
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,13 @@ lock is released by the kernel when its holder dies, so a SIGKILLed sender never
 the queue.
 
 Guarantee: a message leaves the queue (moved to sent/ or dead/) only after the transport
-has answered. A crash after the relay's 250 but before that move sends the message again
-on restart with the same bytes and the same Message-ID (at-least-once); SMTP has no way to
-ask a relay whether it already took a message. The local Maildir is exactly-once.
+has answered. A crash after the relay's 250 but before that move is durable sends the
+message again on restart with the same bytes and the same Message-ID (at-least-once); SMTP
+has no way to ask a relay whether it already took a message. The moves are made durable in
+groups (one directory sync and one state transaction per `group_size` messages or
+`group_seconds`), which is what makes the sender fast; it widens that window from one
+message to one group, without changing the kind of guarantee. The local Maildir is
+exactly-once.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ def exclusive_lock(path: Path) -> Iterator[bool]:
 
 
 class Sender:
+    """Delivers queued messages; outcomes are made durable in groups (see the module docstring)."""
+
     def __init__(
         self,
         spool: Spool,
@@ -77,8 +83,10 @@ class Sender:
         transport: Transport,
         *,
         policy: RetryPolicy,
-        on_report: Callable[[SendReport], None],
+        on_report: Callable[[list[SendReport]], None],
         clock: Callable[[], float] = time.time,
+        group_size: int = 50,
+        group_seconds: float = 1.0,
     ) -> None:
         self.spool = spool
         self.state = state
@@ -86,6 +94,8 @@ class Sender:
         self.policy = policy
         self.on_report = on_report
         self.clock = clock
+        self.group_size = group_size
+        self.group_seconds = group_seconds
         self.lock_path = spool.root / "sender.lock"
 
     def send_pending(self, limit: int | None = None) -> int:
@@ -95,38 +105,49 @@ class Sender:
             if not held:
                 log.debug("outbox.sender_busy")
                 return 0
+            states = self.state.deliveries()
+            group: list[tuple[SendReport, DeliveryState]] = []
+            started = time.monotonic()
             try:
                 for entry in self.spool.entries("queue"):
                     if limit is not None and delivered >= limit:
                         break
-                    if self._attempt(entry):
-                        delivered += 1
+                    done = self._attempt(entry, states.get(entry.name, DeliveryState()))
+                    if done is None:
+                        continue
+                    group.append(done)
+                    delivered += done[0].kind == "mail.sent"
+                    if len(group) >= self.group_size or time.monotonic() - started >= self.group_seconds:
+                        self._commit(group)
+                        group, started = [], time.monotonic()
             finally:
                 self.transport.close()
+                self._commit(group)
         return delivered
 
-    def _attempt(self, entry: SpoolEntry) -> bool:
-        previous = self.state.delivery(entry.name)
+    def _attempt(self, entry: SpoolEntry, previous: DeliveryState) -> tuple[SendReport, DeliveryState] | None:
         now = self.clock()
         if previous.next_at > now:
-            return False
+            return None
         attempt = previous.attempts + 1
         outcome = self.transport.deliver(entry.envelope, entry.raw_message())
-        extra = {"filing_id": entry.envelope.filing_id, "message_id": entry.envelope.message_id}
+        extra = {"filing_id": entry.envelope.filing_id, "message_id": entry.envelope.message_id, "attempt": attempt}
         if outcome.status == "sent":
-            moved = self.spool.move(entry, "sent")
-            self.state.set_delivery(entry.name, DeliveryState(attempt, 0.0, ""))
-            log.info("outbox.sent", extra={**extra, "detail": outcome.detail, "attempt": attempt})
-            self.on_report(SendReport(moved, "mail.sent", outcome, attempt))
-            return True
+            log.info("outbox.sent", extra={**extra, "detail": outcome.detail})
+            moved = self.spool.move(entry, "sent", sync=False)
+            return SendReport(moved, "mail.sent", outcome, attempt), DeliveryState(attempt, 0.0, "")
         if outcome.status == "dead" or attempt >= self.policy.max_attempts:
-            moved = self.spool.move(entry, "dead")
-            self.state.set_delivery(entry.name, DeliveryState(attempt, 0.0, outcome.detail))
-            log.warning("outbox.dead", extra={**extra, "detail": outcome.detail, "attempt": attempt})
-            self.on_report(SendReport(moved, "mail.dead", outcome, attempt))
-            return False
+            log.warning("outbox.dead", extra={**extra, "detail": outcome.detail})
+            moved = self.spool.move(entry, "dead", sync=False)
+            return SendReport(moved, "mail.dead", outcome, attempt), DeliveryState(attempt, 0.0, outcome.detail)
         next_at = now + self.policy.delay(attempt)
-        self.state.set_delivery(entry.name, DeliveryState(attempt, next_at, outcome.detail))
-        log.info("outbox.deferred", extra={**extra, "detail": outcome.detail, "attempt": attempt, "next_at": next_at})
-        self.on_report(SendReport(entry, "mail.deferred", outcome, attempt))
-        return False
+        log.info("outbox.deferred", extra={**extra, "detail": outcome.detail, "next_at": next_at})
+        return SendReport(entry, "mail.deferred", outcome, attempt), DeliveryState(attempt, next_at, outcome.detail)
+
+    def _commit(self, group: list[tuple[SendReport, DeliveryState]]) -> None:
+        """One directory sync and one state transaction for a whole group of attempts."""
+        if not group:
+            return
+        self.spool.sync()
+        self.state.set_deliveries([(report.entry.name, state) for report, state in group])
+        self.on_report([report for report, _ in group])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,9 @@ class Outbox:
         directory: Directory | None = None,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
+        closers: Iterable[Callable[[], None]] = (),
     ) -> None:
+        self._closers = list(closers)
         self.config = config or OutboxConfig()
         cfg = self.config
         self.ledger = ledger
@@ -119,8 +121,18 @@ class Outbox:
         return MaildirDelivery(maildir)
 
     def close(self) -> None:
+        """Closes the transport and state, then whatever the opener handed over (issuer, workflow)."""
         self.transport.close()
         self.state.close()
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- the three verbs ---------------------------------------------------------------------------
     def dispatch_pending(self) -> int:
@@ -157,32 +169,36 @@ class Outbox:
             stop.wait(self.config.poll_seconds)
 
     # -- outcomes into the ledger -----------------------------------------------------------------
-    def _record(self, report: SendReport) -> None:
-        env = report.entry.envelope
-        payload = {
-            "message_id": env.message_id,
-            "recipient": ", ".join(env.rcpt),
-            "purpose": env.purpose,
-            "filing_id": env.filing_id,
-            "attempt": report.attempt,
-            "outcome": report.outcome.detail[:500],
-        }
-        self.state.add_outcome(report.kind, env.message_id, payload)
+    def _record(self, reports: list[SendReport]) -> None:
+        """Outcomes go to state.sqlite3 first (one transaction per group), then to the ledger."""
+        rows = []
+        for report in reports:
+            env = report.entry.envelope
+            payload = {
+                "message_id": env.message_id,
+                "recipient": ", ".join(env.rcpt),
+                "purpose": env.purpose,
+                "filing_id": env.filing_id,
+                "attempt": report.attempt,
+                "outcome": report.outcome.detail[:500],
+            }
+            rows.append((report.kind, env.message_id, payload))
+        self.state.add_outcomes(rows)
 
     def flush_outcomes(self) -> int:
-        """Append outcomes waiting in state.sqlite3 to the ledger (also after a crash)."""
-        done = 0
+        """Append outcomes waiting in state.sqlite3 to the ledger, in one transaction (also after a crash)."""
         with self._record_lock:
-            for outcome_id, kind, message_id, payload in self.state.outcomes():
-                body = OUTCOME_KINDS[kind](**payload)
-                try:
-                    self.ledger.append(body, actor=ACTOR, subject=message_id)
-                except Exception:
-                    log.exception("outbox.record_failed", extra={"message_id": message_id})
-                    break
-                self.state.drop_outcome(outcome_id)
-                done += 1
-        return done
+            pending = self.state.outcomes()
+            if not pending:
+                return 0
+            specs = [(OUTCOME_KINDS[kind](**payload), ACTOR, message_id) for _, kind, message_id, payload in pending]
+            try:
+                self.ledger.append_many(specs)
+            except Exception:
+                log.exception("outbox.record_failed", extra={"count": len(specs)})
+                return 0
+            self.state.drop_outcomes([outcome_id for outcome_id, *_ in pending])
+            return len(pending)
 
     # -- inspection and operator actions -------------------------------------------------------------
     def _info(self, entry: SpoolEntry) -> MessageInfo:
@@ -223,3 +239,8 @@ class Outbox:
 
     def cursor(self) -> int:
         return self.state.cursor()
+
+    def ledger_size(self) -> int:
+        """Seq of the newest ledger event, to show how far the dispatcher is behind."""
+        size = getattr(self.ledger, "size", None)
+        return int(size()) if callable(size) else 0

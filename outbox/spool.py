@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from outbox.atomic import move_durably, write_atomic
+from outbox.atomic import fsync_dir, move_durably, write_atomic
 
 FOLDERS = ("queue", "sent", "dead")
 
@@ -130,7 +131,16 @@ class Spool:
                     return self.read(path)
         return None
 
-    def move(self, entry: SpoolEntry, folder: str) -> SpoolEntry:
+    def move(self, entry: SpoolEntry, folder: str, *, sync: bool = True) -> SpoolEntry:
+        """Atomic rename; with sync=False the caller makes it durable later with `sync()`."""
         target = self.root / folder / entry.name
-        move_durably(entry.path, target)
+        if sync:
+            move_durably(entry.path, target)
+        else:
+            os.replace(entry.path, target)
         return SpoolEntry(entry.name, folder, target, entry.envelope)
+
+    def sync(self) -> None:
+        """Make every rename since the last sync durable."""
+        for folder in FOLDERS:
+            fsync_dir(self.root / folder)

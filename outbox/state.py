@@ -26,6 +26,12 @@ _SCHEMA = (
 )
 
 
+_UPSERT_DELIVERY = (
+    "INSERT INTO delivery (name, attempts, next_at, last_error) VALUES (?, ?, ?, ?) ON CONFLICT(name)"
+    " DO UPDATE SET attempts = excluded.attempts, next_at = excluded.next_at, last_error = excluded.last_error"
+)
+
+
 @dataclass(frozen=True)
 class DeliveryState:
     attempts: int = 0
@@ -78,28 +84,43 @@ class OutboxState:
         rows = self._run("SELECT attempts, next_at, last_error FROM delivery WHERE name = ?", (name,))
         return DeliveryState(*rows[0]) if rows else DeliveryState()
 
+    def deliveries(self) -> dict[str, DeliveryState]:
+        rows = self._run("SELECT name, attempts, next_at, last_error FROM delivery")
+        return {str(r[0]): DeliveryState(r[1], r[2], r[3]) for r in rows}
+
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows in one transaction: one fsync for a whole group."""
+        if not rows:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def set_deliveries(self, items: list[tuple[str, DeliveryState]]) -> None:
+        self._many(_UPSERT_DELIVERY, [(n, s.attempts, s.next_at, s.last_error) for n, s in items])
+
     def set_delivery(self, name: str, state: DeliveryState) -> None:
-        self._run(
-            "INSERT INTO delivery (name, attempts, next_at, last_error) VALUES (?, ?, ?, ?) ON CONFLICT(name)"
-            " DO UPDATE SET attempts = excluded.attempts, next_at = excluded.next_at, last_error = excluded.last_error",
-            (name, state.attempts, state.next_at, state.last_error),
-        )
+        self.set_deliveries([(name, state)])
 
     # -- outcomes waiting for the ledger ---------------------------------------------------------
-    def add_outcome(self, kind: str, message_id: str, payload: dict[str, Any]) -> int:
-        with self._lock:
-            cur = self._conn.execute(
-                "INSERT INTO outcomes (kind, message_id, payload) VALUES (?, ?, ?)",
-                (kind, message_id, json.dumps(payload, ensure_ascii=False, sort_keys=True)),
-            )
-            return int(cur.lastrowid or 0)
+    def add_outcomes(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """(kind, message_id, payload) rows, in one transaction."""
+        self._many(
+            "INSERT INTO outcomes (kind, message_id, payload) VALUES (?, ?, ?)",
+            [(k, m, json.dumps(p, ensure_ascii=False, sort_keys=True)) for k, m, p in rows],
+        )
 
     def outcomes(self) -> list[tuple[int, str, str, dict[str, Any]]]:
         rows = self._run("SELECT id, kind, message_id, payload FROM outcomes ORDER BY id")
         return [(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3])) for r in rows]
 
-    def drop_outcome(self, outcome_id: int) -> None:
-        self._run("DELETE FROM outcomes WHERE id = ?", (outcome_id,))
+    def drop_outcomes(self, ids: list[int]) -> None:
+        self._many("DELETE FROM outcomes WHERE id = ?", [(i,) for i in ids])
 
     # -- reviews waiting (for reminders) -------------------------------------------------------
     def review_requested(

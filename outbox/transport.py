@@ -20,6 +20,7 @@ from outbox.spool import Envelope, spool_name
 log = logging.getLogger(__name__)
 
 Status = Literal["sent", "deferred", "dead"]
+RelaySecurity = Literal["none", "starttls", "smtps"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Transport(Protocol):
 class RelayConfig:
     host: str
     port: int = 25
-    security: Literal["none", "starttls", "smtps"] = "starttls"
+    security: RelaySecurity = "starttls"
     user: str = ""
     password: str = ""
     timeout_seconds: float = 30.0

@@ -208,8 +208,8 @@ def _refuse_nested_bundle(inner: bytes, member: str, source: str) -> None:
         )
 
 
-def _files_from_zip(data: bytes, source: str) -> list[tuple[str, bytes]]:
-    with inspect_zip(data, name=source.strip("“”")) as zf:
+def _files_from_zip(data: bytes, display: str, source: str) -> list[tuple[str, bytes]]:
+    with inspect_zip(data, name=display) as zf:
         files: list[tuple[str, bytes]] = []
         for info in zf.infolist():
             original = _decode_member_name(info)
@@ -322,7 +322,7 @@ def load_bundle(
             "请报送登记表工作簿，或把工作簿和附件打包成 .zip。",
         )
     label = f"压缩包“{display}”"
-    bundle = _assemble(_files_from_zip(data, label), label)
+    bundle = _assemble(_files_from_zip(data, display, label), label)
     log.debug("bundle.loaded", extra={"source": label, "attachments": len(bundle.attachments)})
     return _with_extra_attachments(bundle, attachments_dir)
 

@@ -33,17 +33,15 @@ def normalize_org_code(text: str) -> str:
     return fold_width(text).translate(_STRIP).upper()
 
 
-def _org_char_value(ch: str) -> int:
-    if ch.isdigit():
-        return ord(ch) - 48
-    return ord(ch) - 55  # A=10 ... Z=35
+_ORG_VALUE = {ch: i for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
 
 
 def org_check_char(body: str) -> str:
     """Check character of an 8-character organization code body (GB 11714: 10 -> X, 11 -> 0)."""
     if not _ORG_BODY.match(body):
         raise ValueError(f"organization code body must be 8 characters 0-9A-Z: {body!r}")
-    total = sum(_org_char_value(ch) * w for ch, w in zip(body, ORG_WEIGHTS, strict=True))
+    v = [_ORG_VALUE[ch] for ch in body]
+    total = sum(map(int.__mul__, v, ORG_WEIGHTS))
     check = 11 - total % 11
     if check == 10:
         return "X"
@@ -65,7 +63,7 @@ def uscc_check_char(body: str) -> str:
     """Check character of the first 17 characters of a USCC (GB 32100: weights 3^(i-1) mod 31)."""
     if len(body) != 17 or any(ch not in _USCC_VALUE for ch in body):
         raise ValueError(f"USCC body must be 17 characters of {USCC_ALPHABET}: {body!r}")
-    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(body, USCC_WEIGHTS, strict=True))
+    total = sum(map(int.__mul__, [_USCC_VALUE[ch] for ch in body], USCC_WEIGHTS))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 

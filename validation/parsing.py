@@ -65,7 +65,8 @@ def clean_text(value: CellValue) -> str:
 
 
 def is_blank(value: CellValue) -> bool:
-    return value == "" or (isinstance(value, str) and not value.translate(_BLANKS))
+    """Empty, or only blanks (str.strip also removes the ideographic space and NBSP)."""
+    return value == "" or (isinstance(value, str) and not value.strip())
 
 
 def parse_code(value: CellValue) -> str:

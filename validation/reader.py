@@ -23,7 +23,7 @@ import defusedxml.ElementTree as SafeET
 from python_calamine import CalamineWorkbook
 
 from validation.findings import ERROR, WARNING, Finding, where
-from validation.model import CellRef, DocumentEntry, Investor, Registration
+from validation.model import CellRef, DocumentEntry, Investor, Registration, construct_row
 from validation.parsing import (
     CellValue,
     ParseProblem,
@@ -209,6 +209,14 @@ def read_layout(zf: zipfile.ZipFile) -> WorkbookLayout:
     return WorkbookLayout(sheet_names, names, tables)
 
 
+_ALLOWED_LISTS: tuple[tuple[str, ...], ...] = (
+    *(f.allowed for f in FIELD_LIST),
+    *(c.allowed for t in TABLES for c in t.columns),
+)
+_CHOICES: dict[str, str] = {choice_key(v): v for allowed in _ALLOWED_LISTS for v in allowed}
+"""Every allowed value by its folded form, so 国有独资(全资)企业 typed with ASCII brackets is accepted."""
+
+
 # --- value conversion per field type ---------------------------------------------------------
 
 Converted = Any
@@ -232,6 +240,11 @@ def _percent(value: CellValue) -> Converted:
     return parse_decimal(value, percent=True)
 
 
+def _choice(value: CellValue) -> Converted:
+    text = parse_choice(value)
+    return _CHOICES.get(choice_key(text), text)
+
+
 CONVERTERS: dict[FieldType, Callable[[CellValue], Converted]] = {
     "text": _text,
     "email": _phone,
@@ -239,7 +252,7 @@ CONVERTERS: dict[FieldType, Callable[[CellValue], Converted]] = {
     "org_code": parse_code,
     "uscc": parse_code,
     "region": parse_code,
-    "enum": parse_choice,
+    "enum": _choice,
     "date": parse_date,
     "amount": _amount,
     "percent": _percent,
@@ -256,14 +269,6 @@ def _label_key(text: str) -> str:
 _HEADER_KEYS: dict[str, dict[str, str]] = {
     t.name: {**{_label_key(c.label): c.key for c in t.columns}, **{c.key: c.key for c in t.columns}} for t in TABLES
 }
-
-
-_ALLOWED_LISTS: tuple[tuple[str, ...], ...] = (
-    *(f.allowed for f in FIELD_LIST),
-    *(c.allowed for t in TABLES for c in t.columns),
-)
-_CHOICES: dict[str, str] = {choice_key(v): v for allowed in _ALLOWED_LISTS for v in allowed}
-"""Every allowed value by its folded form, so 国有独资(全资)企业 typed with ASCII brackets is accepted."""
 
 
 class _Sheets:
@@ -305,24 +310,25 @@ class _Reader:
         if is_blank(raw):
             return None
         value = CONVERTERS[ftype](raw)
-        if ftype == "enum":
-            return _CHOICES.get(choice_key(value), value)
-        if isinstance(value, ParseProblem):
-            text = clean_text(raw)
-            self.problem_cells.add(ref)
-            self.findings.append(
-                Finding(
-                    value.code,
-                    ERROR,
-                    ref.sheet,
-                    ref.cell,
-                    key,
-                    text,
-                    f"{where(ref.sheet, ref.cell)}“{label}”应填写{value.expected}，现为“{text}”。",
-                )
-            )
+        if value.__class__ is ParseProblem:
+            self.problem(ref, key, label, value, raw)
             return None
         return value
+
+    def problem(self, ref: CellRef, key: str, label: str, problem: ParseProblem, raw: CellValue) -> None:
+        text = clean_text(raw)
+        self.problem_cells.add(ref)
+        self.findings.append(
+            Finding(
+                problem.code,
+                ERROR,
+                ref.sheet,
+                ref.cell,
+                key,
+                text,
+                f"{where(ref.sheet, ref.cell)}“{label}”应填写{problem.expected}，现为“{text}”。",
+            )
+        )
 
     def fields(self) -> tuple[dict[str, Any], dict[str, CellRef]]:
         values: dict[str, Any] = {}
@@ -406,19 +412,33 @@ class _Reader:
                     f"“{loc.sheet}”工作表的表格“{spec.name}”超过 {MAX_TABLE_ROWS} 行，只读取了前 {MAX_TABLE_ROWS} 行。",
                 )
             )
-        columns = [(col, positions[col.key], letters[col.key]) for col in spec.columns if col.key in positions]
+        columns = [
+            (col.key, positions[col.key], letters[col.key], CONVERTERS[col.type], col.label, f"{spec.name}.{col.key}")
+            for col in spec.columns
+            if col.key in positions
+        ]
+        sheet = loc.sheet
+        blank_entry = dict.fromkeys((c.key for c in spec.columns), None)
         rows: list[dict[str, Any]] = []
         for r in range(first, min(last, len(grid))):
             line = grid[r]
             width = len(line)
-            raws = [line[index] if index < width else "" for _, index, _ in columns]
-            if all(is_blank(v) for v in raws):
-                continue
-            entry: dict[str, Any] = {"row": r + 1}
-            for (col, _, letter), raw in zip(columns, raws, strict=True):
-                ref = CellRef(loc.sheet, f"{letter}{r + 1}")
-                entry[col.key] = self.convert(ref, f"{spec.name}.{col.key}", col.label, col.type, raw)
-            rows.append(entry)
+            entry: dict[str, Any] = dict(blank_entry)
+            entry["row"] = r + 1
+            filled = False
+            for key, index, letter, convert, label, field_name in columns:
+                raw = line[index] if index < width else ""
+                if raw == "" or (raw.__class__ is str and not raw.strip()):
+                    entry[key] = None
+                    continue
+                filled = True
+                value = convert(raw)
+                if value.__class__ is ParseProblem:
+                    self.problem(CellRef(sheet, f"{letter}{r + 1}"), field_name, label, value, raw)
+                    value = None
+                entry[key] = value
+            if filled:
+                rows.append(entry)
         return rows, letters, loc.sheet
 
 
@@ -459,8 +479,8 @@ def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
     registration = Registration.model_construct(
         template_version=version,
         **values,
-        investors=[Investor.model_construct(**row) for row in investors_got[0]] if investors_got else [],
-        documents=[DocumentEntry.model_construct(**row) for row in documents_got[0]] if documents_got else [],
+        investors=[construct_row(Investor, row) for row in investors_got[0]] if investors_got else [],
+        documents=[construct_row(DocumentEntry, row) for row in documents_got[0]] if documents_got else [],
         cells=cells,
         table_columns={k: v[1] for k, v in tables.items() if v},
         table_sheets={k: v[2] for k, v in tables.items() if v},

@@ -18,8 +18,9 @@ import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_INFLATED_TOTAL = 50 * 1024 * 1024
 """Largest total inflated size of a workbook or of a bundle zip."""
@@ -34,7 +35,10 @@ MAX_MEMBERS = 2000
 """Most entries a workbook or bundle zip may hold."""
 
 MAX_SHEET_ROWS = 100_000
-"""A worksheet whose <dimension> claims more rows than this is refused (the reader also caps rows)."""
+"""A worksheet whose <dimension> or cells reach beyond this row is refused (the reader also caps rows)."""
+
+MAX_SHEET_CELLS = 2_000_000
+"""Largest rows x columns grid a worksheet may span: calamine allocates it densely (~32 bytes a cell)."""
 
 MAX_PROLOG_BYTES = 64 * 1024
 """How far into an XML part the root element must start; the DOCTYPE can only live before it."""
@@ -47,6 +51,7 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _LOCAL_SIG = b"PK\x03\x04"
 _CHUNK = 64 * 1024
+_OVERLAP = 24
 _BINARY_SUFFIXES = (".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp")
 """Media parts no XML parser reads; every other member gets its prolog checked."""
 _MACRO_PARTS = re.compile(r"(^|/)(vbaproject\.bin|vbadata\.xml)$|^xl/(macrosheets|dialogsheets|activex)/", re.I)
@@ -101,6 +106,67 @@ def sniff_container(data: bytes) -> str:
     return "other"
 
 
+class _Entry(NamedTuple):
+    """What the checks need of one central-directory record."""
+
+    filename: str
+    flag_bits: int
+    compress_type: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+
+    def is_dir(self) -> bool:
+        return self.filename.endswith("/")
+
+    @classmethod
+    def of(cls, info: zipfile.ZipInfo) -> _Entry:
+        return cls(
+            info.filename, info.flag_bits, info.compress_type, info.compress_size, info.file_size, info.header_offset
+        )
+
+
+_EOCD = struct.Struct("<4s4H2IH")
+_CENTRAL = struct.Struct("<4s6H3I5H2I")
+
+
+def _fast_entries(data: bytes) -> list[_Entry] | None:
+    """The central directory of a plain single-disk zip, parsed directly (zipfile's parser is the slow part).
+
+    Returns None for anything unusual (zip64, prepended data, several disks, more than MAX_MEMBERS
+    entries, inconsistent records) so that zipfile's own parser decides.
+    """
+    eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if eocd < 0 or eocd + _EOCD.size > len(data):
+        return None
+    _sig, disk, cd_disk, on_disk, total, cd_size, cd_offset, _comment = _EOCD.unpack_from(data, eocd)
+    if disk or cd_disk or on_disk != total or total > MAX_MEMBERS or cd_offset + cd_size != eocd:
+        return None
+    entries: list[_Entry] = []
+    pos = cd_offset
+    for _ in range(total):
+        if pos + _CENTRAL.size > eocd:
+            return None
+        (sig, _cv, _ev, flags, method, _t, _d, _crc, csize, usize, nlen, xlen, clen, _disk, _ia, _ea, offset) = (
+            _CENTRAL.unpack_from(data, pos)
+        )
+        if sig != b"PK\x01\x02" or 0xFFFFFFFF in (csize, usize, offset):
+            return None
+        raw = data[pos + _CENTRAL.size : pos + _CENTRAL.size + nlen]
+        filename = raw.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        entries.append(_Entry(filename, flags, method, csize, usize, offset))
+        pos += _CENTRAL.size + nlen + xlen + clen
+    return entries if pos == eocd else None
+
+
+def _entries(data: bytes, kind: _Kind, name: str) -> list[_Entry]:
+    fast = _fast_entries(data)
+    if fast is not None:
+        return fast
+    with _open_zip(data, kind, name) as zf:
+        return [_Entry.of(info) for info in zf.infolist()]
+
+
 def _open_zip(data: bytes, kind: _Kind, name: str) -> zipfile.ZipFile:
     where = f"“{name}”" if name else kind.label
     if len(data) < 22:
@@ -130,7 +196,7 @@ def _open_zip(data: bytes, kind: _Kind, name: str) -> zipfile.ZipFile:
         ) from exc
 
 
-def _data_offset(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str) -> int:
+def _data_offset(data: bytes, info: _Entry, kind: _Kind, name: str) -> int:
     """Where the member's compressed bytes start, checking the local header agrees with the directory."""
     offset = info.header_offset
     try:
@@ -154,10 +220,9 @@ def _truncated(kind: _Kind, name: str, member: str) -> BundleError:
     )
 
 
-def _check_directory(zf: zipfile.ZipFile, kind: _Kind, name: str) -> list[zipfile.ZipInfo]:
+def _check_directory(infos: list[_Entry], kind: _Kind, name: str) -> list[_Entry]:
     """Refuse from the central directory alone: count, encryption, methods, declared sizes and ratios."""
     where = f"“{name}”" if name else kind.label
-    infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise BundleError(
             f"{kind.prefix}-too-many-files",
@@ -197,7 +262,7 @@ def _check_sizes(kind: _Kind, where: str, member: str, *, inflated: int, compres
         )
 
 
-def _verify_inflation(data: bytes, infos: list[zipfile.ZipInfo], kind: _Kind, name: str) -> None:
+def _verify_inflation(data: bytes, infos: list[_Entry], kind: _Kind, name: str) -> None:
     """Inflate with a running cap wherever a lying size header could hide a bomb.
 
     Deflate cannot expand more than ~1033:1, so when all compressed bytes together could not pass
@@ -221,7 +286,7 @@ def _verify_inflation(data: bytes, infos: list[zipfile.ZipInfo], kind: _Kind, na
             )
 
 
-def _read_prefix(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, limit: int) -> tuple[bytes, bool]:
+def _read_prefix(data: bytes, info: _Entry, kind: _Kind, name: str, limit: int) -> tuple[bytes, bool]:
     """The first `limit` inflated bytes of a member, read straight from the buffer (no ZipExtFile),
     and whether they are the whole member.
 
@@ -241,7 +306,7 @@ def _read_prefix(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, lim
     return out, inflater.eof
 
 
-def _inflate_capped(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, *, before: int) -> int:
+def _inflate_capped(data: bytes, info: _Entry, kind: _Kind, name: str, *, before: int) -> int:
     """Inflate one member chunk by chunk, refusing as soon as a cap is passed; returns its real size."""
     where = f"“{name}”" if name else kind.label
     start = _data_offset(data, info, kind, name)
@@ -275,7 +340,7 @@ def _inflate_capped(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, 
     return produced
 
 
-def _check_xml_prolog(data: bytes, info: zipfile.ZipInfo, kind: _Kind, name: str, *, limit: int = 512) -> bytes:
+def _check_xml_prolog(data: bytes, info: _Entry, kind: _Kind, name: str, *, limit: int = 512) -> bytes:
     """Refuse a DOCTYPE/ENTITY declaration, which XML only allows in the prolog, before the root element.
 
     Every member is looked at, not only *.xml, because relationships may point a parser at any
@@ -325,6 +390,140 @@ def _check_dimension(head: bytes, kind: _Kind, name: str, member: str) -> None:
         )
 
 
+class _Extent:
+    """How far calamine's dense cell grid for one worksheet would reach, following its addressing.
+
+    calamine allocates rows x columns cells from the first to the last address it meets, so two
+    cells at A1 and XFD1048576 in a 20 KB file ask for half a terabyte and abort the process.
+    Rows and cells without an `r` attribute continue from the previous one, as calamine does.
+    """
+
+    _TAG = re.compile(rb"<(?:[\w.-]+:)?(row|c)(?=[\s>/])([^>]*)>")
+    _REF = re.compile(rb"""\sr\s*=\s*["']([^"']*)["']""")
+    _ADDRESS = re.compile(rb"\$?([A-Za-z]{0,3})\$?(\d{0,7})")
+
+    def __init__(self) -> None:
+        self.row = 0
+        self.col = 0
+        self.max_row = 0
+        self.max_col = 0
+        self.bad_address = b""
+
+    def feed(self, text: bytes) -> int:
+        """Consume complete tags; returns how many bytes were used (the rest waits for more input)."""
+        used = 0
+        for match in self._TAG.finditer(text):
+            used = match.end()
+            ref = self._REF.search(match.group(2))
+            address = self._ADDRESS.fullmatch(ref.group(1)) if ref else None
+            if ref and address is None:
+                self.bad_address = ref.group(1)[:40]
+                break
+            letters, digits = (address.group(1), address.group(2)) if address else (b"", b"")
+            if match.group(1) == b"row":
+                self.row = int(digits) if digits else self.row + 1
+                self.col = 0
+                continue
+            self.col = _column_number(letters) if letters else self.col + 1
+            if digits:
+                self.row = int(digits)
+            self.max_row = max(self.max_row, self.row)
+            self.max_col = max(self.max_col, self.col)
+            if self.too_big():
+                break
+        tail_start = text.rfind(b"<", used)
+        return used if tail_start < 0 else max(used, tail_start)
+
+    def too_big(self) -> bool:
+        return bool(self.bad_address) or self.max_row > MAX_SHEET_ROWS or self.max_row * self.max_col > MAX_SHEET_CELLS
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters.upper():
+        number = number * 26 + ch - 64
+    return number
+
+
+_UNUSUAL_CELL = re.compile(rb'<(?:c(?! r="[A-Z][1-9]\d{0,3}")|row(?! r="[1-9]\d{0,3}"))[\s/>]|<[\w.-]+:(?:c|row)[\s/>]')
+"""A cell or row that is not addressed as `r="A1"`..`r="Z9999"` in its first attribute, or is prefixed."""
+
+
+def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> None:
+    """Refuse a worksheet whose cell grid would be too large, without walking a normal one.
+
+    Fast path: every row and cell carries a plain address in its first attribute (as Excel, WPS,
+    LibreOffice and openpyxl write them) within Z9999, which bounds the grid at 26 x 9,999 with a
+    single regex search. Anything else is walked tag by tag in bounded chunks.
+    """
+    tail = b""
+    unusual = False
+    for chunk in _inflate_chunks(data, info, kind, name):
+        if _UNUSUAL_CELL.search(tail + chunk):
+            unusual = True
+            break
+        tail = chunk[-_OVERLAP:]
+    if not unusual:
+        return
+    extent = _Extent()
+    pending = b""
+    for chunk in _inflate_chunks(data, info, kind, name):
+        pending += chunk
+        pending = pending[extent.feed(pending) :]
+        if extent.too_big():
+            break
+        if len(pending) > _CHUNK * 16:
+            raise _extent_error(kind, name, info.filename, "一个超长的标签")
+    else:
+        extent.feed(pending)
+    if extent.bad_address:
+        where = f"“{name}”" if name else kind.label
+        raise BundleError(
+            f"{kind.prefix}-cell-address",
+            f"{where}的工作表“{info.filename}”中有无效的单元格地址“{extent.bad_address.decode('latin-1')}”，"
+            "文件可能被篡改。请用 Excel 或 WPS 重新另存为 .xlsx。",
+            detail=f"cell address {extent.bad_address!r}",
+        )
+    if extent.too_big():
+        raise _extent_error(kind, name, info.filename, f"{extent.max_row} 行 × {extent.max_col} 列")
+
+
+def _inflate_chunks(data: bytes, info: _Entry, kind: _Kind, name: str) -> Iterator[bytes]:
+    """The member inflated piece by piece (at most 1 MB at a time), never more than its declared size."""
+    start = _data_offset(data, info, kind, name)
+    raw = memoryview(data)[start : start + info.compress_size]
+    try:
+        if info.compress_type == zipfile.ZIP_STORED:
+            for pos in range(0, len(raw), _CHUNK * 16):
+                yield bytes(raw[pos : pos + _CHUNK * 16])
+            return
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        budget = info.file_size
+        pending: bytes | memoryview = raw
+        while budget > 0 and not inflater.eof and len(pending):
+            out = inflater.decompress(pending, min(budget, _CHUNK * 16))
+            budget -= len(out)
+            pending = inflater.unconsumed_tail
+            if out:
+                yield out
+            elif not pending:
+                break
+    except zlib.error as exc:
+        raise _truncated(kind, name, info.filename) from exc
+    finally:
+        raw.release()
+
+
+def _extent_error(kind: _Kind, name: str, member: str, size: str) -> BundleError:
+    where = f"“{name}”" if name else kind.label
+    return BundleError(
+        f"{kind.prefix}-too-many-rows",
+        f"{where}的工作表“{member}”的已用区域达 {size}，超过上限（{MAX_SHEET_ROWS} 行、{MAX_SHEET_CELLS} 个单元格）。"
+        "请删除多余的行和列（选中后“删除”）再保存报送。",
+        detail=f"sheet extent {size} in {member!r}",
+    )
+
+
 def _refuse_ole(data: bytes, name: str) -> BundleError:
     """An OLE compound file: an encrypted OOXML workbook, a legacy .xls, or a WPS .et."""
     where = f"“{name}”" if name else WORKBOOK.label
@@ -358,7 +557,7 @@ def inspect_zip(data: bytes, *, name: str = "") -> zipfile.ZipFile:
         raise BundleError("bundle-not-zip", f"{where}不是有效的 .zip 压缩包，无法读取。")
     zf = _open_zip(data, BUNDLE, name)
     try:
-        _check_directory(zf, BUNDLE, name)
+        _check_directory([_Entry.of(info) for info in zf.infolist()], BUNDLE, name)
     except BaseException:
         zf.close()
         raise
@@ -378,34 +577,33 @@ def inspect_xlsx(data: bytes, *, name: str = "") -> None:
             "workbook-not-zip",
             f"{where}不是 Excel .xlsx 工作簿（文件内容不是 xlsx 格式），请使用标准登记表模板填写后报送。",
         )
-    with _open_zip(data, WORKBOOK, name) as zf:
-        infos = _check_directory(zf, WORKBOOK, name)
-        by_name = {i.filename.lower(): i for i in infos}
-        if "[content_types].xml" not in by_name or "xl/workbook.xml" not in by_name:
-            if "word/document.xml" in by_name or "ppt/presentation.xml" in by_name:
-                what = "Word 文档" if "word/document.xml" in by_name else "PowerPoint 演示文稿"
-                raise BundleError("workbook-not-xlsx", f"{where}是{what}，不是 Excel 工作簿，请使用标准登记表模板。")
-            raise BundleError(
-                "workbook-not-xlsx",
-                f"{where}是压缩文件但不是 Excel 工作簿（缺少 xl/workbook.xml），请使用标准登记表模板。",
-            )
-        for info in infos:
-            if _MACRO_PARTS.search(info.filename):
+    infos = _check_directory(_entries(data, WORKBOOK, name), WORKBOOK, name)
+    by_name = {i.filename.lower(): i for i in infos}
+    if "[content_types].xml" not in by_name or "xl/workbook.xml" not in by_name:
+        if "word/document.xml" in by_name or "ppt/presentation.xml" in by_name:
+            what = "Word 文档" if "word/document.xml" in by_name else "PowerPoint 演示文稿"
+            raise BundleError("workbook-not-xlsx", f"{where}是{what}，不是 Excel 工作簿，请使用标准登记表模板。")
+        raise BundleError(
+            "workbook-not-xlsx",
+            f"{where}是压缩文件但不是 Excel 工作簿（缺少 xl/workbook.xml），请使用标准登记表模板。",
+        )
+    for info in infos:
+        if _MACRO_PARTS.search(info.filename):
+            raise _macro_error(where, info.filename)
+    _verify_inflation(data, infos, WORKBOOK, name)
+    for info in infos:
+        lower = info.filename.lower()
+        if info.is_dir() or lower.endswith(_BINARY_SUFFIXES):
+            continue
+        if lower == "[content_types].xml":
+            head = _check_xml_prolog(data, info, WORKBOOK, name, limit=min(info.file_size, 256 * 1024) or 512)
+            if b"macroEnabled" in head:
                 raise _macro_error(where, info.filename)
-        _verify_inflation(data, infos, WORKBOOK, name)
-        for info in infos:
-            lower = info.filename.lower()
-            if info.is_dir() or lower.endswith(_BINARY_SUFFIXES):
-                continue
-            if lower == "[content_types].xml":
-                head = _check_xml_prolog(data, info, WORKBOOK, name, limit=min(info.file_size, 256 * 1024) or 512)
-                if b"macroEnabled" in head:
-                    raise _macro_error(where, info.filename)
-            elif lower.startswith("xl/worksheets/"):
-                head = _check_xml_prolog(data, info, WORKBOOK, name, limit=2048)
-                _check_dimension(head, WORKBOOK, name, info.filename)
-            else:
-                _check_xml_prolog(data, info, WORKBOOK, name)
+        elif lower.startswith("xl/worksheets/"):
+            head = _check_xml_prolog(data, info, WORKBOOK, name, limit=2048)
+            _check_dimension(head, WORKBOOK, name, info.filename)
+        else:
+            _check_xml_prolog(data, info, WORKBOOK, name)
 
 
 def _macro_error(where: str, member: str) -> BundleError:

@@ -4,10 +4,9 @@ from workflow.accounts import AccountStore, AuthResult, PasswordPolicy, Password
 from workflow.config import WorkflowConfig
 from workflow.machine import FilingState, FilingStatus, ReviewDecision
 from workflow.projections import all_projections
-from workflow.registry import ImportError_ as UnitImportError
-from workflow.registry import ImportSummary, UnitError, UnitRow
 from workflow.service import Workflow, WorkflowError
-from workflow.units import HOLDINGS, Unit
+from workflow.unitimport import ImportSummary, UnitImportError, UnitRow
+from workflow.units import HOLDINGS, Unit, UnitError
 from workflow.views import (
     ApprovedRegistration,
     DecisionOutcome,

@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from ledger import Ledger
 from ledger.events import EventBody
-from validation.codes import is_uscc_format, is_valid_org_code, is_valid_uscc, org_code_of_uscc
 from workflow.accounts import AccountStore, normalize_username
 from workflow.events import (
     AccountCreated,
@@ -24,86 +22,14 @@ from workflow.events import (
     UnitContactsSet,
     UnitDesignated,
     UnitMoved,
-    UnitUpdated,
 )
-from workflow.units import Reader, Unit, UnitsView, level_name, normalize_holding, split_emails
+from workflow.unitimport import ImportSummary, UnitRow
+from workflow.units import Reader, Unit, UnitError, UnitsView, normalize_holding, normalize_unit_code
 
 log = logging.getLogger(__name__)
 
 EventSpec = tuple[EventBody, str, str]
 ADMIN = "admin"
-
-
-class UnitError(Exception):
-    """A unit change was refused; `message_zh` says why (and `row` where, for imports)."""
-
-    def __init__(self, message_zh: str, row: int | None = None) -> None:
-        super().__init__(message_zh)
-        self.message_zh = message_zh
-        self.row = row
-
-
-class ImportError_(UnitError):
-    """An import was refused as a whole; `problems` lists each bad row."""
-
-    def __init__(self, problems: list[tuple[int, str]]) -> None:
-        super().__init__(f"导入失败，共 {len(problems)} 处错误，未导入任何单位。")
-        self.problems = problems
-
-
-@dataclass
-class UnitRow:
-    """One row of a units import file, as text."""
-
-    row: int
-    code: str
-    name: str
-    parent_code: str
-    level: str = ""
-    overseas: str = ""
-    holding: str = ""
-    filer_emails: str = ""
-    reviewer_emails: str = ""
-
-
-@dataclass(frozen=True)
-class _Draft:
-    row: UnitRow
-    unit: Unit  # parent holds the normalized parent code; level is filled in once the parent is known
-
-
-@dataclass
-class ImportSummary:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    events: int = 0
-
-
-@dataclass
-class _ImportPlan:
-    actor: str
-    summary: ImportSummary = field(default_factory=ImportSummary)
-    specs: list[EventSpec] = field(default_factory=list)
-    planned: dict[str, Unit] = field(default_factory=dict)  # the tree as it will be, for rows whose parent comes later
-    taken: set[str] = field(default_factory=set)  # overseas user names assigned in this import
-    problems: list[tuple[int, str]] = field(default_factory=list)
-
-
-_TRUE = {"是", "y", "yes", "true", "1", "√", "境外"}
-_FALSE = {"", "否", "n", "no", "false", "0", "境内"}
-
-
-def normalize_unit_code(text: str) -> tuple[str, str | None]:
-    """(code, problem): a 9-character organization code, or the one inside an 18-character USCC."""
-    code = normalize_username(text)
-    if len(code) == 18 and is_uscc_format(code):
-        if not is_valid_uscc(code):
-            return code, f"统一社会信用代码 {code} 校验位错误"
-        code = org_code_of_uscc(code)
-    if not is_valid_org_code(code):
-        return code, f"组织机构代码 {code or '（空）'} 不是有效的9位组织机构代码（GB 11714，校验位错误或位数不对）"
-    return code, None
 
 
 class UnitRegistry(UnitsView):
@@ -264,14 +190,20 @@ class UnitRegistry(UnitsView):
     def _overseas_events(
         self, draft: Unit, up: Unit, first_level: Unit, actor: str, taken: set[str]
     ) -> list[EventSpec]:
-        """Events adding one overseas unit under `up`; `taken` holds names assigned earlier in the same command."""
-        username = self.next_overseas_username(first_level)
-        prefix = username[:-4]
-        serial = int(username[-4:])
-        for name_taken in taken:
-            if name_taken.startswith(prefix) and name_taken[len(prefix) :].isdigit():
-                serial = max(serial, int(name_taken[len(prefix) :]) + 1)
-        username = f"{prefix}{serial:04d}"
+        """Events adding one overseas unit under `up`; `taken` holds names assigned earlier in the same command.
+
+        A draft that already carries a user name (imported from a system that assigned it) keeps it.
+        """
+        if draft.code:
+            username = draft.code
+        else:
+            username = self.next_overseas_username(first_level)
+            prefix = username[:-4]
+            serial = int(username[-4:])
+            for name_taken in taken:
+                if name_taken.startswith(prefix) and name_taken[len(prefix) :].isdigit():
+                    serial = max(serial, int(name_taken[len(prefix) :]) + 1)
+            username = f"{prefix}{serial:04d}"
         taken.add(username)
         unit = Unit(
             **{
@@ -368,10 +300,12 @@ class UnitRegistry(UnitsView):
     # -- import ---------------------------------------------------------------------------
 
     def import_rows(self, rows: Sequence[UnitRow], *, actor: str = ADMIN) -> ImportSummary:
-        """Apply a whole import file, or nothing: per-row problems raise `ImportError_`."""
+        """Apply a whole import file, or nothing: per-row problems raise `UnitImportError`."""
+        from workflow.unitimport import ImportPlanner
+
         self.ensure_root()
         with self._lock:
-            summary, specs = self._plan_import(rows, actor)
+            summary, specs = ImportPlanner(self, actor).plan(rows)
             self._append(specs)
             for body, _actor, _subject in specs:
                 if isinstance(body, AccountCreated):
@@ -379,136 +313,3 @@ class UnitRegistry(UnitsView):
         summary.events = len(specs)
         log.info("units.imported", extra={"added": len(summary.added), "changed": len(summary.changed)})
         return summary
-
-    def _plan_import(self, rows: Sequence[UnitRow], actor: str) -> tuple[ImportSummary, list[EventSpec]]:
-        plan = _ImportPlan(actor=actor)
-        drafts: list[_Draft] = []
-        seen: dict[str, int] = {}
-        for row in rows:
-            draft_or_problem = self._parse_row(row)
-            if isinstance(draft_or_problem, str):
-                plan.problems.append((row.row, draft_or_problem))
-                continue
-            if draft_or_problem is None:
-                continue
-            code = draft_or_problem.unit.code
-            if code and code in seen:
-                plan.problems.append((row.row, f"单位 {code} 与第 {seen[code]} 行重复"))
-                continue
-            if code:
-                seen[code] = row.row
-            drafts.append(draft_or_problem)
-        # resolve parents in dependency order: a row waits until its parent is known
-        pending = drafts
-        while pending:
-            still = []
-            for draft in pending:
-                parent = plan.planned.get(draft.unit.parent) or self.get(draft.unit.parent)
-                if parent is None:
-                    still.append(draft)
-                    continue
-                problem = self._plan_row(draft, parent, plan)
-                if problem:
-                    plan.problems.append((draft.row.row, problem))
-            if len(still) == len(pending):
-                for draft in still:
-                    plan.problems.append(
-                        (draft.row.row, f"上级单位 {draft.unit.parent} 不存在（文件中和系统中都没有）")
-                    )
-                break
-            pending = still
-        if plan.problems:
-            raise ImportError_(sorted(plan.problems))
-        return plan.summary, plan.specs
-
-    def _parse_row(self, row: UnitRow) -> _Draft | str | None:
-        """The row as a draft unit, a problem (Chinese), or None for the root's own row."""
-        overseas_text = row.overseas.strip().lower()
-        if overseas_text not in _TRUE | _FALSE:
-            return f"“是否境外”值“{row.overseas}”无效，应填 是 或 否"
-        overseas = overseas_text in _TRUE
-        code = normalize_username(row.code)
-        if code == self.root_code:
-            return None  # the root is configured, not imported
-        if not (overseas and (not code or code.startswith("JW"))):
-            code, problem = normalize_unit_code(row.code)
-            if problem:
-                return problem
-        if not row.name.strip():
-            return "单位名称不能为空"
-        holding = normalize_holding(row.holding)
-        if holding is None:
-            return f"持股类型“{row.holding}”无效，应为国有全资、国有绝对控股、国有实际控制或国有参股"
-        filers, bad_f = split_emails(row.filer_emails)
-        reviewers, bad_r = split_emails(row.reviewer_emails)
-        if bad_f or bad_r:
-            return f"邮箱地址无效：{'、'.join(bad_f + bad_r)}"
-        unit = Unit(
-            code=code,
-            name=row.name.strip(),
-            level=0,
-            parent=normalize_username(row.parent_code) or self.root_code,
-            overseas=overseas,
-            holding=holding,
-            filer_emails=filers,
-            reviewer_emails=reviewers,
-            username=code,
-        )
-        return _Draft(row, unit)
-
-    def _plan_row(self, draft: _Draft, parent: Unit, plan: _ImportPlan) -> str | None:
-        row, unit = draft.row, draft.unit
-        level = parent.level + 1
-        if row.level.strip() and row.level.strip() not in (str(level), level_name(level)):
-            return (
-                f"级次“{row.level}”与上级单位不符：上级 {parent.code} 为第 {parent.level} 级，本单位应为第 {level} 级"
-            )
-        unit = Unit(**{**unit.__dict__, "level": level})
-        existing = self.get(unit.code) if unit.code else self._find_overseas(unit.name, parent.code)
-        if existing is None:
-            if unit.overseas:
-                first_code = self._first_level_code(parent, plan.planned)
-                first_level = plan.planned.get(first_code) or self.get(first_code)
-                if parent.is_root or first_level is None:
-                    return "境外单位须挂在一级企业或其下属单位之下"
-                new_specs = self._overseas_events(unit, parent, first_level, plan.actor, plan.taken)
-                unit = Unit(**{**unit.__dict__, "code": str(new_specs[0][2]), "username": str(new_specs[0][2])})
-            else:
-                new_specs = [
-                    (self._added_event(unit), plan.actor, unit.code),
-                    (AccountCreated(username=unit.code, unit=unit.code), plan.actor, unit.code),
-                ]
-            plan.specs.extend(new_specs)
-            plan.summary.added.append(unit.code)
-            plan.planned[unit.code] = unit
-            return None
-        changed = False
-        code = existing.code
-        if (existing.name, existing.holding, existing.overseas) != (unit.name, unit.holding, unit.overseas):
-            body = UnitUpdated(code=code, name=unit.name, holding=unit.holding, overseas=unit.overseas)
-            plan.specs.append((body, plan.actor, code))
-            changed = True
-        if existing.parent != parent.code:
-            plan.specs.extend(self._move_events(existing, parent, plan.actor))
-            changed = True
-        if (existing.filer_emails, existing.reviewer_emails) != (unit.filer_emails, unit.reviewer_emails):
-            after = Unit(
-                **{**existing.__dict__, "filer_emails": unit.filer_emails, "reviewer_emails": unit.reviewer_emails}
-            )
-            plan.specs.extend(self._contacts_events(existing, after, plan.actor))
-            changed = True
-        (plan.summary.changed if changed else plan.summary.unchanged).append(code)
-        plan.planned[code] = Unit(**{**unit.__dict__, "code": code, "username": existing.username})
-        return None
-
-    def _first_level_code(self, unit: Unit, planned: dict[str, Unit]) -> str:
-        current: Unit | None = unit
-        while current is not None and current.level > 1:
-            current = planned.get(current.parent) or self.get(current.parent)
-        return current.code if current is not None else ""
-
-    def _find_overseas(self, name: str, parent: str) -> Unit | None:
-        for child in self.children(parent):
-            if child.overseas and child.name == name:
-                return child
-        return None

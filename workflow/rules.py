@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from validation.codes import is_valid_org_code
 from validation.findings import ERROR, Finding, where
 from validation.model import Registration, diff_registrations
 from validation.spec import BACKFILL
@@ -67,6 +68,8 @@ def tree_findings(units: UnitsView, filer: str, registration: Registration) -> I
     """The unit is known, the filer may file it, and 企业级次 / 上级单位 match the tree."""
     code = subject_code(filer, registration)
     unit = units.get(code)
+    if unit is None and registration.org_code and not is_valid_org_code(code) and not registration.overseas:
+        return  # validation already reports the malformed code; "unknown unit" would only repeat it
     if unit is None:
         yield _finding(
             registration,

@@ -202,7 +202,7 @@ class Workflow(Queries):
                 findings = _merge(findings, self._ledger_findings(filer_code, registration))
             subject = subject_code(filer_code, registration)
             period = period_of(registration)
-            resumed = self._resumable_filing(subject, period)
+            resumed = self._resumable_filing(subject, period, filer_code)
             filing_id, round_no = (resumed.filing_id, resumed.round + 1) if resumed else (self._next_filing_id(), 1)
             blobs = self.ledger.blobs
             errors = [f for f in findings if f.is_error]
@@ -283,13 +283,14 @@ class Workflow(Queries):
                 review_unit = event.payload["unit"]
         return SubmitOutcome(item_id, filing_id, round_no, str(state), findings, review_unit, duplicate=True)
 
-    def _resumable_filing(self, unit: str, period: str) -> FilingState | None:
-        """A returned (or invalid) filing of this unit and period continues as its next round."""
+    def _resumable_filing(self, unit: str, period: str, filer: str) -> FilingState | None:
+        """A returned filing of this unit and period (or an invalid one by the same filer) gets the next round."""
         with self.ledger.reader() as conn:
             row = conn.execute(
-                "SELECT filing_id FROM wf_filings WHERE unit = ? AND period = ? AND status IN (?, ?)"
+                "SELECT filing_id FROM wf_filings WHERE unit = ? AND period = ?"
+                " AND (status = ? OR (status = ? AND filer = ?))"
                 " ORDER BY received_at DESC, filing_id DESC LIMIT 1",
-                (unit, period, FilingStatus.RETURNED.value, FilingStatus.INVALID.value),
+                (unit, period, FilingStatus.RETURNED.value, FilingStatus.INVALID.value, filer),
             ).fetchone()
             return None if row is None else load_filing(conn, str(row[0]))
 

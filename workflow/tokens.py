@@ -70,5 +70,5 @@ def token_step(token: str) -> str:
     """The readable part of a token, safe to record: the MAC is cut off."""
     step = parse_token(token)
     if step is None:
-        return token.strip()[:40].split("-")[0] if token.strip() else ""
+        return ""
     return f"{step.filing_id.lower()}-r{step.round}-l{step.level}"

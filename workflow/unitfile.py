@@ -11,7 +11,7 @@ import io
 import re
 from pathlib import Path
 
-from workflow.registry import UnitRow
+from workflow.unitimport import UnitRow
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("code", "组织机构代码", "9位组织机构代码或18位统一社会信用代码；境外单位填已分配的用户名或留空"),

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from validation.codes import is_uscc_format, is_valid_org_code, is_valid_uscc, normalize_org_code, org_code_of_uscc
+
 HOLDINGS: tuple[str, ...] = ("国有全资", "国有绝对控股", "国有实际控制", "国有参股")
 MINORITY = "国有参股"
 _HOLDING_ALIASES = {
@@ -27,6 +29,28 @@ _HOLDING_ALIASES = {
 }
 LEVEL_NAMES: tuple[str, ...] = ("一级", "二级", "三级", "四级", "五级")
 OVERSEAS_PREFIX = "JW"
+
+
+class UnitError(Exception):
+    """A unit change was refused; `message_zh` says why (and `row` where, for imports)."""
+
+    def __init__(self, message_zh: str, row: int | None = None) -> None:
+        super().__init__(message_zh)
+        self.message_zh = message_zh
+        self.row = row
+
+
+def normalize_unit_code(text: str) -> tuple[str, str | None]:
+    """(code, problem): a 9-character organization code, or the one inside an 18-character USCC."""
+    code = normalize_org_code(text)
+    if len(code) == 18 and is_uscc_format(code):
+        if not is_valid_uscc(code):
+            return code, f"统一社会信用代码 {code} 校验位错误"
+        code = org_code_of_uscc(code)
+    if not is_valid_org_code(code):
+        return code, f"组织机构代码 {code or '（空）'} 不是有效的9位组织机构代码（GB 11714，校验位错误或位数不对）"
+    return code, None
+
 
 Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
 

@@ -6,10 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from chanquan.commands.units import guarded, workflow_for
+from chanquan.commands.units import guarded, make_console, workflow_for
 from workflow import FilingStatus, WorkflowError
 
 _STATES = [s.value for s in FilingStatus]
@@ -45,7 +44,7 @@ def run_list(args: argparse.Namespace) -> int:
         table.add_row(
             f.filing_id, f"{f.unit_name}（{f.unit}）", f.period, str(f.round), f.state_zh, where, f.updated_at
         )
-    Console().print(table)
+    make_console().print(table)
     print(f"共 {len(rows)} 件。")
     return 0
 
@@ -58,7 +57,7 @@ def run_show(args: argparse.Namespace) -> int:
             print(f"申报 {args.filing_id} 不存在。", file=sys.stderr)
             return 1
         unit = wf.units.get(view.unit)
-    console = Console()
+    console = make_console()
     console.print(f"[bold]{view.filing_id}[/bold]  {unit.name if unit else ''}（{view.unit}）")
     console.print(f"状态：{view.state_zh}  第 {view.round} 轮  时期：{view.period or '—'}  填报单位：{view.filer}")
     if view.state == FilingStatus.IN_REVIEW:
@@ -104,6 +103,6 @@ def run_queue(args: argparse.Namespace) -> int:
             "、".join(e.reviewers) or "—",
             e.requested_at,
         )
-    Console().print(table)
+    make_console().print(table)
     print(f"{unit.name}（{code}）待审核 {len(entries)} 件。")
     return 0

@@ -152,6 +152,7 @@ def _preview(pdf: bytes, out: Path) -> None:
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(pdf)
+    document.init_forms()  # without it pdfium leaves out form widgets, i.e. the signature stamp
     try:
         page = document[0]
         try:
@@ -164,6 +165,11 @@ def _preview(pdf: bytes, out: Path) -> None:
         document.close()
 
 
+def _console() -> Console:
+    """Rich wraps to 80 columns when piped; listings must not be cut short there."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def _list_templates() -> int:
     from outbox.pdf import TemplateCatalog
 
@@ -172,7 +178,7 @@ def _list_templates() -> int:
         table.add_column(column)
     for template in TemplateCatalog().all():
         table.add_row(template.doc_type, template.name, "横版" if template.landscape else "竖版", template.description)
-    Console().print(table)
+    _console().print(table)
     return 0
 
 
@@ -199,7 +205,7 @@ def _list_printable(args: argparse.Namespace) -> int:
             r.filing_id,
             str(r.approved_at)[:19],
         )
-    Console().print(table)
+    _console().print(table)
     return 0
 
 

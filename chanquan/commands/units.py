@@ -103,6 +103,11 @@ def guarded(body: Callable[[argparse.Namespace], int]) -> Handler:
     return run
 
 
+def make_console() -> Console:
+    """Rich output; when piped (scripts, tests) tables are not squeezed to 80 columns."""
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
 def _emails(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -179,7 +184,7 @@ def run_show(args: argparse.Namespace) -> int:
         first = wf.units.first_level_of(unit.code)
         designated = wf.units.get(first.designated_filer) if first and first.designated_filer else None
         approved = wf.last_approved_data(unit.code)
-    console = Console()
+    console = make_console()
     table = Table(show_header=False, box=None)
     table.add_row("单位", describe(unit))
     table.add_row("用户名", unit.username)
@@ -204,7 +209,7 @@ def run_search(args: argparse.Namespace) -> int:
     table = Table("代码", "名称", "级次", "上级")
     for unit in found:
         table.add_row(unit.code, unit.name, "市国资委" if unit.is_root else level_name(unit.level), unit.parent or "—")
-    Console().print(table)
+    make_console().print(table)
     return 0
 
 
@@ -228,7 +233,7 @@ def run_tree(args: argparse.Namespace) -> int:
             else:
                 nodes[unit.code] = nodes[unit.parent].add(label)
     if root_tree is not None:
-        Console().print(root_tree)
+        make_console().print(root_tree)
     return 0
 
 

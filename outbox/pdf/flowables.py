@@ -221,10 +221,11 @@ class SealBox(Flowable):
         self.sink = sink
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        return self.width, self.height
+        return self.width, self.height + 12  # room for the label under the box
 
     def draw(self) -> None:
         canv: Any = self.canv
+        canv.translate(0, 12)
         x0, y0 = canv.absolutePosition(0, 0)
         self.sink["page"] = canv.getPageNumber() - 1
         self.sink["box"] = (x0, y0, x0 + self.width, y0 + self.height)
@@ -235,5 +236,5 @@ class SealBox(Flowable):
         canv.rect(0, 0, self.width, self.height, stroke=1, fill=0)
         canv.setFont(self.font, 8)
         canv.setFillColor(colors.Color(0.6, 0.6, 0.6))
-        canv.drawCentredString(self.width / 2, 4, self.label)
+        canv.drawCentredString(self.width / 2, -9, self.label)
         canv.restoreState()

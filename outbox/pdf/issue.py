@@ -9,6 +9,7 @@ signed bytes, and so their hash, exist (see docs/documents.md).
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ from ledger.merkle import verify_inclusion
 from ledger.note import load_verifier, open_note
 from outbox.pdf.events import DocumentIssued
 from outbox.pdf.fonts import DEFAULT_FONT_FILE
-from outbox.pdf.keys import IdentityFiles
+from outbox.pdf.keys import IdentityFiles, SigningIdentityError
 from outbox.pdf.model import DocumentData, ReviewEntry
 from outbox.pdf.render import render
 from outbox.pdf.signing import DocumentSigner, SignRequest, load_trust_roots
@@ -311,13 +312,14 @@ class DocumentIssuer:
         if checkpoint is None or checkpoint.size < event.seq:
             return replace(base, proof_reason_zh="账本没有签名密钥，无法给出已签名检查点（请先运行 chanquan init）。")
         path = self.ledger.inclusion_proof(event.seq, checkpoint.size)
+        # the same document `chanquan ledger proof SEQ` prints, so docs/verify_proof.py checks it offline
         proof = {
+            "event": event.to_json_dict(),
             "leaf_index": event.leaf_index,
-            "leaf_hash": event.leaf_hash.hex(),
             "tree_size": checkpoint.size,
-            "root": checkpoint.root.hex(),
-            "inclusion_proof": [h.hex() for h in path],
+            "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in path],
             "checkpoint": checkpoint.note,
+            "verifier_key": self._verifier_line(),
         }
         if not verify_inclusion(event.leaf_hash, event.leaf_index, checkpoint.size, path, checkpoint.root):
             return replace(base, proof=proof, proof_reason_zh="签发记录的包含证明与检查点的根哈希不符：账本已被篡改。")
@@ -330,8 +332,18 @@ class DocumentIssuer:
                 return replace(base, proof=proof, proof_reason_zh="检查点签名内容与账本根哈希不符。")
         return replace(base, proof=proof, proof_ok=True)
 
+    def _verifier_line(self) -> str | None:
+        if self.ledger_pub is None or not self.ledger_pub.exists():
+            return None
+        return self.ledger_pub.read_text(encoding="utf-8").strip()
+
     def verify(self, pdf: bytes) -> VerificationReport:
-        return verify_document(pdf, load_trust_roots(self.identity.trust_roots), self.find_issuance)
+        roots = [path for path in self.identity.trust_roots if path.exists()]
+        if not roots:
+            missing = self.identity.trust_roots[0] if self.identity.trust_roots else self.identity.pkcs12
+            message = f"找不到签章 CA 证书 {missing}，无法核验签名（请先运行 chanquan init）。"
+            raise SigningIdentityError(missing, message)
+        return verify_document(pdf, load_trust_roots(tuple(roots)), self.find_issuance)
 
 
 def _wrong_type_message(doc_type: str, unit: str, level: int) -> str:

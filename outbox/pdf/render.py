@@ -148,6 +148,7 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
         subject=data.verification_code,
         creator="chanquan",
         invariant=1,
+        initialFontName=font,  # else the page preamble selects Helvetica (see fonts.canvas_maker)
     )
     width = doc.width
     frame = Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height, id="body", leftPadding=0, rightPadding=0)
@@ -239,11 +240,11 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
             story.append(Paragraph(f"{next(number)}、审核记录", heading))
             columns = [
                 Column("级次", 0.5, "center"),
-                Column("审核单位", 2.4),
-                Column("审核人", 1.8),
+                Column("审核单位", 2.3),
+                Column("审核人", 2.5),
                 Column("审核结果", 0.8, "center"),
-                Column("审核意见", 3.0),
-                Column("审核日期", 1.3),
+                Column("审核意见", 2.6),
+                Column("审核日期", 1.2),
             ]
             rows = [
                 [
@@ -374,7 +375,7 @@ def _render_certificate(data: DocumentData, template: PrintTemplate, font: str) 
     canv.setDash()
     canv.setFont(font, 8)
     canv.setFillColor(colors.Color(0.6, 0.6, 0.6))
-    canv.drawCentredString(seal_x + SEAL_SIZE * 0.75, seal_y + 4, "（印章区 · 电子签章）")
+    canv.drawCentredString(seal_x + SEAL_SIZE * 0.75, seal_y - 9, "（印章区 · 电子签章）")
     canv.showPage()
     canv.save()
     return RenderedDocument(buf.getvalue(), 0, seal_box, 1)

@@ -6,6 +6,9 @@ import sqlite3
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
 
 from ledger import EventBody, Ledger, StoredEvent, event_kind, generate_key_files
 
@@ -24,7 +27,7 @@ class UnitAdded(EventBody):
 class FileStored(EventBody):
     name: str
     content_blob: str
-    extra_blobs: list[str] = []
+    extra_blobs: list[str] = Field(default_factory=list)
 
 
 @event_kind("test.counter")
@@ -53,9 +56,11 @@ def open_test_ledger(folder: Path, **kwargs: object) -> Ledger:
 class UnitsProjection:
     """A small projection like workflow's: one row per unit, counting its events."""
 
-    name = "test_units"
-    ddl = ["CREATE TABLE test_units (code TEXT PRIMARY KEY, name TEXT NOT NULL, events INTEGER NOT NULL)"]
-    tables = ["test_units"]
+    name: ClassVar[str] = "test_units"
+    ddl: ClassVar[list[str]] = [
+        "CREATE TABLE test_units (code TEXT PRIMARY KEY, name TEXT NOT NULL, events INTEGER NOT NULL)"
+    ]
+    tables: ClassVar[list[str]] = ["test_units"]
 
     def __init__(self, fail_on: str | None = None) -> None:
         self.fail_on = fail_on

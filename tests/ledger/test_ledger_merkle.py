@@ -101,7 +101,7 @@ def test_every_proof_verifies_and_every_corruption_is_rejected() -> None:
                 bad.append((leaf, index, size, [*proof[:i], _flip(proof[i], 3), *proof[i + 1 :]], root))
             for case in bad:
                 assert not merkle.verify_inclusion(*case), (index, size, case[1:3])
-        for old in range(0, size + 1):
+        for old in range(size + 1):
             old_root = merkle.root_from_leaves(leaves[:old])
             proof = merkle.consistency_proof(source, old, size)
             assert merkle.verify_consistency(old, size, old_root, root, proof)

@@ -137,12 +137,13 @@ def test_several_processes_append_to_one_file(tmp_path: Path) -> None:
 
 
 def test_append_only_triggers_refuse_update_delete_and_seq_jumps(ledger: Ledger) -> None:
-    ledger.append_many([(Counter(n=i), "a", "s") for i in range(3)])
+    ledger.append_many([(Counter(n=i), "a", "s") for i in range(40)])
+    ledger.checkpoint_now()
     conn = sqlite3.connect(ledger.path)
     try:
         for statement in (
             "UPDATE ledger_events SET payload = '{}' WHERE seq = 1",
-            "DELETE FROM ledger_events WHERE seq = 3",
+            "DELETE FROM ledger_events WHERE seq = 40",
             "DELETE FROM ledger_nodes",
             "UPDATE ledger_checkpoints SET size = 0",
             "INSERT INTO ledger_events VALUES (9, 't', 'k', 'a', 's', '{}', x'00')",

@@ -56,7 +56,7 @@ def make_sender(
 ) -> tuple[Sender, OutboxState]:
     state = OutboxState(outbox_dir / "state.sqlite3")
     policy = RetryPolicy(max_attempts=max_attempts, backoff_base_seconds=0.0, backoff_max_seconds=0.0)
-    return Sender(Spool(outbox_dir), state, transport, policy=policy, on_report=reports.append), state
+    return Sender(Spool(outbox_dir), state, transport, policy=policy, on_report=reports.extend), state
 
 
 class FakeDirectory:

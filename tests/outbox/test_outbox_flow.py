@@ -30,7 +30,7 @@ def f(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
 def delivered(data: Path) -> list[EmailMessage]:
     box = mailbox.Maildir(data / "maildir", create=False)
     out = []
-    for key in box.keys():
+    for key in box.iterkeys():
         parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         out.append(parsed)
@@ -163,7 +163,7 @@ def test_returned_filing_and_changes_table_against_last_approval(f: Flow) -> Non
         box.close()
     (returned,) = by_purpose(delivered(f.data), "returned")
     text = returned.get_body(("plain",))
-    assert text is not None and "注册资本与章程不符。\n  请核实。" in text.get_content()
+    assert text is not None and "注册资本与章程不符。\n  请核实。" in text.get_content().replace("\r\n", "\n")
     assert any(p.name.endswith("_退回通知.txt") for p in (f.data / "dropbox" / SUB / "回执").iterdir())
 
 
@@ -204,10 +204,28 @@ def test_unclear_reply_answered_once_and_never_to_robots(f: Flow) -> None:
     try:
         outcome = f.file()
         for n in range(3):
-            f.ledger.append(ReviewUnclear(filing_id=outcome.filing_id, sender="audit1@yuxin.test",
-                                          message_id=f"<r{n}@x>", item_id=f"i{n}"), actor="intake", subject=f"i{n}")
-        f.ledger.append(ReviewUnclear(filing_id=outcome.filing_id, sender="MAILER-DAEMON@yuxin.test",
-                                      message_id="<b@x>", item_id="ib"), actor="intake", subject="ib")
+            f.ledger.append(
+                ReviewUnclear(
+                    filing_id=outcome.filing_id,
+                    sender="audit1@yuxin.test",
+                    step=f"{outcome.filing_id.lower()}-r1-l1",
+                    message_id=f"<r{n}@x>",
+                    item_id=f"i{n}",
+                ),
+                actor="intake",
+                subject=f"i{n}",
+            )
+        f.ledger.append(
+            ReviewUnclear(
+                filing_id=outcome.filing_id,
+                sender="MAILER-DAEMON@yuxin.test",
+                step="",
+                message_id="<b@x>",
+                item_id="ib",
+            ),
+            actor="intake",
+            subject="ib",
+        )
         run(box)
     finally:
         box.close()
@@ -215,6 +233,9 @@ def test_unclear_reply_answered_once_and_never_to_robots(f: Flow) -> None:
     assert [str(m["To"]) for m in unclear] == ["audit1@yuxin.test"]
     body = unclear[0].get_body(("plain",))
     assert body is not None and "请在第一行回复 通过 或 退回" in body.get_content()
+    # its Reply-To is the reviewer's own valid review address: answering it decides the filing
+    decided = f.wf.decide(token_of(unclear[0]), "audit1@yuxin.test", ReviewDecision.APPROVE, "同意")
+    assert decided.applied and decided.filing_id == outcome.filing_id
 
 
 def test_password_change_and_overseas_credentials(f: Flow) -> None:

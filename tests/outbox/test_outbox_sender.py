@@ -111,7 +111,7 @@ def test_backoff_is_exponential_and_capped(tmp_path: Path) -> None:
     reports: list[SendReport] = []
     # nothing listens on this port: a connection failure is temporary
     dead_port = relay_transport("127.0.0.1", 9)
-    sender = Sender(spool, state, dead_port, policy=policy, on_report=reports.append, clock=lambda: now[0])
+    sender = Sender(spool, state, dead_port, policy=policy, on_report=reports.extend, clock=lambda: now[0])
     try:
         sender.send_pending()
         name = next(spool.entries()).name

@@ -119,7 +119,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "username": "JW0001001",
     },
     "password_changed": {"username": "MA5U00028", "unit_name": "重庆渝新置业有限公司", "changed_at": FIXED},
-    "reply_unclear": {},
+    "reply_unclear": {"reply_address": REPLY},
     "confirm_filing": {
         "unit_name": "重庆渝新置业有限公司",
         "unit_code": "MA5U00028",
@@ -251,3 +251,47 @@ def test_rendering_is_byte_identical_and_ids_are_deterministic() -> None:
     assert composer().compose(other)[0].message_id != first[0].message_id
     raw_headers = first[1].split(b"\r\n\r\n", 1)[0]
     assert raw_headers.isascii(), "headers on the wire are 7-bit: Chinese goes RFC 2047 encoded"
+
+
+def test_wire_format_is_strict_mime_without_defects() -> None:
+    from outbox.compose import Attachment
+
+    long_name = "重庆渝新产业投资集团有限公司关于产权登记的业务办理申请文件（二〇二六年度，第一次补充材料）.pdf"
+    spec = MailSpec(
+        purpose="review-request",
+        template="review_request",
+        to=["audit1@yuxin.test"],
+        cc=["c@x.test"],
+        key="9",
+        date=FIXED,
+        context=CONTEXTS["review_request"],
+        filing_id=FILING,
+        reply_to=REPLY,
+        attachments=[
+            Attachment(long_name, b"%PDF-1.4 data" * 100, "application/pdf"),
+            Attachment("plain.xlsx", b"PK\x03\x04"),
+        ],
+    )
+    _, raw = composer().compose(spec)
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n")), "headers are folded"
+    assert b"\n" not in raw.replace(b"\r\n", b""), "CRLF line ends only"
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    for part in msg.walk():
+        assert not part.defects, (part.get_content_type(), part.defects)
+    assert msg["Cc"] == "c@x.test"
+    assert msg["From"].addresses[0].display_name == "产权登记系统"
+    names = [(a.get_filename(), a.get_content_type(), a.get_content()) for a in msg.iter_attachments()]
+    assert names == [
+        (long_name, "application/pdf", b"%PDF-1.4 data" * 100),
+        ("plain.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04"),
+    ]
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert text is not None and html is not None
+    subject, plain, rich = composer().render_parts(spec)
+    assert msg["Subject"] == subject
+    assert text.get_content().replace("\r\n", "\n") == plain
+    assert html.get_content().replace("\r\n", "\n") == rich

@@ -246,3 +246,42 @@ def test_word_document_renamed_xlsx_is_refused() -> None:
 
 def test_normal_workbook_passes_all_guards() -> None:
     inspect_xlsx(plain_workbook(rows=500))
+
+
+def test_fast_directory_parser_agrees_with_zipfile() -> None:
+    from validation.safety import _Entry, _fast_entries
+
+    for data in (plain_workbook(), macro_workbook(), zip_of({"名称.pdf": PDF, "a/": b""})):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            expected = [_Entry.of(info) for info in zf.infolist()]
+        assert _fast_entries(data) == expected
+
+
+def test_unusual_zips_fall_back_to_zipfile() -> None:
+    from validation.safety import _fast_entries
+
+    prepended = b"MZ self-extractor stub " * 10 + plain_workbook()
+    assert _fast_entries(prepended) is None
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(plain_workbook())) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            with src.open(info) as fin, dst.open(info.filename, "w", force_zip64=True) as fout:
+                fout.write(fin.read())
+    zip64 = out.getvalue()
+    inspect_xlsx(zip64)  # zip64 extra fields are fine; zipfile parses them
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(prepended)
+    assert info.value.code == "workbook-not-zip"  # a self-extracting program is no workbook
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(zip64[:-30])
+    assert info.value.code == "workbook-truncated"
+
+
+def test_unsupported_compression_method_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_BZIP2) as zf, zipfile.ZipFile(io.BytesIO(plain_workbook())) as src:
+        for info in src.infolist():
+            zf.writestr(info.filename, src.read(info))
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(out.getvalue(), name="bz.xlsx")
+    assert info.value.code == "workbook-compression"

@@ -183,5 +183,5 @@ def check_listed_files(ctx: RuleContext) -> Iterator[Finding]:
                 ref.cell,
                 "documents.file_name",
                 original,
-                f"附件“{original}”没有在{where(ref.sheet, '')}中列出，请在目录中补列或不再报送。",
+                f"附件“{original}”没有在“{ref.sheet}”中列出（{ref.cell} 所在列），请在目录中补列或不再报送。",
             )

@@ -46,14 +46,15 @@ def check_required_columns(ctx: RuleContext) -> Iterator[Finding]:
         return
     if not reg.investors:
         ref = header_ref(reg, INVESTORS.name, "investor_name")
+        cell = f"{ref.cell[0]}{INVESTORS.header_row + 1}"
         yield Finding(
             "investors-empty",
             ERROR,
             ref.sheet,
-            f"{ref.cell[0]}{INVESTORS.header_row + 1}",
+            cell,
             INVESTORS.name,
             "",
-            f"{where(ref.sheet, '')}没有填写任何出资人，至少应有一行。",
+            f"{where(ref.sheet, cell)}起没有填写任何出资人，至少应有一行。",
         )
         return
     for inv in reg.investors:

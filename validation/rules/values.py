@@ -18,7 +18,7 @@ _REGION = re.compile(r"^\d{6}$")
 
 
 def decimals_of(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
+    exponent = value.normalize().as_tuple().exponent  # 1000.00000 has no decimals that matter
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 

@@ -111,7 +111,9 @@ def _submit(wf: Workflow, unit: str, name: str, level: int, parent: str, investo
     result = check_bundle(bundle, extra_rules=wf.ledger_rules(unit))
     errors = [f for f in result.findings if f.is_error]
     assert not errors, errors
-    outcome = wf.submit(item, filer=unit, channel="dropbox", reply_to=f"dropbox:{unit}", bundle=bundle, check_result=result)
+    outcome = wf.submit(
+        item, filer=unit, channel="dropbox", reply_to=f"dropbox:{unit}", bundle=bundle, check_result=result
+    )
     assert outcome.accepted, outcome
     return outcome.filing_id
 
@@ -140,10 +142,20 @@ def build(data: Path, investors: int = 40) -> Scenario:
     with open_workflow(data, settings) as wf:
         root = wf.units.ensure_root()
         wf.units.set_contacts(root.code, reviewer_emails=["review@sasac.example.cn"])
-        wf.units.add(first, names[0], parent=root.code, filer_emails=["filer@yuxin.example.cn"],
-                     reviewer_emails=["review@yuxin.example.cn"])
-        wf.units.add(sub, names[1], parent=first, filer_emails=["filer@jingmi.example.cn"],
-                     reviewer_emails=["review@jingmi.example.cn"])
+        wf.units.add(
+            first,
+            names[0],
+            parent=root.code,
+            filer_emails=["filer@yuxin.example.cn"],
+            reviewer_emails=["review@yuxin.example.cn"],
+        )
+        wf.units.add(
+            sub,
+            names[1],
+            parent=first,
+            filer_emails=["filer@jingmi.example.cn"],
+            reviewer_emails=["review@jingmi.example.cn"],
+        )
         wf.units.add(pending, names[2], parent=first, filer_emails=["filer@wuliu.example.cn"])
         first_filing = _submit(wf, first, names[0], 1, "", 1, "item-first")
         approve_all(wf, first_filing)
@@ -154,6 +166,15 @@ def build(data: Path, investors: int = 40) -> Scenario:
         assert sub_view is not None
         period = sub_view.period
     return Scenario(
-        data, first, names[0], sub, names[1], pending, first_filing, sub_filing, pending_filing, period,
+        data,
+        first,
+        names[0],
+        sub,
+        names[1],
+        pending,
+        first_filing,
+        sub_filing,
+        pending_filing,
+        period,
         [f"重庆国投第{n + 1:03d}号全资子公司" for n in range(investors)],
     )

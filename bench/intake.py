@@ -1,0 +1,243 @@
+"""Intake throughput and memory, each case next to the same work done by direct function calls.
+
+    .venv/bin/python bench/intake.py [--bundles 2000] [--mails 2000] [--idle 1000]
+
+Cases (one line each):
+  backlog   N small valid bundles waiting in the drop folder, drained by a running intake
+            (claimed → recorded → loaded → checked → submitted → processed; the receipt is then
+            due in the ledger for the outbox) vs. load_bundle+check_bundle+submit called directly.
+  smtp      filing mails of ~100 KB from 20 concurrent authenticated clients, counted when
+            answered 250 (spooled, stored, recorded) vs. MailGate.accept called from 20 threads.
+  idle      concurrent idle SMTP connections held open, then each answers NOOP.
+Peak memory is the process's maximum RSS after each case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import smtplib
+import socket
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+from typing import Any
+
+# This file is named like the package it measures: keep bench/ off the path, the helpers on it.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent / "tests" / "intake"))
+
+from intake_helpers import (
+    CHILD,
+    FIRST,
+    PASSWORD,
+    build_env,
+    close_env,
+    run_check,
+    valid_attachments,
+    valid_workbook,
+    workbook_for_unit,
+)
+
+from intake.smtp import Login
+from validation.bundle import load_bundle
+from validation.codes import make_org_code
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def add_units(env: Any, count: int, prefix: str) -> list[str]:
+    from workflow.unitimport import UnitRow
+
+    codes = [make_org_code(f"{prefix}{index:06d}") for index in range(count)]
+    rows = [UnitRow(row=i + 2, code=c, name="重庆测试子公司", parent_code=FIRST) for i, c in enumerate(codes)]
+    env.wf.units.import_rows(rows)
+    return codes
+
+
+def zipped(workbook: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("登记表.xlsx", workbook)
+        for name, data in valid_attachments().items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def wait(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark case did not finish in time")
+        time.sleep(0.05)
+
+
+def processed_count(env: Any) -> int:
+    with env.ledger.reader() as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM intake_items WHERE processed_seq IS NOT NULL").fetchone()[0])
+
+
+def bench_backlog(root: Path, count: int, base: bytes) -> None:
+    # direct calls: the same stages without watcher, spool or worker
+    direct = build_env(root / "direct", enable_smtp=False, enable_dropbox=False, enable_worker=False)
+    codes = add_units(direct, count, "81")
+    bundles = [zipped(workbook_for_unit(base, CHILD, code)) for code in codes]
+    started = time.perf_counter()
+    for index, (code, data) in enumerate(zip(codes, bundles, strict=True)):
+        bundle = load_bundle(data, name="bundle.zip")
+        result = run_check(bundle, direct.wf.ledger_rules(code))
+        direct.wf.submit(f"D{index}", filer=code, channel="dropbox", reply_to="", bundle=bundle, check_result=result)
+    direct_rate = count / (time.perf_counter() - started)
+    close_env(direct)
+
+    env = build_env(root / "intake", enable_smtp=False, settle_seconds=0.2, rescan_seconds=1.0)
+    codes = add_units(env, count, "82")
+    for code in codes:
+        folder = env.dropbox / code
+        folder.mkdir(parents=True)
+        (folder / "bundle.zip").write_bytes(zipped(workbook_for_unit(base, CHILD, code)))
+    started = time.perf_counter()
+    env.service.start()
+    wait(lambda: processed_count(env) >= count, 3600)
+    elapsed = time.perf_counter() - started
+    close_env(env)
+    rate = count / elapsed
+    print(
+        f"backlog   {count} bundles drained: {rate:7.1f} bundles/s end to end "
+        f"(direct calls {direct_rate:7.1f}/s, ratio {rate / direct_rate:4.2f}); peak RSS {peak_mb():.0f} MB"
+    )
+
+
+def filing_mail(index: int, workbook: bytes, padding: bytes) -> bytes:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "filer@child.example.cn", "filing@x", f"报送 {index}"
+    message["Message-ID"] = f"<bench-{index}@child.example.cn>"
+    message.set_content("登记表见附件")
+    message.add_attachment(workbook, maintype="application", subtype="octet-stream", filename="登记表.xlsx")
+    message.add_attachment(padding, maintype="application", subtype="pdf", filename="扫描件.pdf")
+    return message.as_bytes(policy=SMTP_POLICY)
+
+
+def bench_smtp(root: Path, count: int, base: bytes, clients: int = 20) -> None:
+    padding = os.urandom(60 * 1024)
+    mails = [filing_mail(index, base, padding) for index in range(count)]
+    size_kb = sum(len(m) for m in mails) / len(mails) / 1024
+
+    direct = build_env(root / "smtp-direct", enable_smtp=False, enable_dropbox=False, enable_worker=False)
+    login = Login(CHILD, CHILD, False, PASSWORD)
+
+    def direct_worker(chunk: list[bytes]) -> None:
+        for raw in chunk:
+            assert direct.service.gate.accept(login, "filer@child.example.cn", ["filing@x"], raw).startswith("250")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=direct_worker, args=(mails[i::clients],)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    direct_rate = count / (time.perf_counter() - started)
+    close_env(direct)
+
+    env = build_env(root / "smtp", enable_dropbox=False, enable_worker=False)
+    env.service.start()
+    errors: list[str] = []
+
+    def client(chunk: list[bytes]) -> None:
+        with smtplib.SMTP("127.0.0.1", env.port, timeout=60) as smtp:
+            smtp.login(CHILD, PASSWORD)
+            for raw in chunk:
+                code, text = (smtp.sendmail("filer@child.example.cn", ["filing@x"], raw) and (0, b"")) or (250, b"")
+                if code != 250:
+                    errors.append(text.decode())
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(mails[i::clients],)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    received = len(list(env.ledger.events(kind="intake.received")))
+    close_env(env)
+    rate = count / elapsed
+    print(
+        f"smtp      {count} mails of {size_kb:.0f} KB from {clients} clients: {rate:7.1f} mails/s accepted "
+        f"(direct MailGate.accept {direct_rate:7.1f}/s, ratio {rate / direct_rate:4.2f}); "
+        f"recorded {received}, errors {len(errors)}; peak RSS {peak_mb():.0f} MB"
+    )
+
+
+def bench_idle(root: Path, count: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, max(soft, 2 * count + 256))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    env = build_env(root / "idle", enable_dropbox=False, enable_worker=False)
+    env.service.start()
+    sockets: list[socket.socket] = []
+    failures = 0
+    try:
+        started = time.perf_counter()
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", env.port), timeout=30)
+            sockets.append(sock)
+        for sock in sockets:
+            if not sock.recv(512).startswith(b"220"):
+                failures += 1
+        opened = time.perf_counter() - started
+        time.sleep(2.0)  # all of them idle at once
+        for sock in sockets:
+            sock.sendall(b"NOOP\r\n")
+        for sock in sockets:
+            if not sock.recv(512).startswith(b"250"):
+                failures += 1
+        # the server still serves a real session meanwhile
+        with smtplib.SMTP("127.0.0.1", env.port, timeout=30) as smtp:
+            smtp.login(CHILD, PASSWORD)
+            ok = smtp.noop()[0] == 250
+    finally:
+        for sock in sockets:
+            sock.close()
+        close_env(env)
+    print(
+        f"idle      {count} concurrent idle SMTP connections: opened in {opened:.2f} s, "
+        f"{failures} failures, new session {'ok' if ok else 'FAILED'}; peak RSS {peak_mb():.0f} MB"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundles", type=int, default=2000)
+    parser.add_argument("--mails", type=int, default=2000)
+    parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--cases", default="backlog,smtp,idle")
+    args = parser.parse_args()
+    import logging
+
+    logging.disable(logging.INFO)
+    base = valid_workbook()
+    with tempfile.TemporaryDirectory(prefix="chanquan-bench-") as tmp:
+        root = Path(tmp)
+        cases = args.cases.split(",")
+        if "backlog" in cases:
+            bench_backlog(root, args.bundles, base)
+        if "smtp" in cases:
+            bench_smtp(root, args.mails, base)
+        if "idle" in cases:
+            bench_idle(root, args.idle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Ledger benchmark: append throughput against raw SQLite inserts, verify, proof and reopen times.
+
+Run:  .venv/bin/python bench/ledger.py [--events 1000000] [--dir /tmp/somewhere]
+
+One line per case. Appends are compared with plain inserts of the same rows into a
+table without triggers, indexes or hashing, committed the same way (WAL,
+synchronous=FULL) in the same run, so the ratio shows the ledger's own cost on
+this machine's disk rather than the disk itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+# this file is bench/ledger.py: keep its folder from shadowing the `ledger` package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from ledger import EventBody, Ledger, event_kind, generate_key_files, verify_ledger
+from ledger.canonical import format_ts, leaf_data
+from ledger.merkle import leaf_hash, verify_inclusion
+from ledger.note import load_verifier
+
+ORIGIN = "bench.chanquan/ledger"
+
+
+@event_kind("bench.filing_received")
+class BenchFiling(EventBody):
+    filing_id: str
+    unit: str
+    period: str
+    capital: Decimal
+    workbook_blob: str
+
+
+def body(i: int) -> BenchFiling:
+    return BenchFiling(
+        filing_id=f"CQ2026-{i:06d}",
+        unit=f"91500000MA5U{i % 10000:04d}",
+        period="2026-06-30",
+        capital=Decimal("12345.67"),
+        workbook_blob=f"{i:064x}",
+    )
+
+
+def raw_rows(start: int, count: int) -> list[tuple[int, str, str, str, str, str, bytes]]:
+    ts = format_ts(datetime.now(UTC))
+    rows = []
+    for seq in range(start, start + count):
+        payload = body(seq).to_payload_json()
+        leaf = leaf_hash(leaf_data(seq, ts, BenchFiling.kind, "SASAC0001", f"CQ{seq}", payload))
+        rows.append((seq, ts, BenchFiling.kind, "SASAC0001", f"CQ{seq}", payload, leaf))
+    return rows
+
+
+def raw_rate(folder: Path, batch: int, total: int) -> float:
+    path = folder / f"raw-{batch}.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(
+        "CREATE TABLE plain (seq INTEGER PRIMARY KEY, ts TEXT, kind TEXT, actor TEXT, subject TEXT,"
+        " payload TEXT, leaf_hash BLOB)"
+    )
+    rows = raw_rows(1, total)
+    started = time.perf_counter()
+    for offset in range(0, total, batch):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO plain VALUES (?,?,?,?,?,?,?)", rows[offset : offset + batch])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return total / elapsed
+
+
+def ledger_rate(folder: Path, batch: int, total: int, key: Path) -> float:
+    bodies = [(body(i), "SASAC0001", f"CQ{i}") for i in range(1, total + 1)]
+    with Ledger.open(
+        folder / f"ledger-{batch}.sqlite3", signing_key_path=key, checkpoint_file=folder / f"cp-{batch}.log", origin=ORIGIN
+    ) as ledger:
+        started = time.perf_counter()
+        if batch == 1:
+            for item in bodies:
+                ledger.append(*item)
+        else:
+            for offset in range(0, total, batch):
+                ledger.append_many(bodies[offset : offset + batch])
+        elapsed = time.perf_counter() - started
+    return total / elapsed
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000, help="size of the ledger for verify/proof/reopen")
+    parser.add_argument("--dir", type=Path, default=None, help="where to put the files (default: a temp dir)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        folder = Path(tmp)
+        key, pub = folder / "keys" / "ledger.key", folder / "keys" / "ledger.pub"
+        generate_key_files(key, pub, ORIGIN)
+
+        for batch, total in ((1, 2_000), (100, 20_000), (1000, 100_000)):
+            raw = raw_rate(folder, batch, total)
+            ours = ledger_rate(folder, batch, total, key)
+            print(
+                f"append batch={batch:<5} {ours:>10,.0f} events/s   raw insert {raw:>10,.0f} rows/s   "
+                f"raw/ledger = {raw / ours:.2f}x"
+            )
+
+        big = folder / "big.sqlite3"
+        n = args.events
+        with Ledger.open(big, signing_key_path=key, checkpoint_file=folder / "big.log", origin=ORIGIN) as ledger:
+            started = time.perf_counter()
+            for offset in range(0, n, 1000):
+                ledger.append_many([(body(i), "SASAC0001", f"CQ{i}") for i in range(offset, min(n, offset + 1000))])
+            build = time.perf_counter() - started
+        print(f"build {n:,} events with batch=1000: {build:.1f} s ({n / build:,.0f} events/s)")
+
+        verifier = load_verifier(pub)
+        report = None
+
+        def run_verify() -> None:
+            nonlocal report
+            report = verify_ledger(big, verifier=verifier, checkpoint_files=[folder / "big.log"])
+
+        seconds = timed(run_verify)
+        assert report is not None and report.ok, report
+        print(f"verify {n:,} events (leaves, tree, {report.checkpoints_checked} checkpoints): {seconds:.2f} s")
+
+        reopen = timed(lambda: Ledger.open(big, signing_key_path=key, origin=ORIGIN).close())
+        with_first_append: list[float] = []
+        ledger = None
+        started = time.perf_counter()
+        ledger = Ledger.open(big, signing_key_path=key, origin=ORIGIN)
+        opened = time.perf_counter() - started
+        try:
+            size = ledger.size()
+            root = ledger.root()
+            rng = random.Random(1)
+            timings = []
+            for _ in range(1000):
+                seq = rng.randint(1, size)
+                t0 = time.perf_counter()
+                proof = ledger.inclusion_proof(seq)
+                timings.append(time.perf_counter() - t0)
+                assert verify_inclusion(ledger.get(seq).leaf_hash, seq - 1, size, proof, root)
+            t0 = time.perf_counter()
+            ledger.append(body(0), "SASAC0001", "CQ0")
+            with_first_append.append(time.perf_counter() - t0)
+        finally:
+            ledger.close()
+        print(f"reopen {n:,}-event ledger: {opened * 1000:.0f} ms (open+close {reopen * 1000:.0f} ms)")
+        print(
+            f"inclusion proof in a {n:,}-event tree: median {statistics.median(timings) * 1e6:.0f} us, "
+            f"p99 {sorted(timings)[989] * 1e6:.0f} us"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""Notices of the review itself: the request to each reviewer, the decisions, the unclear-reply answer.
+
+The review request is the one mail a person must act on, so it carries everything
+needed to decide without logging in anywhere: a summary, what changed since the
+unit's last approved registration, the files, and the reply address with its token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from ledger.events import StoredEvent
+from outbox.compose import Attachment, MailSpec
+from outbox.notices import (
+    Notice,
+    NoticeContext,
+    event_key,
+    filer_notice,
+    filing_base,
+    filing_files,
+    human_size,
+    is_automatic_sender,
+)
+from validation.model import Registration, diff_registrations
+from validation.spec import FIELD_SPEC
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FIELDS = (
+    "ent_name",
+    "uscc",
+    "org_code",
+    "reg_type",
+    "reg_situation",
+    "as_of_date",
+    "reg_capital",
+    "currency",
+    "state_relation",
+    "legal_rep",
+    "contact_name",
+    "contact_phone",
+)
+STEP_RE = re.compile(r"-r(?P<round>\d+)-l(?P<level>\d+)$", re.IGNORECASE)
+
+
+def _review_files(ctx: NoticeContext, received: dict[str, Any]) -> tuple[list[Attachment], list[dict[str, Any]]]:
+    files = filing_files(ctx, received)
+    total = sum(ctx.blob_size(blob) for _, blob in files)
+    attach = total <= ctx.attach_limit_bytes
+    attachments = [Attachment(name, ctx.ledger.blobs.get(blob)) for name, blob in files] if attach else []
+    listed = []
+    for name, blob in files:
+        size = human_size(ctx.blob_size(blob))
+        state = "已附上" if attach else "未附上"
+        listed.append({"name": name, "size": size, "attached": attach, "row": [name, size, state]})
+    return attachments, listed
+
+
+def _summary(registration: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    for key in SUMMARY_FIELDS:
+        value = registration.get(key)
+        if value not in (None, ""):
+            spec = FIELD_SPEC.get(key)
+            rows.append((spec.label if spec else key, str(value)))
+    investors = registration.get("investors") or []
+    if investors:
+        rows.append(("出资人", "、".join(str(i.get("investor_name") or "—") for i in investors)))
+    return rows
+
+
+def _changes(ctx: NoticeContext, unit: str, registration: dict[str, Any], before_seq: int) -> tuple[bool, list[Any]]:
+    previous = ctx.last_approved_registration(unit, before_seq)
+    if previous is None or not registration:
+        return False, []
+    diff = diff_registrations(Registration.from_canonical(previous), Registration.from_canonical(registration))
+    return True, [
+        {
+            "label": c.label,
+            "old": c.old or "（空）",
+            "new": c.new or "（空）",
+            "row": [c.label, c.old or "（空）", c.new or "（空）"],
+        }
+        for c in diff
+    ]
+
+
+def review_address(ctx: NoticeContext, filing_id: str, round_no: int, level: int, email: str) -> str:
+    token = ctx.directory.review_token(filing_id, round_no, level, email)
+    return f"review+{token}@{ctx.mail_domain}"
+
+
+def on_review_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
+    p = ev.payload
+    found = ctx.filing(p["filing_id"], ev.seq)
+    if found is None:
+        log.warning("outbox.filing_unknown", extra={"filing_id": p["filing_id"], "seq": ev.seq})
+        return []
+    received = found[1]
+    registration = received.get("registration") or {}
+    attachments, listed = _review_files(ctx, received)
+    has_previous, changes = _changes(ctx, received.get("unit", ""), registration, ev.seq)
+    base = {
+        **filing_base(ctx, received),
+        "reviewer_unit_name": ctx.unit_name(p["unit"]),
+        "summary": _summary(registration),
+        "has_previous": has_previous,
+        "changes": changes,
+        "files": listed,
+        "attach_limit": human_size(ctx.attach_limit_bytes),
+    }
+    notices = []
+    for email in p["reviewers"]:
+        reply = review_address(ctx, p["filing_id"], p["round"], p["level"], email)
+        spec = MailSpec(
+            purpose="review-request",
+            template="review_request",
+            to=[email],
+            key=event_key(ev),
+            date=ev.ts,
+            context={**base, "reply_address": reply},
+            filing_id=p["filing_id"],
+            reply_to=reply,
+            attachments=attachments,
+        )
+        notices.append(Notice(spec))
+    return notices
+
+
+def on_review_decided(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
+    """Only an approval that sends the filing on gets a notice here; 退回 is told by filing.returned."""
+    p = ev.payload
+    if p["decision"] != "通过":
+        return []
+    reviewer_unit = ctx.unit(p["unit"])
+    if reviewer_unit is None or not reviewer_unit.parent or reviewer_unit.level <= 0:
+        return []  # the supervisor's approval is told by the issued document
+    found = ctx.filing(p["filing_id"], ev.seq)
+    if found is None:
+        return []
+    received = found[1]
+    context = {
+        **filing_base(ctx, received),
+        "decided_at": ev.ts,
+        "reviewer_unit_name": reviewer_unit.name,
+        "next_unit_name": ctx.unit_name(reviewer_unit.parent),
+        "opinion": p.get("opinion", ""),
+    }
+    return [
+        filer_notice(
+            ctx, ev, received, purpose="level-approved", template="level_approved", context=context, label="审核通过"
+        )
+    ]
+
+
+def on_filing_returned(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
+    p = ev.payload
+    found = ctx.filing(p["filing_id"], ev.seq)
+    if found is None:
+        return []
+    received = found[1]
+    context = {
+        **filing_base(ctx, received),
+        "decided_at": ev.ts,
+        "reviewer_unit_name": ctx.unit_name(p["by"]),
+        "opinion": p.get("opinion") or "（未填写）",
+    }
+    return [filer_notice(ctx, ev, received, purpose="returned", template="returned", context=context, label="退回通知")]
+
+
+def on_review_unclear(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
+    p = ev.payload
+    sender = p.get("sender", "")
+    if is_automatic_sender(sender, ctx.mail_domain):
+        log.info("outbox.unclear_not_answered", extra={"filing_id": p["filing_id"], "sender": sender})
+        return []
+    # The answer carries the sender's own reply address again, so a second try can simply answer it.
+    reply = ""
+    step = STEP_RE.search(str(p.get("step", "")))
+    if step is not None:
+        reply = review_address(ctx, p["filing_id"], int(step["round"]), int(step["level"]), sender)
+    # Keyed by (filing, sender), not by event: however many unclear replies arrive, one answer leaves.
+    spec = MailSpec(
+        purpose="reply-unclear",
+        template="reply_unclear",
+        to=[sender],
+        key=f"unclear.{p['filing_id']}",
+        date=ev.ts,
+        context={"reply_address": reply},
+        reply_to=reply,
+        filing_id=p["filing_id"],
+    )
+    return [Notice(spec)]
