@@ -36,7 +36,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent / "tests" / "intake"))
 
-from intake_helpers import (
+from intake_helpers import (  # noqa: E402
     CHILD,
     FIRST,
     PASSWORD,
@@ -48,9 +48,9 @@ from intake_helpers import (
     workbook_for_unit,
 )
 
-from intake.smtp import Login
-from validation.bundle import load_bundle
-from validation.codes import make_org_code
+from intake.smtp import Login  # noqa: E402
+from validation.bundle import load_bundle  # noqa: E402
+from validation.codes import make_org_code  # noqa: E402
 
 
 def peak_mb() -> float:

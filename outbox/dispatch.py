@@ -23,10 +23,13 @@ from outbox.compose import CHINA, Composer, MailSpec
 from outbox.notices import Notice, NoticeContext, receipt_file_stem
 from outbox.review_notices import review_address
 from outbox.sender import exclusive_lock
-from outbox.spool import Spool
+from outbox.spool import Envelope, Spool
 from outbox.state import OutboxState, PendingReview
 
 log = logging.getLogger(__name__)
+
+GROUP_MESSAGES = 64
+GROUP_EVENTS = 500
 
 # Events that end a filing's wait at its current review level.
 CLOSING_KINDS = ("review.decided", "filing.returned", "filing.approved", "filing.withdrawn", "filing.invalid")
@@ -89,32 +92,58 @@ class Dispatcher:
 
     # -- events -------------------------------------------------------------------------------
     def dispatch_pending(self, limit: int | None = None) -> DispatchReport:
-        """Act on every event after the cursor; stops (and raises) at the first event that fails."""
+        """Act on every event after the cursor; stops (and raises) at the first event that fails.
+
+        Messages are spooled in groups (one group commit per GROUP_MESSAGES messages or
+        GROUP_EVENTS events) and the cursor moves only past events whose messages are all
+        spooled, so a crash anywhere re-runs only events whose messages a re-run rewrites
+        under the same names.
+        """
         events = queued = files = 0
         with exclusive_lock(self.lock_path) as held:
             if not held:
                 return DispatchReport(0, 0, 0)
-            for ev in self.ctx.ledger.events(after_seq=self.state.cursor()):
-                if limit is not None and events >= limit:
-                    break
-                try:
-                    q, f = self._handle(ev)
-                except Exception as exc:
-                    log.exception("outbox.dispatch_failed", extra={"seq": ev.seq, "kind": ev.kind})
-                    raise DispatchError(ev.seq, ev.kind, f"{type(exc).__name__}: {exc}") from exc
-                self.state.set_cursor(ev.seq)
-                events, queued, files = events + 1, queued + q, files + f
+            pending: list[tuple[Envelope, bytes]] = []
+            last_seq = 0
+            try:
+                for ev in self.ctx.ledger.events(after_seq=self.state.cursor()):
+                    if limit is not None and events >= limit:
+                        break
+                    try:
+                        messages, f = self._handle(ev)
+                    except Exception as exc:
+                        log.exception("outbox.dispatch_failed", extra={"seq": ev.seq, "kind": ev.kind})
+                        raise DispatchError(ev.seq, ev.kind, f"{type(exc).__name__}: {exc}") from exc
+                    pending.extend(messages)
+                    last_seq = ev.seq
+                    events, files = events + 1, files + f
+                    if len(pending) >= GROUP_MESSAGES or events % GROUP_EVENTS == 0:
+                        queued += self._commit(pending, last_seq)
+                        pending = []
+            finally:
+                queued += self._commit(pending, last_seq)
         return DispatchReport(events, queued, files)
 
-    def _handle(self, ev: StoredEvent) -> tuple[int, int]:
+    def _commit(self, pending: list[tuple[Envelope, bytes]], last_seq: int) -> int:
+        written = self.spool.put_many(pending) if pending else []
+        for envelope in written:
+            log.info(
+                "outbox.queued",
+                extra={"filing_id": envelope.filing_id, "message_id": envelope.message_id, "purpose": envelope.purpose},
+            )
+        if last_seq > self.state.cursor():
+            self.state.set_cursor(last_seq)
+        return len(written)
+
+    def _handle(self, ev: StoredEvent) -> tuple[list[tuple[Envelope, bytes]], int]:
         self._track_reviews(ev)
         if ev.kind == "filing.approved" and self.pdf_issuer is not None:
             self._issue(ev)
-            return 0, 0
+            return [], 0
         builder = BUILDERS.get(ev.kind)
         if builder is None:
-            return 0, 0
-        return self.deliver_notices(builder(self.ctx, ev), ev.ts)
+            return [], 0
+        return self.render_notices(builder(self.ctx, ev), ev.ts)
 
     def _issue(self, ev: StoredEvent) -> None:
         """The issuer is idempotent and appends document.issued itself, which a later event mails.
@@ -129,24 +158,16 @@ class Dispatcher:
         except Exception:
             log.exception("outbox.issue_failed", extra={"filing_id": filing_id, "seq": ev.seq})
 
-    def deliver_notices(self, notices: list[Notice], when: datetime) -> tuple[int, int]:
-        queued = files = 0
+    def render_notices(self, notices: list[Notice], when: datetime) -> tuple[list[tuple[Envelope, bytes]], int]:
+        """Compose each notice's message (not yet spooled) and write its 回执 files; (messages, files)."""
+        messages = []
+        files = 0
         for notice in notices:
             if notice.spec.to:
-                envelope, raw = self.composer.compose(notice.spec)
-                if self.spool.put(envelope, raw):
-                    queued += 1
-                    log.info(
-                        "outbox.queued",
-                        extra={
-                            "filing_id": notice.spec.filing_id,
-                            "message_id": envelope.message_id,
-                            "purpose": notice.spec.purpose,
-                        },
-                    )
+                messages.append(self.composer.compose(notice.spec))
             if notice.receipt_dir is not None:
                 files += self._write_receipt(notice, when)
-        return queued, files
+        return messages, files
 
     def _write_receipt(self, notice: Notice, when: datetime) -> int:
         """The 回执 copy: the message text, plus each attachment as its own file."""
@@ -233,6 +254,7 @@ class Dispatcher:
                 reply_to=reply,
             )
             notices.append(Notice(spec))
-        queued, _ = self.deliver_notices(notices, due_at)
+        messages, _ = self.render_notices(notices, due_at)
+        queued = len(self.spool.put_many(messages))
         log.info("outbox.reminded", extra={"filing_id": review.filing_id, "number": number, "waited": waited})
         return queued

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,40 @@ class Spool:
             return False
         write_atomic(self.root / "queue" / name, envelope.to_json() + b"\n" + message, tmp_dir=self.tmp)
         return True
+
+    def put_many(self, items: Sequence[tuple[Envelope, bytes]]) -> list[Envelope]:
+        """Queue many messages with one group commit; returns the envelopes written now.
+
+        Each file is still written to tmp/, fsynced and renamed, so each is whole or absent;
+        the fsyncs run in parallel, which lets the file system commit them together, and
+        the queue directory is synced once for the group.
+        """
+        fresh: dict[str, tuple[Envelope, bytes]] = {}
+        for envelope, message in items:
+            name = spool_name(envelope.message_id)
+            if name not in fresh and self.locate(name) is None:
+                fresh[name] = (envelope, message)
+        if not fresh:
+            return []
+        staged = [(self.tmp / f".{name}.{os.getpid()}.tmp", name, env, msg) for name, (env, msg) in fresh.items()]
+
+        def stage(item: tuple[Path, str, Envelope, bytes]) -> None:
+            tmp, _, envelope, message = item
+            with open(tmp, "wb") as handle:
+                handle.write(envelope.to_json() + b"\n" + message)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+        try:
+            with ThreadPoolExecutor(max_workers=min(8, len(staged))) as pool:
+                list(pool.map(stage, staged))
+            for tmp, name, _, _ in staged:
+                os.replace(tmp, self.root / "queue" / name)
+        finally:
+            for tmp, *_ in staged:
+                tmp.unlink(missing_ok=True)
+        fsync_dir(self.root / "queue")
+        return [env for _, _, env, _ in staged]
 
     def read(self, path: Path) -> SpoolEntry:
         try:

@@ -28,9 +28,12 @@ def fold_width(text: str) -> str:
     return text.translate(_FOLD)
 
 
+_NORMALIZE = {**_FOLD, **_STRIP}
+
+
 def normalize_org_code(text: str) -> str:
     """Hyphens and blanks removed, full-width folded, upper case: the form user names use too."""
-    return fold_width(text).translate(_STRIP).upper()
+    return text.translate(_NORMALIZE).upper()
 
 
 _ORG_VALUE = {ch: i for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
@@ -40,8 +43,7 @@ def org_check_char(body: str) -> str:
     """Check character of an 8-character organization code body (GB 11714: 10 -> X, 11 -> 0)."""
     if not _ORG_BODY.match(body):
         raise ValueError(f"organization code body must be 8 characters 0-9A-Z: {body!r}")
-    v = [_ORG_VALUE[ch] for ch in body]
-    total = sum(map(int.__mul__, v, ORG_WEIGHTS))
+    total = sum(map(int.__mul__, map(_ORG_VALUE.__getitem__, body), ORG_WEIGHTS))
     check = 11 - total % 11
     if check == 10:
         return "X"
@@ -63,7 +65,7 @@ def uscc_check_char(body: str) -> str:
     """Check character of the first 17 characters of a USCC (GB 32100: weights 3^(i-1) mod 31)."""
     if len(body) != 17 or any(ch not in _USCC_VALUE for ch in body):
         raise ValueError(f"USCC body must be 17 characters of {USCC_ALPHABET}: {body!r}")
-    total = sum(map(int.__mul__, [_USCC_VALUE[ch] for ch in body], USCC_WEIGHTS))
+    total = sum(map(int.__mul__, map(_USCC_VALUE.__getitem__, body), USCC_WEIGHTS))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 

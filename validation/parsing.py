@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
 from validation.codes import fold_width, normalize_org_code
@@ -50,7 +51,7 @@ BAD_BOOL = ParseProblem("invalid-boolean", "“是”或“否”")
 def clean_text(value: CellValue) -> str:
     """Text of a cell with surrounding blanks stripped; whole floats lose their '.0'."""
     if isinstance(value, str):
-        return value.strip().strip("\u3000\u00a0").strip()
+        return value.strip()  # also strips the ideographic space and NBSP
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float):
@@ -74,12 +75,17 @@ def parse_code(value: CellValue) -> str:
     return normalize_org_code(clean_text(value))
 
 
+@lru_cache(maxsize=2048)
+def _choice_text(text: str) -> str:
+    return " ".join(fold_width(text).split())
+
+
 def parse_choice(value: CellValue) -> str:
     """An enumeration value: blanks removed inside too, full-width ASCII folded (Ａ 农业 -> A 农业)."""
-    text = fold_width(clean_text(value))
-    return " ".join(text.split())
+    return _choice_text(clean_text(value))
 
 
+@lru_cache(maxsize=2048)
 def choice_key(text: str) -> str:
     """Folded form of an enumeration value for matching: no blanks, ASCII brackets, case-folded."""
     return "".join(fold_width(text).split()).replace("（", "(").replace("）", ")").casefold()
@@ -97,6 +103,8 @@ def parse_decimal(value: CellValue, *, percent: bool = False) -> Decimal | Parse
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
+        if value.is_integer():
+            return Decimal(int(value))
         if math.isnan(value) or math.isinf(value):
             return BAD_NUMBER
         return _float_to_decimal(value)

@@ -14,6 +14,7 @@ that bundle.py can import the checks without a cycle.
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import struct
 import zipfile
@@ -51,7 +52,6 @@ _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _LOCAL_SIG = b"PK\x03\x04"
 _CHUNK = 64 * 1024
-_OVERLAP = 24
 _BINARY_SUFFIXES = (".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp")
 """Media parts no XML parser reads; every other member gets its prolog checked."""
 _MACRO_PARTS = re.compile(r"(^|/)(vbaproject\.bin|vbadata\.xml)$|^xl/(macrosheets|dialogsheets|activex)/", re.I)
@@ -400,7 +400,7 @@ class _Extent:
 
     _TAG = re.compile(rb"<(?:[\w.-]+:)?(row|c)(?=[\s>/])([^>]*)>")
     _REF = re.compile(rb"""\sr\s*=\s*["']([^"']*)["']""")
-    _ADDRESS = re.compile(rb"\$?([A-Za-z]{0,3})\$?(\d{0,7})")
+    _ADDRESS = re.compile(rb"\$?([A-Za-z]{0,3})\$?0*(\d{0,7})")
 
     def __init__(self) -> None:
         self.row = 0
@@ -445,8 +445,10 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-_UNUSUAL_CELL = re.compile(rb'<(?:c(?! r="[A-Z][1-9]\d{0,3}")|row(?! r="[1-9]\d{0,3}"))[\s/>]|<[\w.-]+:(?:c|row)[\s/>]')
-"""A cell or row that is not addressed as `r="A1"`..`r="Z9999"` in its first attribute, or is prefixed."""
+_UNUSUAL_CELL = re.compile(rb'<(?:c(?! r="[A-Z][1-9]\d{0,3}")|row(?! r="[1-9]\d{0,3}"))[\s/>]')
+"""A cell or row that is not addressed as `r="A1"`..`r="Z9999"` in its first attribute."""
+_PREFIXED_CELL = re.compile(rb":(?:c|row)[\s/>]")
+"""A cell or row with a namespace prefix, which calamine reads by its local name all the same."""
 
 
 def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> None:
@@ -459,10 +461,14 @@ def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> No
     tail = b""
     unusual = False
     for chunk in _inflate_chunks(data, info, kind, name):
-        if _UNUSUAL_CELL.search(tail + chunk):
+        buf = tail + chunk
+        if _UNUSUAL_CELL.search(buf) or _PREFIXED_CELL.search(buf):
             unusual = True
             break
-        tail = chunk[-_OVERLAP:]
+        tail = buf[buf.rfind(b"<") :]  # a tag cut at the chunk's end is searched again whole
+        if len(tail) > _CHUNK:
+            unusual = True
+            break
     if not unusual:
         return
     extent = _Extent()
@@ -591,6 +597,7 @@ def inspect_xlsx(data: bytes, *, name: str = "") -> None:
         if _MACRO_PARTS.search(info.filename):
             raise _macro_error(where, info.filename)
     _verify_inflation(data, infos, WORKBOOK, name)
+    sheets = _worksheet_parts(data, by_name.get("xl/_rels/workbook.xml.rels"), name)
     for info in infos:
         lower = info.filename.lower()
         if info.is_dir() or lower.endswith(_BINARY_SUFFIXES):
@@ -599,11 +606,31 @@ def inspect_xlsx(data: bytes, *, name: str = "") -> None:
             head = _check_xml_prolog(data, info, WORKBOOK, name, limit=min(info.file_size, 256 * 1024) or 512)
             if b"macroEnabled" in head:
                 raise _macro_error(where, info.filename)
-        elif lower.startswith("xl/worksheets/"):
+        elif lower in sheets or (lower.startswith("xl/worksheets/") and lower.endswith(".xml")):
             head = _check_xml_prolog(data, info, WORKBOOK, name, limit=2048)
             _check_dimension(head, WORKBOOK, name, info.filename)
+            _check_sheet_extent(data, info, WORKBOOK, name)
         else:
             _check_xml_prolog(data, info, WORKBOOK, name)
+
+
+_RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\s([^>]*)>")
+_ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
+
+
+def _worksheet_parts(data: bytes, rels: _Entry | None, name: str) -> set[str]:
+    """Lower-cased part names the workbook's relationships point at as worksheets, wherever they live."""
+    if rels is None:
+        return set()
+    _check_xml_prolog(data, rels, WORKBOOK, name)
+    text, _ = _read_prefix(data, rels, WORKBOOK, name, min(max(rels.file_size, 0), 1024 * 1024))
+    parts = set()
+    for match in _RELATIONSHIP.finditer(text):
+        attrs = {k.lower(): v for k, v in _ATTR.findall(match.group(1))}
+        if attrs.get(b"type", b"").endswith(b"/worksheet"):
+            target = attrs.get(b"target", b"").decode("utf-8", "replace").replace("\\", "/")
+            parts.add(posixpath.normpath(target.lstrip("/") if target.startswith("/") else "xl/" + target).lower())
+    return parts
 
 
 def _macro_error(where: str, member: str) -> BundleError:

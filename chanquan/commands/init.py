@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chanquan.app import DataDir, open_ledger
+from chanquan.app import DataDir, init_review_token_key, init_signing_identity, open_ledger
 from chanquan.config import CONFIG_FILE_NAME, ConfigError, Settings, load_settings, render_default_toml
 from ledger import generate_key_files
 
@@ -61,6 +61,8 @@ INIT_STEPS: list[InitStep] = [
     step_config_file,
     step_ledger_keys,
     step_ledger_db,
+    init_review_token_key,
+    init_signing_identity,
 ]
 
 

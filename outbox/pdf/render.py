@@ -105,6 +105,7 @@ def _kv_table(pairs: Sequence[tuple[str, str, bool]], width: float, font: str, s
     ]
     for row, _ in spans:
         style.append(("SPAN", (1, row), (3, row)))
+        style.append(("BACKGROUND", (1, row), (3, row), colors.white))
     table = Table(rows, colWidths=[label_w, value_w, label_w, value_w])
     table.setStyle(TableStyle(style))
     return table
@@ -209,7 +210,7 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
                 Column(label_for(f"investors.{key}", label), weight, align)
                 for (key, label), weight, align in zip(
                     INVESTOR_COLUMNS,
-                    (3.4, 1.5, 1.4, 1.1, 1.1, 0.9),
+                    (3.1, 1.5, 1.8, 1.1, 1.1, 0.9),
                     ("left", "left", "left", "right", "right", "right"),
                     strict=True,
                 )

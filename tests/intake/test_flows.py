@@ -133,6 +133,7 @@ def test_unknown_sender_without_auth_is_refused_even_when_contact_filings_are_on
     env.service.start()
     try:
         with smtplib.SMTP("127.0.0.1", env.port, timeout=20) as smtp:
+            smtp.ehlo()
             smtp.mail("stranger@example.com")
             code, _ = smtp.rcpt("filing@chanquan.localhost")
         assert code == 550
@@ -152,7 +153,8 @@ def test_status_shows_waiting_items_and_last_errors(tmp_path: Path, capsys) -> N
     env.service.start()
     try:
         env.wait_for(lambda: len(env.kinds("intake.received")) == 2)
-        env.service.processor.process(env.kinds("intake.received")[0].payload["item_id"])
+        broken = next(ev for ev in env.kinds("intake.received") if ev.payload["original_name"] == "a.zip")
+        env.service.processor.process(broken.payload["item_id"])
     finally:
         close_env(env)
     status = collect_status(tmp_path / "data")

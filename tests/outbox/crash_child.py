@@ -37,18 +37,28 @@ def main() -> int:
         retry=RetryPolicy(max_attempts=5, backoff_base_seconds=0, backoff_max_seconds=0),
     )
     box = Outbox(ledger, None, data / "outbox", config, directory=FakeDirectory(sample_units()))
-    if mode == "dispatch-kill-after-2":
-        original = Spool.put
-        written = [0]
+    if mode == "dispatch-kill-after-spool":
+        original = Spool.put_many
 
-        def put(self: Spool, envelope: Any, message: bytes) -> bool:
-            done = original(self, envelope, message)
-            written[0] += done
-            if written[0] == 2:
-                die()
-            return done
+        def put_many(self: Spool, items: Any) -> Any:
+            original(self, items)
+            die()  # spooled, but the cursor never moved past the events
 
-        Spool.put = put  # type: ignore[method-assign]
+        Spool.put_many = put_many  # type: ignore[method-assign]
+        box.dispatch_pending()
+    elif mode == "dispatch-kill-while-staging":
+        import outbox.spool
+
+        original_replace = outbox.spool.os.replace
+        moved = [0]
+
+        def replace(src: Any, dst: Any) -> None:
+            if moved[0] == 1:
+                die()  # one message renamed into the queue, the rest still in tmp/
+            original_replace(src, dst)
+            moved[0] += 1
+
+        outbox.spool.os.replace = replace  # type: ignore[assignment]
         box.dispatch_pending()
     elif mode == "dispatch-then-hang":
         print("queued", box.dispatch_pending(), flush=True)
@@ -56,10 +66,10 @@ def main() -> int:
     elif mode == "send-kill-after-250":
         original_move = Spool.move
 
-        def move(self: Spool, entry: Any, folder: str) -> Any:
+        def move(self: Spool, entry: Any, folder: str, *, sync: bool = True) -> Any:
             if folder == "sent":
                 die()  # the relay said 250; the spool never learns it
-            return original_move(self, entry, folder)
+            return original_move(self, entry, folder, sync=sync)
 
         Spool.move = move  # type: ignore[method-assign]
         box.send_pending()

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from outbox_testing import FakeDirectory, Relay, sample_units
 
 from ledger import Ledger
@@ -42,15 +43,18 @@ def record_password_changes(ledger: Ledger, count: int) -> None:
         ledger.append(AccountPasswordChanged(username=code), actor=code, subject=code)
 
 
-def test_sigkill_while_spooling_then_restart_sends_each_once(tmp_path: Path, ledger: Ledger, relay: Relay) -> None:
+@pytest.mark.parametrize(("mode", "spooled"), [("dispatch-kill-after-spool", 3), ("dispatch-kill-while-staging", 1)])
+def test_sigkill_while_spooling_then_restart_sends_each_once(
+    tmp_path: Path, ledger: Ledger, relay: Relay, mode: str, spooled: int
+) -> None:
     data = tmp_path / "data"
     record_password_changes(ledger, 3)
-    done = run_child("dispatch-kill-after-2", data, relay.port)
+    done = run_child(mode, data, relay.port)
     assert done.returncode == -signal.SIGKILL, done.stderr
     box = open_outbox(ledger, data, relay.port)
     try:
-        assert box.cursor() < 3, "the cursor must not pass an event whose mail was not all spooled"
-        assert len(box.list(("queue",))) == 2
+        assert box.cursor() == 0, "the cursor must not pass an event whose mail was not all spooled"
+        assert len(box.list(("queue",))) == spooled
         box.dispatch_pending()
         assert box.cursor() == ledger.size()
         assert box.send_pending() == 3

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pdf_support import AUTHORITY
 
 from outbox.pdf import DocumentSigner, TemplateCatalog, create_signing_identity, identity_files
-
-AUTHORITY = "重庆市国资委"
 
 
 @pytest.fixture(scope="module")

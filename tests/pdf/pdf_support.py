@@ -9,6 +9,8 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
+AUTHORITY = "重庆市国资委"
+
 
 def _walk(obj: Any, seen: set[tuple[int, int]]) -> Iterator[DictionaryObject]:
     if isinstance(obj, IndirectObject):

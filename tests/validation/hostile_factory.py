@@ -260,3 +260,23 @@ def large_hostile_workbook(total: int = 50 * 1024 * 1024) -> bytes:
         crc=_crc_of_repeated(b" ", 200 * 1024 * 1024),
         declared_size=2048,
     )
+
+
+def workbook_with_sheet_data(sheet_data: bytes, *, dimension: bytes | None = None) -> bytes:
+    """The plain workbook with its worksheet's <sheetData> replaced (and its <dimension> dropped or set)."""
+    base = plain_workbook()
+    with zipfile.ZipFile(io.BytesIO(base)) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+    head = sheet.split(b"<dimension")[0]
+    tail = sheet.split(b"</sheetData>")[1]
+    dim = b'<dimension ref="%s"/>' % dimension if dimension else b""
+    return rebuild_zip(
+        base, replace={"xl/worksheets/sheet1.xml": head + dim + b"<sheetData>" + sheet_data + b"</sheetData>" + tail}
+    )
+
+
+def far_cell_workbook() -> bytes:
+    """Two cells, A1 and XFD1048576, and no <dimension>: 20 KB that would make calamine allocate 512 GB."""
+    return workbook_with_sheet_data(
+        b'<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+    )

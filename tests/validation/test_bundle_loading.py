@@ -204,3 +204,19 @@ def test_sanitize_name_is_always_safe(raw: str) -> None:
     assert not any(ord(ch) < 32 for ch in name)
     assert len(name.encode()) <= 200
     assert sanitize_name(name) == name
+
+
+def test_every_bundle_error_code_is_documented() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "validation" / "bundle.py").read_text() + (root / "validation" / "safety.py").read_text()
+    literal = set(re.findall(r'"((?:bundle|workbook)-[a-z0-9-]+)"', source))
+    prefixed = set(re.findall(r'f"\{kind\.prefix\}-([a-z0-9-]+)"', source))
+    raised = literal | {f"workbook-{c}" for c in prefixed} | {f"bundle-{c}" for c in prefixed}
+    docs = (root / "docs" / "findings.md").read_text(encoding="utf-8")
+    section = docs.split("## Bundle and file codes", 1)[1]
+    documented = set(re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.M))
+    # bundle zips are never XML-, row- or size-mismatch-checked: those prefixed forms cannot occur
+    impossible = {"bundle-xml-entities", "bundle-too-many-rows", "bundle-size-mismatch", "bundle-cell-address"}
+    assert raised - impossible == documented

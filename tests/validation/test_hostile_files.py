@@ -285,3 +285,85 @@ def test_unsupported_compression_method_is_refused() -> None:
     with pytest.raises(BundleError) as info:
         inspect_xlsx(out.getvalue(), name="bz.xlsx")
     assert info.value.code == "workbook-compression"
+
+
+@pytest.mark.parametrize(
+    ("sheet_data", "code"),
+    [
+        # a far address, plain or disguised
+        (
+            b'<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>',
+            "too-many-rows",
+        ),
+        (b'<row r="1"><c r="A1"/><c r="XFD1"/></row><row r="200"><c r="A200"/></row>', "too-many-rows"),
+        (b'<row r="1"><c s="1" r="A1048576"/></row>', "too-many-rows"),
+        (b"<row r='1'><c r = 'A1048576'/></row>", "too-many-rows"),
+        (b'<row r="1"><c r="A0001048576"/></row>', "too-many-rows"),
+        (b'<x:row r="1"><x:c r="A1"/></x:row><x:row r="900000"><x:c r="B900000"/></x:row>', "too-many-rows"),
+        # implicit addresses: rows and cells without r continue from the previous one
+        (b'<row r="99990"/>' + b"<row><c><v>1</v></c></row>" * 20, "too-many-rows"),
+        (b'<row r="5000">' + b"<c><v>1</v></c>" * 500 + b"</row>", "too-many-rows"),
+        # addresses no reader agrees on
+        (b'<row r="1"><c r="&#88;FD1"/></row>', "cell-address"),
+        (b'<row r="1"><c r="A123456789012"/></row>', "cell-address"),
+    ],
+)
+def test_cell_grids_that_would_exhaust_memory_are_refused(sheet_data: bytes, code: str) -> None:
+    from hostile_factory import workbook_with_sheet_data
+
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(workbook_with_sheet_data(sheet_data), name="grid.xlsx")
+    assert info.value.code == f"workbook-{code}"
+    assert "grid.xlsx" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "sheet_data",
+    [
+        b'<row r="1"><c r="A1" t="s"><v>0</v></c><c r="Z9999"/></row>',
+        b'<row r="3"><c r="B3"/></row><row r="60000"><c r="F60000"/></row>',  # 360,000 cells: allowed
+        b"<row><c><v>1</v></c><c><v>2</v></c></row>" * 50,
+    ],
+)
+def test_ordinary_or_moderate_grids_pass(sheet_data: bytes) -> None:
+    from hostile_factory import workbook_with_sheet_data
+
+    inspect_xlsx(workbook_with_sheet_data(sheet_data))
+
+
+def test_sheet_outside_the_worksheets_folder_is_still_checked() -> None:
+    from hostile_factory import far_cell_workbook
+
+    data = far_cell_workbook()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+        rels = zf.read("xl/_rels/workbook.xml.rels").replace(b"worksheets/sheet1.xml", b"../hidden/data.bin")
+    from hostile_factory import rebuild_zip
+
+    moved = rebuild_zip(
+        data,
+        replace={"xl/_rels/workbook.xml.rels": rels},
+        drop={"xl/worksheets/sheet1.xml"},
+        add={"hidden/data.bin": sheet},
+    )
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(moved)
+    assert info.value.code == "workbook-too-many-rows"
+
+
+@pytest.mark.timeout(120)
+def test_far_cell_workbook_ends_with_exit_2_not_an_abort(tmp_path: Path) -> None:
+    """Without the guard calamine aborts the whole process; run `chanquan check` in a child to prove it does not."""
+    import subprocess
+    import sys
+
+    from hostile_factory import far_cell_workbook
+
+    path = tmp_path / "far.xlsx"
+    path.write_bytes(far_cell_workbook())
+    done = subprocess.run(
+        [sys.executable, "-m", "chanquan", "check", str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "1048576 行" in done.stderr

@@ -18,6 +18,9 @@ _REGION = re.compile(r"^\d{6}$")
 
 
 def decimals_of(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -PERCENT_DECIMALS:
+        return max(0, -exponent)
     exponent = value.normalize().as_tuple().exponent  # 1000.00000 has no decimals that matter
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
