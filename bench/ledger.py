@@ -11,6 +11,7 @@ this machine's disk rather than the disk itself.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import statistics
@@ -25,10 +26,10 @@ from pathlib import Path
 # this file is bench/ledger.py: keep its folder from shadowing the `ledger` package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from ledger import EventBody, Ledger, event_kind, generate_key_files, verify_ledger
-from ledger.canonical import format_ts, leaf_data
-from ledger.merkle import leaf_hash, verify_inclusion
-from ledger.note import load_verifier
+from ledger import EventBody, Ledger, event_kind, generate_key_files, verify_ledger  # noqa: E402
+from ledger.canonical import format_ts, leaf_data  # noqa: E402
+from ledger.merkle import leaf_hash, verify_inclusion  # noqa: E402
+from ledger.note import load_verifier  # noqa: E402
 
 ORIGIN = "bench.chanquan/ledger"
 
@@ -85,7 +86,10 @@ def raw_rate(folder: Path, batch: int, total: int) -> float:
 def ledger_rate(folder: Path, batch: int, total: int, key: Path) -> float:
     bodies = [(body(i), "SASAC0001", f"CQ{i}") for i in range(1, total + 1)]
     with Ledger.open(
-        folder / f"ledger-{batch}.sqlite3", signing_key_path=key, checkpoint_file=folder / f"cp-{batch}.log", origin=ORIGIN
+        folder / f"ledger-{batch}.sqlite3",
+        signing_key_path=key,
+        checkpoint_file=folder / f"cp-{batch}.log",
+        origin=ORIGIN,
     ) as ledger:
         started = time.perf_counter()
         if batch == 1:
@@ -114,6 +118,7 @@ def main() -> None:
         key, pub = folder / "keys" / "ledger.key", folder / "keys" / "ledger.pub"
         generate_key_files(key, pub, ORIGIN)
 
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
         for batch, total in ((1, 2_000), (100, 20_000), (1000, 100_000)):
             raw = raw_rate(folder, batch, total)
             ours = ledger_rate(folder, batch, total, key)
@@ -138,9 +143,14 @@ def main() -> None:
             nonlocal report
             report = verify_ledger(big, verifier=verifier, checkpoint_files=[folder / "big.log"])
 
+        cpu_before = time.process_time()
         seconds = timed(run_verify)
+        cpu = time.process_time() - cpu_before
         assert report is not None and report.ok, report
-        print(f"verify {n:,} events (leaves, tree, {report.checkpoints_checked} checkpoints): {seconds:.2f} s")
+        print(
+            f"verify {n:,} events (leaves, tree, {report.checkpoints_checked} checkpoints): "
+            f"{seconds:.2f} s wall, {cpu:.2f} s CPU"
+        )
 
         reopen = timed(lambda: Ledger.open(big, signing_key_path=key, origin=ORIGIN).close())
         with_first_append: list[float] = []

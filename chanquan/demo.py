@@ -319,6 +319,7 @@ def step_documents(demo: Demo) -> None:
         demo.pdfs.append(path)
         lines.append(f"{payload['doc_type']} {payload['cert_no']}（{payload['unit']}）→ {path}")
     demo.wait_for("documents", "the approval mails with the PDFs", lambda: _approval_mails(demo) >= len(wanted))
+    demo.wait_for("documents", "the outbox to settle", lambda: outbox_settled(demo))
     demo.say("市国资委批准后自动签发带数字签名的 PDF，随邮件发给填报单位，并写入回执目录", *lines)
 
 
@@ -339,11 +340,13 @@ def step_verify(demo: Demo) -> None:
 
 
 def _approval_mails(demo: Demo) -> int:
-    return sum(
-        1
-        for mail in demo.mails()
-        if any(part.get_content_type() == "application/pdf" for part in mail.iter_attachments())
-    )
+    return len({e.payload["filing_id"] for e in demo.events("mail.sent") if e.payload["purpose"] == "approved"})
+
+
+def outbox_settled(demo: Demo) -> bool:
+    """Every event that calls for mail has been dispatched and nothing waits in the queue."""
+    last_cause = max((e.seq for e in demo.workflow.ledger.events() if not e.kind.startswith("mail.")), default=0)
+    return demo.outbox.cursor() >= last_cause and not demo.outbox.list(("queue",))
 
 
 STEPS: tuple[tuple[str, Callable[[Demo], None]], ...] = (

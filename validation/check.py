@@ -89,6 +89,15 @@ def check_workbook_bytes(
         today=today or dt.date.today(),
     )
     findings = read.findings + run_rules(ctx, (*DEFAULT_RULES, *extra_rules))
+    log.debug(
+        "validation.checked",
+        extra={
+            "workbook": name,
+            "investors": len(read.registration.investors),
+            "findings": len(findings),
+            "errors": sum(f.severity == ERROR for f in findings),
+        },
+    )
     return CheckResult(read.registration, findings)
 
 

@@ -292,13 +292,13 @@ def write_template(path: Path | str, prefill: Registration | None = None) -> Non
 def template_bytes(prefill: Registration | None = None) -> bytes:
     wb = build_template()
     if prefill is not None:
-        from validation.model import DOCUMENT_KEYS, INVESTOR_KEYS
+        from validation.model import INVESTOR_KEYS
         from validation.spec import FIELD_SPEC
 
         values = {k: getattr(prefill, k) for k in FIELD_SPEC if getattr(prefill, k) is not None}
         investors = [{k: getattr(i, k) for k in INVESTOR_KEYS} for i in prefill.investors]
-        documents = [{k: getattr(d, k) for k in DOCUMENT_KEYS} for d in prefill.documents] or None
-        _fill(wb, values, investors, documents)
+        # The catalogue stays the template's: last time's file names are not attached to the new filing.
+        _fill(wb, values, investors, None)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     prefill = None
     if args.unit:
         try:
-            from chanquan.app import prefill_registration  # type: ignore[attr-defined,unused-ignore]
+            from chanquan.app import prefill_registration
         except ImportError:
             print(
                 "按单位预填（--unit）尚不可用：本安装缺少登记数据读取功能。请先不带 --unit 生成空白模板。",

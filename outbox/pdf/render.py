@@ -210,7 +210,7 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
                 Column(label_for(f"investors.{key}", label), weight, align)
                 for (key, label), weight, align in zip(
                     INVESTOR_COLUMNS,
-                    (3.1, 1.5, 1.8, 1.1, 1.1, 0.9),
+                    (3.4, 1.5, 1.8, 1.0, 1.0, 0.8),
                     ("left", "left", "left", "right", "right", "right"),
                     strict=True,
                 )

@@ -90,7 +90,8 @@ class Env:
             if predicate():
                 return
             time.sleep(0.05)
-        raise AssertionError("condition not reached in time")
+        seen = [(ev.kind, ev.payload.get("outcome", "")) for ev in self.ledger.events() if ev.kind.startswith("intake")]
+        raise AssertionError(f"condition not reached in time; intake events: {seen}")
 
 
 def intake_config(data: Path, **overrides: Any) -> IntakeConfig:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from ledger_support import Counter, open_test_ledger  # noqa: E402
+from ledger_support import Counter, open_test_ledger
 
 
 def append_forever(folder: Path, run: int, ack_fd: int) -> None:

@@ -171,3 +171,30 @@ def test_two_senders_started_at_once_never_double_send(tmp_path: Path, relay: Re
     counts = [int(out.split()[1]) for out, _ in outputs]
     assert sum(counts) == 40, outputs
     assert Counter(relay.handler.message_ids()) == Counter(ids)
+
+
+def test_run_loop_dispatches_and_sends_until_stopped(tmp_path: Path, ledger: Ledger, relay: Relay) -> None:
+    import threading
+
+    data = tmp_path / "data"
+    config = OutboxConfig(
+        mail_domain="chanquan.test",
+        relay=RelayConfig("127.0.0.1", relay.port, security="none", timeout_seconds=5),
+        poll_seconds=0.05,
+    )
+    box = Outbox(ledger, None, data / "outbox", config, directory=FakeDirectory(sample_units()))
+    stop = threading.Event()
+    loop = threading.Thread(target=box.run, args=(stop,), name="outbox-test-loop")
+    loop.start()
+    try:
+        record_password_changes(ledger, 2)
+        deadline = time.monotonic() + 20
+        while len(relay.handler.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=20)
+        box.close()
+    assert not loop.is_alive()
+    assert len(relay.handler.message_ids()) == 2
+    assert sum(1 for _ in ledger.events(kind="mail.sent")) == 2

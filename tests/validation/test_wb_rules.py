@@ -472,6 +472,13 @@ def test_unknown_template_version_stops_further_rules() -> None:
     assert "chanquan template" in result.findings[0].message
 
 
+def test_shares_typed_as_fractions_get_a_hint() -> None:
+    rows = investors_with(r0={"share_pct": Decimal("0.6")}, r1={"share_pct": Decimal("0.4")})
+    result = check(make_workbook(None, rows))
+    share_sum = next(f for f in result.findings if f.code == "investors-share-sum")
+    assert "0.6" in share_sum.message and "60" in share_sum.message
+
+
 def test_unlisted_attachment_is_only_a_warning() -> None:
     result = check(make_workbook(), {**good_attachments(), "多余.pdf": PDF})
     assert codes_at(result) == {("document-unlisted", D, "C3")}

@@ -17,6 +17,7 @@ from validation.spec import (
 )
 
 SHARE_TOLERANCE = Decimal("0.01")
+FRACTION_HINT = "看起来比例按小数填写（如 0.6），请填写百分数的数值（如 60），或把单元格格式改为“数值”后重新输入。"
 HUNDRED = Decimal(100)
 FIFTY = Decimal(50)
 
@@ -48,7 +49,8 @@ def check_investor_sums(ctx: RuleContext) -> Iterator[Finding]:
                 ref.cell,
                 "investors.share_pct",
                 str(total_share),
-                f"{where(ref.sheet, ref.cell)}“股权比例（%）”各行合计为 {total_share}%，应为 100%。",
+                f"{where(ref.sheet, ref.cell)}“股权比例（%）”各行合计为 {total_share}%，应为 100%。"
+                + (FRACTION_HINT if abs(total_share - 1) <= SHARE_TOLERANCE else ""),
             )
 
 
