@@ -47,14 +47,16 @@ class Server:
     verify_tls: bool = True
 
 
-def build_filing_message(sender: str, to: str, files: Sequence[Path], subject: str = "产权登记申报") -> EmailMessage:
+def build_filing_message(
+    sender: str, to: str, files: Sequence[Path], subject: str = "产权登记申报", body: str = ""
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    message.set_content("产权登记申报材料见附件。\n")
+    message.set_content((body or "产权登记申报材料见附件。") + "\n")
     for path in files:
         ctype, _ = mimetypes.guess_type(path.name)
         maintype, subtype = (ctype or "application/octet-stream").split("/", 1)

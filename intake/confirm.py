@@ -49,5 +49,5 @@ class Confirmations:
         match = _TOKEN.match(token.strip().lower())
         if match is None:
             return ""
-        item_id = match["item"].upper()
+        item_id = "IN" + match["item"][2:]  # item ids are "IN", digits, lower-case hex
         return item_id if hmac.compare_digest(self._mac(item_id, sender), match["mac"]) else ""

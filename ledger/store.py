@@ -10,6 +10,7 @@ and the writer reloads its view of the tree when another process has appended.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -133,6 +134,8 @@ class Ledger:
         self._last_sign = 0.0
         self._writer = threading.Thread(target=self._run_writer, name=f"ledger-writer:{path.name}", daemon=True)
         self._writer.start()
+        # a process that forgets close() still gets its tail signed at exit
+        atexit.register(self.close)
 
     # ---------------------------------------------------------------- opening
 
@@ -179,6 +182,7 @@ class Ledger:
             if self._closed:
                 return
             self._closed = True
+        atexit.unregister(self.close)
         self._queue.put(_STOP)
         self._writer.join()
         self._writer_conn.close()

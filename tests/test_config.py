@@ -37,3 +37,12 @@ def test_unknown_setting_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     assert "smtp_prot" in info.value.problem
+
+
+def test_readme_reference_is_generated() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    from chanquan.config import render_markdown_reference
+
+    assert f"<!-- settings:begin -->\n{render_markdown_reference()}<!-- settings:end -->" in readme, (
+        "README's configuration reference is stale: run .venv/bin/python scripts/gen_config_docs.py"
+    )

@@ -22,7 +22,12 @@ def register(subparsers: Any) -> None:
         help="file a workbook and attachments by SMTP (prompts for the password or reads $CHANQUAN_PASSWORD)",
     )
     parser.add_argument("files", nargs="*", type=Path, help="the workbook and its attachments, or one bundle .zip")
-    parser.add_argument("--user", required=True, help="organization code (user name)")
+    parser.add_argument(
+        "--user", default="", help="organization code (user name); without it the mail goes unauthenticated"
+    )
+    parser.add_argument("--to", default="", help="recipient (default: filing@<mail_domain>); a review+TOKEN@ address")
+    parser.add_argument("--subject", default="", help="subject (default: 产权登记申报)")
+    parser.add_argument("--body", default="", help="plain-text body, e.g. a reviewer's 通过 / 退回 and opinion")
     parser.add_argument("--from", dest="sender", default="", help="From address (default: <user>@<mail_domain>)")
     parser.add_argument("--host", default="", help="SMTP host (default: the configured listener)")
     parser.add_argument("--port", type=int, default=0, help="SMTP port (default: the configured listener)")
@@ -49,9 +54,14 @@ def run(args: argparse.Namespace) -> int:
         starttls=args.starttls,
         verify_tls=not args.insecure,
     )
+    if not args.user and not args.sender:
+        print("请用 --user 指定组织机构代码（报送），或用 --from 指定发件地址（审核回复）。", file=sys.stderr)
+        return 2
     sender = args.sender or f"{args.user.lower()}@{domain}"
-    service_address = f"filing@{domain}"
-    password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"{args.user} 的密码：")
+    service_address = args.to or f"filing@{domain}"
+    password = None
+    if args.user:
+        password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"{args.user} 的密码：")
     if args.change_password:
         new_password = os.environ.get(NEW_PASSWORD_ENV) or _prompt_new_password()
         if new_password is None:
@@ -60,12 +70,14 @@ def run(args: argparse.Namespace) -> int:
         message = build_password_change(sender, service_address, new_password)
     else:
         missing = [str(path) for path in args.files if not path.is_file()]
-        if not args.files or missing:
+        if (not args.files and not args.body) or missing:
             print(f"找不到要发送的文件：{'、'.join(missing) or '（未指定）'}", file=sys.stderr)
             return 2
-        message = build_filing_message(sender, service_address, args.files)
+        message = build_filing_message(
+            sender, service_address, args.files, subject=args.subject or "产权登记申报", body=args.body
+        )
     try:
-        result = send_message(server, message, user=args.user, password=password)
+        result = send_message(server, message, user=args.user or None, password=password)
     except SendError as exc:
         print(f"服务器拒绝（{exc.stage}）：{exc.code} {exc.text}", file=sys.stderr)
         return 1
