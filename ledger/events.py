@@ -107,9 +107,13 @@ def registered_kinds() -> dict[str, type[EventBody]]:
     return dict(_REGISTRY)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # hashable like the frozen value it stands for
 class StoredEvent:
-    """One event as it is in the ledger: its position, time, who, about what, and the payload."""
+    """One event as it is in the ledger: its position, time, who, about what, and the payload.
+
+    A value: treat it as read-only. (Not a frozen dataclass only because frozen
+    construction costs three times as much, and every append builds one per event.)
+    """
 
     seq: int
     ts: datetime
@@ -118,14 +122,14 @@ class StoredEvent:
     subject: str
     payload_json: str
     leaf_hash: bytes
-    _payload: list[dict[str, Any]] = field(default_factory=list, repr=False, compare=False)
+    _payload: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def payload(self) -> dict[str, Any]:
         """The payload as a dict (parsed once); readable whether or not the kind is declared."""
-        if not self._payload:
-            self._payload.append(json.loads(self.payload_json))
-        return self._payload[0]
+        if self._payload is None:
+            self._payload = json.loads(self.payload_json)
+        return self._payload
 
     @property
     def body(self) -> EventBody:

@@ -29,7 +29,7 @@ SCHEMA = [
         leaf_hash BLOB NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS ledger_events_subject ON ledger_events(subject, seq)",
-    "CREATE INDEX IF NOT EXISTS ledger_events_kind ON ledger_events(kind, seq)",
+    # no index on kind: every insert would pay for it, and scans by kind are rare (log, audits)
     """CREATE TABLE IF NOT EXISTS ledger_nodes (
         id INTEGER PRIMARY KEY,
         hash BLOB NOT NULL

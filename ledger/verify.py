@@ -177,8 +177,9 @@ def stage_checkpoints_load(ctx: _Context) -> None:
 # encode_basestring); a row whose SQL-built leaf does not match is recomputed in Python
 # before anything is reported, so the fast path can never cause a false finding.
 _LEAF_SQL = (
-    "SELECT seq, CAST('[' || seq || ',' || json_quote(ts) || ',' || json_quote(kind) || ',' || json_quote(actor)"
-    " || ',' || json_quote(subject) || ',' || payload || ']' AS BLOB), leaf_hash FROM ledger_events ORDER BY seq"
+    "SELECT seq, CAST(x'00' || '[' || seq || ',' || json_quote(ts) || ',' || json_quote(kind) || ','"
+    " || json_quote(actor) || ',' || json_quote(subject) || ',' || payload || ']' AS BLOB), leaf_hash"
+    " FROM ledger_events ORDER BY seq"
 )
 
 
@@ -187,40 +188,50 @@ def stage_events(ctx: _Context) -> None:
     report = ctx.report
     total = int(ctx.conn.execute("SELECT coalesce(max(seq), 0) FROM ledger_events").fetchone()[0])
     leaves = ctx.leaves
-    append = leaves.append
     sha256 = hashlib.sha256
     expected = 1
-    suspicious: list[int] = []
+    suspicious: list[tuple[int, int]] = []  # (leaf position, seq) whose SQL-built leaf did not match
     cursor = ctx.conn.execute(_LEAF_SQL)
     while True:
-        rows = cursor.fetchmany(20000)
+        rows = cursor.fetchmany(50000)
         if not rows:
             break
-        for seq, data, stored in rows:
-            if seq != expected:
-                report.add("gap", expected, f"缺少第 {expected} 至 {seq - 1} 号" if seq > expected else "序号重复")
-                if ctx.gap_at is None:
-                    ctx.gap_at = len(leaves)
-                expected = seq
-            computed = sha256(b"\x00" + data).digest()
-            if computed != stored:
-                suspicious.append(len(leaves))
-            append(computed)
-            expected += 1
+        # seq is the INTEGER PRIMARY KEY (unique, ascending): first and last tell whether a page has a gap
+        if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
+            for position, (seq, _data, _stored) in enumerate(rows):
+                if seq != expected:
+                    detail = f"缺少第 {expected} 至 {seq - 1} 号" if seq > expected else "序号重复"
+                    report.add("gap", expected, detail)
+                    if ctx.gap_at is None:
+                        ctx.gap_at = len(leaves) + position
+                    expected = seq
+                expected += 1
+        else:
+            expected += len(rows)
+        computed = [sha256(data).digest() for _seq, data, _stored in rows]
+        stored = [row[2] for row in rows]
+        if computed != stored:
+            base = len(leaves)
+            suspicious.extend(
+                (base + i, rows[i][0])
+                for i, (mine, theirs) in enumerate(zip(computed, stored, strict=True))
+                if mine != theirs
+            )
+        leaves.extend(computed)
         ctx.tick("events", len(leaves), total)
     mismatched: list[tuple[int, str, str, str, str, str, bytes]] = []
-    for position in suspicious:
-        seq, ts, kind, actor, subject, payload, stored = ctx.conn.execute(
-            "SELECT seq, ts, kind, actor, subject, payload, leaf_hash FROM ledger_events ORDER BY seq LIMIT 1 OFFSET ?",
-            (position,),
+    for position, suspect_seq in suspicious:
+        seq, ts, kind, actor, subject, payload, stored_leaf = ctx.conn.execute(
+            "SELECT seq, ts, kind, actor, subject, payload, leaf_hash FROM ledger_events WHERE seq = ?",
+            (suspect_seq,),
         ).fetchone()
-        computed = sha256(b"\x00" + leaf_data(seq, ts, kind, actor, subject, payload)).digest()
-        leaves[position] = computed
-        if computed == stored:
+        recomputed = sha256(b"\x00" + leaf_data(seq, ts, kind, actor, subject, payload)).digest()
+        leaves[position] = recomputed
+        if recomputed == stored_leaf:
             continue
         ctx.bad_leaves.add(position)
         if len(mismatched) < _MAX_CLASSIFIED:
-            mismatched.append((seq, ts, kind, actor, subject, payload, stored))
+            mismatched.append((seq, ts, kind, actor, subject, payload, stored_leaf))
         else:
             report.add("content_changed", seq, f"类型 {kind}，主体 {subject}")
     _classify_mismatches(report, mismatched)
@@ -271,7 +282,7 @@ def stage_tree(ctx: _Context) -> None:
         level += 1
         previous = level_hashes
         level_hashes = [
-            sha256(NODE_PREFIX + previous[i] + previous[i + 1]).digest() for i in range(0, len(previous) - 1, 2)
+            sha256(NODE_PREFIX + a + b).digest() for a, b in zip(previous[0::2], previous[1::2], strict=False)
         ]
         for index in wanted_by_level.get(level, []):
             if index < len(level_hashes):

@@ -196,6 +196,7 @@ class Dispatcher:
                 unit=p["unit"],
                 reviewers=list(p["reviewers"]),
                 at=ev.ts.timestamp(),
+                added=p.get("reason") == "reviewers_added",
             )
         elif ev.kind in CLOSING_KINDS and "filing_id" in p:
             self.state.review_closed(p["filing_id"])

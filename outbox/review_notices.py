@@ -23,8 +23,6 @@ from outbox.notices import (
     human_size,
     is_automatic_sender,
 )
-from validation.model import Registration, diff_registrations
-from validation.spec import FIELD_SPEC
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +57,8 @@ def _review_files(ctx: NoticeContext, received: dict[str, Any]) -> tuple[list[At
 
 
 def _summary(registration: dict[str, Any]) -> list[tuple[str, str]]:
+    from validation.spec import FIELD_SPEC  # validation pulls in openpyxl: only load it when needed
+
     rows = []
     for key in SUMMARY_FIELDS:
         value = registration.get(key)
@@ -72,6 +72,8 @@ def _summary(registration: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _changes(ctx: NoticeContext, unit: str, registration: dict[str, Any], before_seq: int) -> tuple[bool, list[Any]]:
+    from validation.model import Registration, diff_registrations
+
     previous = ctx.last_approved_registration(unit, before_seq)
     if previous is None or not registration:
         return False, []

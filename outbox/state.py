@@ -124,13 +124,33 @@ class OutboxState:
 
     # -- reviews waiting (for reminders) -------------------------------------------------------
     def review_requested(
-        self, filing_id: str, *, round_: int, level: int, unit: str, reviewers: list[str], at: float
+        self, filing_id: str, *, round_: int, level: int, unit: str, reviewers: list[str], at: float, added: bool
     ) -> None:
-        self._run(
-            "INSERT OR IGNORE INTO reviews (filing_id, round, level, unit, reviewers, requested_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (filing_id, round_, level, unit, json.dumps(reviewers), at),
-        )
+        """A request replaces the filing's waiting step; reviewers added to the same step join it."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute(
+                    "SELECT reviewers FROM reviews WHERE filing_id = ? AND round = ? AND level = ? AND unit = ?",
+                    (filing_id, round_, level, unit),
+                ).fetchone()
+                if added and row is not None:
+                    merged = list(dict.fromkeys([*json.loads(row[0]), *reviewers]))
+                    self._conn.execute(
+                        "UPDATE reviews SET reviewers = ? WHERE filing_id = ? AND round = ? AND level = ?",
+                        (json.dumps(merged), filing_id, round_, level),
+                    )
+                else:
+                    self._conn.execute("DELETE FROM reviews WHERE filing_id = ?", (filing_id,))
+                    self._conn.execute(
+                        "INSERT INTO reviews (filing_id, round, level, unit, reviewers, requested_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (filing_id, round_, level, unit, json.dumps(reviewers), at),
+                    )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def review_closed(self, filing_id: str) -> None:
         """Any decision ends every reminder for the filing: the next level gets its own request."""

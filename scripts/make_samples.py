@@ -23,7 +23,7 @@ import shutil
 import sys
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -290,8 +290,8 @@ class Sample:
     build: Callable[[], dict[str, bytes] | bytes]
     exit_code: int
     codes: tuple[str, ...]
+    filed_by: Unit = YUFA
     folder: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 OCCUPY_FILES = {
@@ -504,7 +504,14 @@ SAMPLES: tuple[Sample, ...] = (
     Sample(
         "01-一级企业-占有登记.zip", "一级企业（渝发集团）新设立后的占有产权登记，资料齐全", occupy_first_level, 0, ()
     ),
-    Sample("02-子企业-变动登记.zip", "二级子企业（渝发建设）注册资本变动，由本企业填报", change_subsidiary, 0, ()),
+    Sample(
+        "02-子企业-变动登记.zip",
+        "二级子企业（渝发建设）注册资本变动，由本企业填报",
+        change_subsidiary,
+        0,
+        (),
+        filed_by=YUFA_BUILD,
+    ),
     Sample(
         "03-参股企业-出资人填报.zip",
         "国有参股企业（两江数据，渝发集团持股30%）由出资企业渝发集团代为填报",
@@ -518,15 +525,27 @@ SAMPLES: tuple[Sample, ...] = (
         backfill_unchanged,
         0,
         (),
+        filed_by=SC_POWER,
     ),
-    Sample("05-补录-已办有变化.zip", "补录历史数据，一级企业已办登记但有变化", backfill_changed, 0, ()),
-    Sample("06-补录-未办", "补录历史数据，从未办理登记；以文件夹形式报送", backfill_never, 0, (), folder=True),
+    Sample(
+        "05-补录-已办有变化.zip", "补录历史数据，一级企业已办登记但有变化", backfill_changed, 0, (), filed_by=SHANCHENG
+    ),
+    Sample(
+        "06-补录-未办",
+        "补录历史数据，从未办理登记；以文件夹形式报送",
+        backfill_never,
+        0,
+        (),
+        folder=True,
+        filed_by=YUFA_BUILD,
+    ),
     Sample(
         "07-错误-组织机构代码校验码错.zip",
         "组织机构代码校验位填错（与统一社会信用代码第9-17位也不一致）",
         bad_check_character,
         1,
         ("org-code-check-digit", "org-code-uscc-mismatch"),
+        filed_by=YUFA_BUILD,
     ),
     Sample(
         "08-错误-股权比例合计不等于100.zip",
@@ -534,6 +553,7 @@ SAMPLES: tuple[Sample, ...] = (
         bad_shares,
         1,
         ("investor-share-mismatch", "investors-share-sum"),
+        filed_by=SC_POWER,
     ),
     Sample(
         "09-错误-缺少必需资料.zip",
@@ -549,6 +569,7 @@ SAMPLES: tuple[Sample, ...] = (
         bad_executable,
         1,
         ("document-content-mismatch",),
+        filed_by=YUFA_BUILD,
     ),
     Sample("12-错误-损坏的工作簿.xlsx", "传输中断、只剩三分之二的工作簿", broken_workbook, 2, ("workbook-truncated",)),
     Sample("13-错误-压缩包里套压缩包.zip", "把报送压缩包又打包了一层", nested_zip, 2, ("bundle-nested-zip",)),
@@ -620,6 +641,9 @@ tree in `units.csv` (the tree the demo seeds): 市国资委 `SASAC0001` → 重�
 (渝发（香港）国际有限公司, code assigned by the system) and one 国有参股 holding
 (重庆两江数据服务有限公司, filed by its investor 渝发集团).
 
+The last column is the filing unit, i.e. the drop folder `<dropbox>/<ORGCODE>/` the sample
+belongs in (for the 参股 sample that is the investor, who files it).
+
 Try one:
 
     .venv/bin/chanquan check "inbox_samples/08-错误-股权比例合计不等于100.zip"
@@ -628,8 +652,8 @@ Exit status: 0 acceptable, 1 has errors, 2 unreadable. The finding codes are exp
 docs/findings.md. tests/validation/test_samples.py checks that `chanquan check` gives exactly the
 result below for every sample.
 
-| sample | what it shows | exit | finding codes |
-| --- | --- | --- | --- |
+| sample | what it shows | exit | finding codes | filer (drop folder) |
+| --- | --- | --- | --- | --- |
 """
 
 
@@ -638,7 +662,7 @@ def write_readme(out_dir: Path, results: Mapping[str, tuple[int, list[str]]]) ->
     for sample in SAMPLES:
         status, codes = results[sample.name]
         shown = ", ".join(f"`{c}`" for c in codes) if codes else "—"
-        rows.append(f"| `{sample.name}` | {sample.shows} | {status} | {shown} |")
+        rows.append(f"| `{sample.name}` | {sample.shows} | {status} | {shown} | `{sample.filed_by.code}` |")
     units = "\n".join(f"- `{u.code}` {u.name}（{'境外，' if u.overseas else ''}{u.holding}）" for u in UNITS)
     text = README_HEAD + "\n".join(rows) + "\n\n## Units\n\n" + units + "\n"
     (out_dir / "README.md").write_text(text, encoding="utf-8")

@@ -11,8 +11,8 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from validation.codes import fold_width, normalize_org_code
 
@@ -110,7 +110,7 @@ def parse_decimal(value: CellValue, *, percent: bool = False) -> Decimal | Parse
         return _float_to_decimal(value)
     if not isinstance(value, str):
         return BAD_NUMBER
-    text = fold_width(value).translate(_BLANKS).replace("，", ",").replace("。", ".")
+    text = fold_width(value).translate(_BLANKS)
     if percent and text.endswith("%"):
         text = text[:-1]
     if not text:

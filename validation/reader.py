@@ -12,16 +12,18 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from python_calamine import CalamineWorkbook
 
+from validation.codes import fold_width
 from validation.findings import ERROR, WARNING, Finding, where
 from validation.model import CellRef, DocumentEntry, Investor, Registration, construct_row
 from validation.parsing import (
@@ -43,6 +45,7 @@ from validation.spec import (
     TABLES,
     TEMPLATE_SOURCE_HINT,
     VERSION_NAME,
+    ColumnSpec,
     FieldType,
     TableSpec,
 )
@@ -147,6 +150,7 @@ _LAYOUT_PARTS = re.compile(
 )
 _layout_cache: dict[tuple[tuple[str, int, int], ...], WorkbookLayout] = {}
 _LAYOUT_CACHE_SIZE = 64
+_layout_lock = threading.Lock()
 
 
 def cached_layout(zf: zipfile.ZipFile) -> WorkbookLayout:
@@ -162,9 +166,10 @@ def cached_layout(zf: zipfile.ZipFile) -> WorkbookLayout:
     found = _layout_cache.get(key)
     if found is None:
         found = read_layout(zf)
-        if len(_layout_cache) >= _LAYOUT_CACHE_SIZE:
-            _layout_cache.pop(next(iter(_layout_cache)))
-        _layout_cache[key] = found
+        with _layout_lock:  # intake checks filings from several threads
+            if len(_layout_cache) >= _LAYOUT_CACHE_SIZE:
+                _layout_cache.pop(next(iter(_layout_cache)))
+            _layout_cache[key] = found
     return found
 
 
@@ -226,9 +231,7 @@ def _text(value: CellValue) -> Converted:
     return clean_text(value)
 
 
-def _phone(value: CellValue) -> Converted:
-    from validation.codes import fold_width
-
+def _folded_text(value: CellValue) -> Converted:
     return fold_width(clean_text(value))
 
 
@@ -247,8 +250,8 @@ def _choice(value: CellValue) -> Converted:
 
 CONVERTERS: dict[FieldType, Callable[[CellValue], Converted]] = {
     "text": _text,
-    "email": _phone,
-    "phone": _phone,
+    "email": _folded_text,
+    "phone": _folded_text,
     "org_code": parse_code,
     "uscc": parse_code,
     "region": parse_code,
@@ -261,14 +264,25 @@ CONVERTERS: dict[FieldType, Callable[[CellValue], Converted]] = {
 
 
 def _label_key(text: str) -> str:
-    from validation.codes import fold_width
-
     return "".join(fold_width(text).split()).replace("(", "（").replace(")", "）")
 
 
 _HEADER_KEYS: dict[str, dict[str, str]] = {
     t.name: {**{_label_key(c.label): c.key for c in t.columns}, **{c.key: c.key for c in t.columns}} for t in TABLES
 }
+
+
+class _Place(NamedTuple):
+    """Where a table column sits: sheet, column letter, zero-based first body row, table name."""
+
+    sheet: str
+    letter: str
+    first: int
+    table: str
+
+
+_BLANK = object()
+"""Marks an empty table cell while rows are assembled (None is a parse failure's value)."""
 
 
 class _Sheets:
@@ -412,34 +426,41 @@ class _Reader:
                     f"“{loc.sheet}”工作表的表格“{spec.name}”超过 {MAX_TABLE_ROWS} 行，只读取了前 {MAX_TABLE_ROWS} 行。",
                 )
             )
-        columns = [
-            (col.key, positions[col.key], letters[col.key], CONVERTERS[col.type], col.label, f"{spec.name}.{col.key}")
-            for col in spec.columns
-            if col.key in positions
+        present = [col for col in spec.columns if col.key in positions]
+        lines = grid[first : min(last, len(grid))]
+        values_by_column = [
+            self._column(lines, col, positions[col.key], _Place(loc.sheet, letters[col.key], first, spec.name))
+            for col in present
         ]
-        sheet = loc.sheet
-        blank_entry = dict.fromkeys((c.key for c in spec.columns), None)
-        rows: list[dict[str, Any]] = []
-        for r in range(first, min(last, len(grid))):
-            line = grid[r]
-            width = len(line)
-            entry: dict[str, Any] = dict(blank_entry)
-            entry["row"] = r + 1
-            filled = False
-            for key, index, letter, convert, label, field_name in columns:
-                raw = line[index] if index < width else ""
-                if raw == "" or (raw.__class__ is str and not raw.strip()):
-                    entry[key] = None
-                    continue
-                filled = True
-                value = convert(raw)
-                if value.__class__ is ParseProblem:
-                    self.problem(CellRef(sheet, f"{letter}{r + 1}"), field_name, label, value, raw)
-                    value = None
-                entry[key] = value
-            if filled:
-                rows.append(entry)
+        missing = [col.key for col in spec.columns if col.key not in positions]
+        keys = ["row", *(col.key for col in present), *missing]
+        tail = (None,) * len(missing)
+        rows: list[dict[str, Any]] = [
+            dict(zip(keys, (first + offset + 1, *values, *tail), strict=True))
+            for offset, values in enumerate(zip(*values_by_column, strict=True))
+            if any(v is not _BLANK for v in values)
+        ]
+        for row in rows:
+            for key, value in row.items():
+                if value is _BLANK:
+                    row[key] = None
         return rows, letters, loc.sheet
+
+    def _column(self, lines: list[list[CellValue]], col: ColumnSpec, index: int, place: _Place) -> list[Any]:
+        """One table column converted top to bottom; blanks become _BLANK so empty rows can be dropped.
+
+        Working column by column keeps the per-cell work inside list comprehensions, which is what
+        makes 2,000 rows fit the time budget.
+        """
+        convert = CONVERTERS[col.type]
+        raws = [line[index] if index < len(line) else "" for line in lines]
+        values = [_BLANK if raw == "" or (raw.__class__ is str and not raw.strip()) else convert(raw) for raw in raws]
+        for offset, value in enumerate(values):
+            if value.__class__ is ParseProblem:
+                ref = CellRef(place.sheet, f"{place.letter}{place.first + offset + 1}")
+                self.problem(ref, f"{place.table}.{col.key}", col.label, value, raws[offset])
+                values[offset] = None
+        return values
 
 
 def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
@@ -454,7 +475,9 @@ def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
     except Exception as exc:  # calamine and the XML parser raise many types for a broken file
         where_ = f"“{name}”" if name else "登记表工作簿"
         raise BundleError(
-            "workbook-unreadable", f"{where_}已损坏或不是标准的 .xlsx 工作簿，无法读取：{type(exc).__name__}", str(exc)
+            "workbook-unreadable",
+            f"{where_}已损坏或不是标准的 .xlsx 工作簿，无法读取。请用 Excel 或 WPS 打开后另存为 .xlsx 再报送。",
+            f"{type(exc).__name__}: {exc}",
         ) from exc
     reader = _Reader(layout, _Sheets(book, layout.sheet_names))
     try:
@@ -471,9 +494,13 @@ def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
         raise
     except Exception as exc:
         where_ = f"“{name}”" if name else "登记表工作簿"
-        raise BundleError("workbook-unreadable", f"{where_}的内容无法读取：{type(exc).__name__}", str(exc)) from exc
+        raise BundleError(
+            "workbook-unreadable",
+            f"{where_}的内容无法读取。请用 Excel 或 WPS 打开后另存为 .xlsx 再报送。",
+            f"{type(exc).__name__}: {exc}",
+        ) from exc
     finally:
-        book.close() if hasattr(book, "close") else None
+        book.close()
     investors_got = tables["investors"]
     documents_got = tables["documents"]
     registration = Registration.model_construct(

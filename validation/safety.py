@@ -1,14 +1,18 @@
 """Defences against hostile or broken files, run before anything parses them.
 
-A workbook reaches calamine (Rust) and openpyxl, neither of which we want to trust with a
-zip bomb, an XML entity bomb or an encrypted container. Everything here reads only the zip
-central directory, the local headers and the first bytes of the small XML parts, so that the
-check costs well under a millisecond on a normal workbook and a bounded amount of memory on a
-hostile one. The real inflated size is also enforced while streaming whenever the central
-directory alone could not rule out a bomb, because its size fields are written by the attacker.
+A workbook reaches calamine (Rust) and openpyxl, neither of which we want to trust with a zip
+bomb, an XML entity bomb, an encrypted container or a sheet whose cell addresses make calamine
+allocate a dense grid of billions of cells (which aborts the whole process, no exception). The
+checks read the zip central directory, the local headers, the first bytes of every XML part and
+the worksheets themselves (one regex search each on a normal sheet), so that they cost a fraction
+of a millisecond on a normal workbook and a bounded amount of memory on a hostile one. Sizes are
+taken from the central directory before anything is inflated and enforced again while streaming
+whenever the directory alone could not rule out a bomb, because its fields are written by the
+attacker (calamine and zipfile also stop at the declared size).
 
-The errors raised here are `validation.bundle.BundleError`; the class lives in this module so
-that bundle.py can import the checks without a cycle.
+The module is longer than most on purpose: every container defence lives here, in the order the
+checks run, so that one review sees all of them. `BundleError` lives here too so that bundle.py
+can import the checks without a cycle.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import re
 import struct
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 MAX_INFLATED_TOTAL = 50 * 1024 * 1024
 """Largest total inflated size of a workbook or of a bundle zip."""
@@ -40,6 +45,12 @@ MAX_SHEET_ROWS = 100_000
 
 MAX_SHEET_CELLS = 2_000_000
 """Largest rows x columns grid a worksheet may span: calamine allocates it densely (~32 bytes a cell)."""
+
+MAX_SHARED_STRINGS = 200_000
+"""Most shared strings a workbook may hold; a 10,000-investor filing needs a few tens of thousands."""
+
+STRINGS_SCAN_BYTES = 1024 * 1024
+"""Shared-strings parts above this declared size have their strings counted."""
 
 MAX_PROLOG_BYTES = 64 * 1024
 """How far into an XML part the root element must start; the DOCTYPE can only live before it."""
@@ -570,8 +581,21 @@ def inspect_zip(data: bytes, *, name: str = "") -> zipfile.ZipFile:
     return zf
 
 
+_RECENTLY_PASSED: deque[bytes] = deque(maxlen=4)
+"""The last workbooks that passed, by identity: load_bundle and the reader both guard the same bytes
+object, and bytes cannot change, so the second look is free. Holding them keeps their ids unique."""
+
+
 def inspect_xlsx(data: bytes, *, name: str = "") -> None:
     """Refuse a workbook that is not a plain, macro-free, bounded .xlsx; return quietly otherwise."""
+    if any(seen is data for seen in _RECENTLY_PASSED):
+        return
+    _inspect_xlsx(data, name)
+    if type(data) is bytes:  # a bytearray could change after the look
+        _RECENTLY_PASSED.append(data)
+
+
+def _inspect_xlsx(data: bytes, name: str) -> None:
     kind = sniff_container(data)
     where = f"“{name}”" if name else WORKBOOK.label
     if kind == "ole":
@@ -597,7 +621,8 @@ def inspect_xlsx(data: bytes, *, name: str = "") -> None:
         if _MACRO_PARTS.search(info.filename):
             raise _macro_error(where, info.filename)
     _verify_inflation(data, infos, WORKBOOK, name)
-    sheets = _worksheet_parts(data, by_name.get("xl/_rels/workbook.xml.rels"), name)
+    _check_main_part(data, by_name.get("_rels/.rels"), name)
+    sheets, strings = _workbook_parts(data, by_name.get("xl/_rels/workbook.xml.rels"), name)
     for info in infos:
         lower = info.filename.lower()
         if info.is_dir() or lower.endswith(_BINARY_SUFFIXES):
@@ -612,25 +637,78 @@ def inspect_xlsx(data: bytes, *, name: str = "") -> None:
             _check_sheet_extent(data, info, WORKBOOK, name)
         else:
             _check_xml_prolog(data, info, WORKBOOK, name)
+            if lower in strings:
+                _check_shared_strings(data, info, WORKBOOK, name)
 
 
 _RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\s([^>]*)>")
 _ATTR = re.compile(rb"""([\w:.-]+)\s*=\s*["']([^"']*)["']""")
 
 
-def _worksheet_parts(data: bytes, rels: _Entry | None, name: str) -> set[str]:
-    """Lower-cased part names the workbook's relationships point at as worksheets, wherever they live."""
+def _workbook_parts(data: bytes, rels: _Entry | None, name: str) -> tuple[set[str], set[str]]:
+    """Lower-cased names of the worksheet and shared-strings parts the workbook's relationships point at.
+
+    calamine follows these relationships, so a sheet stored under any name must be checked too.
+    """
+    sheets: set[str] = set()
+    strings: set[str] = {"xl/sharedstrings.xml"}
     if rels is None:
-        return set()
+        return sheets, strings
     _check_xml_prolog(data, rels, WORKBOOK, name)
     text, _ = _read_prefix(data, rels, WORKBOOK, name, min(max(rels.file_size, 0), 1024 * 1024))
-    parts = set()
     for match in _RELATIONSHIP.finditer(text):
         attrs = {k.lower(): v for k, v in _ATTR.findall(match.group(1))}
-        if attrs.get(b"type", b"").endswith(b"/worksheet"):
-            target = attrs.get(b"target", b"").decode("utf-8", "replace").replace("\\", "/")
-            parts.add(posixpath.normpath(target.lstrip("/") if target.startswith("/") else "xl/" + target).lower())
-    return parts
+        kind = attrs.get(b"type", b"").rsplit(b"/", 1)[-1]
+        if kind not in (b"worksheet", b"sharedStrings"):
+            continue
+        target = attrs.get(b"target", b"").decode("utf-8", "replace").replace("\\", "/")
+        part = posixpath.normpath(target.lstrip("/") if target.startswith("/") else "xl/" + target).lower()
+        (sheets if kind == b"worksheet" else strings).add(part)
+    return sheets, strings
+
+
+def _check_main_part(data: bytes, rels: _Entry | None, name: str) -> None:
+    """The package's main part must be xl/workbook.xml: the part every check above looked at and calamine reads."""
+    if rels is None:
+        return
+    _check_xml_prolog(data, rels, WORKBOOK, name)
+    text, _ = _read_prefix(data, rels, WORKBOOK, name, min(max(rels.file_size, 0), 256 * 1024))
+    for match in _RELATIONSHIP.finditer(text):
+        attrs = {k.lower(): v for k, v in _ATTR.findall(match.group(1))}
+        if not attrs.get(b"type", b"").endswith(b"/officeDocument"):
+            continue
+        target = attrs.get(b"target", b"").decode("utf-8", "replace").replace("\\", "/")
+        if posixpath.normpath(target.lstrip("/")).lower() != "xl/workbook.xml":
+            where = f"“{name}”" if name else WORKBOOK.label
+            raise BundleError(
+                "workbook-not-xlsx",
+                f"{where}的主文档指向“{target[:80]}”而不是 xl/workbook.xml，不是标准的 Excel 工作簿结构，已拒收。"
+                "请用 Excel 或 WPS 重新另存为 .xlsx。",
+                detail=f"officeDocument target {target!r}",
+            )
+
+
+def _check_shared_strings(data: bytes, info: _Entry, kind: _Kind, name: str) -> None:
+    """Refuse millions of shared strings: calamine loads every one of them before reading any cell.
+
+    A part under STRINGS_SCAN_BYTES cannot hold more than ~80,000 strings, so only larger ones are counted.
+    """
+    if info.file_size <= STRINGS_SCAN_BYTES:
+        return
+    count = 0
+    tail = b""
+    for chunk in _inflate_chunks(data, info, kind, name):
+        buf = tail + chunk
+        count += buf.count(b"<si") + buf.count(b":si") - tail.count(b"<si") - tail.count(b":si")
+        tail = buf[-2:]
+        if count > MAX_SHARED_STRINGS:
+            where = f"“{name}”" if name else kind.label
+            raise BundleError(
+                f"{kind.prefix}-too-many-strings",
+                f"{where}中的“{info.filename}”有超过 {MAX_SHARED_STRINGS} 个不同的文本，远超登记表所需，已拒收。"
+                "请只填写标准登记表的内容后重新保存报送。",
+                detail=f"more than {count} shared strings",
+            )
 
 
 def _macro_error(where: str, member: str) -> BundleError:
@@ -640,8 +718,3 @@ def _macro_error(where: str, member: str) -> BundleError:
         "请使用标准登记表模板，另存为不含宏的 .xlsx 后重新报送。",
         detail=f"macro part {member!r}",
     )
-
-
-def describe(error: BundleError) -> dict[str, Any]:
-    """JSON-safe form of an error, for `--json` output and ledger payloads."""
-    return {"code": error.code, "message": error.message, "detail": error.detail}

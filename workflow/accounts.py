@@ -178,6 +178,25 @@ class AccountStore:
         with self._lock:
             return self._ensure_row(name)
 
+    def create_many(self, usernames: list[str]) -> int:
+        """Initial-rule accounts for many units in one transaction (an import); returns how many were new."""
+        now = _iso(self.clock())
+        rows = [(normalize_username(name), now) for name in usernames]
+        with self._lock:
+            before = self._conn.total_changes
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO accounts(username, password_hash, must_change, created_at)"
+                    " VALUES (?, NULL, 1, ?)",
+                    rows,
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return self._conn.total_changes - before
+
     def must_change(self, username: str) -> bool:
         row = self._row(normalize_username(username))
         return True if row is None else bool(row[1])

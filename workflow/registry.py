@@ -307,9 +307,7 @@ class UnitRegistry(UnitsView):
         with self._lock:
             summary, specs = ImportPlanner(self, actor).plan(rows)
             self._append(specs)
-            for body, _actor, _subject in specs:
-                if isinstance(body, AccountCreated):
-                    self._accounts.create(body.username)
+            self._accounts.create_many([body.username for body, _, _ in specs if isinstance(body, AccountCreated)])
         summary.events = len(specs)
         log.info("units.imported", extra={"added": len(summary.added), "changed": len(summary.changed)})
         return summary

@@ -7,7 +7,7 @@ Each yields findings with a stable code (listed in docs/findings.md) and never r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from validation.codes import is_valid_org_code
 from validation.findings import ERROR, Finding, where
@@ -183,4 +183,29 @@ def open_filing_findings(registration: Registration, unit: Unit | None, open_fil
         "org_code",
         unit.code,
         f"{unit.label}本时期已有申报 {open_filing} 正在审核中；请等待审核结束，或请管理员撤回后再报。",
+    )
+
+
+def merge_findings(first: Sequence[Finding], more: Sequence[Finding]) -> list[Finding]:
+    seen = {(f.code, f.sheet, f.cell, f.field) for f in first}
+    return list(first) + [f for f in more if (f.code, f.sheet, f.cell, f.field) not in seen]
+
+
+def findings_key(findings: list[Finding]) -> tuple[tuple[str, ...], ...]:
+    return tuple((f.code, f.severity, f.sheet, f.cell, f.field, f.value, f.message) for f in findings)
+
+
+def finding_json(finding: Finding) -> dict[str, str]:
+    return {k: str(v) for k, v in finding.as_json().items()}
+
+
+def no_reviewer_finding(unit: str) -> Finding:
+    return Finding(
+        "no-reviewer",
+        "error",
+        "",
+        "",
+        "org_code",
+        unit,
+        f"单位 {unit} 没有上级审核单位（市国资委本身不填报产权登记）。",
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,17 @@ from workflow.machine import FilingState, FilingStatus, ReviewDecision
 from workflow.projections import load_filing
 from workflow.queries import Queries
 from workflow.registry import ADMIN, EventSpec, UnitRegistry
-from workflow.rules import backfill_findings, open_filing_findings, period_of, subject_code, tree_findings
+from workflow.rules import (
+    backfill_findings,
+    finding_json,
+    findings_key,
+    merge_findings,
+    no_reviewer_finding,
+    open_filing_findings,
+    period_of,
+    subject_code,
+    tree_findings,
+)
 from workflow.tokens import make_token, normalize_email, parse_token, token_matches, token_step
 from workflow.units import Unit
 from workflow.views import DecisionOutcome, SubmitOutcome
@@ -66,11 +76,6 @@ def _annotate(workbook: bytes, findings: list[Finding]) -> bytes:
     from validation.annotate import annotate_workbook
 
     return annotate_workbook(workbook, findings)
-
-
-def _merge(first: Sequence[Finding], more: Sequence[Finding]) -> list[Finding]:
-    seen = {(f.code, f.sheet, f.cell, f.field) for f in first}
-    return list(first) + [f for f in more if (f.code, f.sheet, f.cell, f.field) not in seen]
 
 
 class Workflow(Queries):
@@ -191,6 +196,12 @@ class Workflow(Queries):
         check_result: Any,
     ) -> SubmitOutcome:
         """Record a filing: received, then invalid or the first review request. Idempotent on item_id."""
+        # content-addressed and idempotent: written before taking the lock, so that concurrent
+        # submits only serialize on the checks and the append
+        blobs = self.ledger.blobs
+        workbook_blob = blobs.put(bundle.workbook_bytes)
+        attachment_blobs = [blobs.put(bundle.attachments[name]) for name in sorted(bundle.attachments)]
+        annotated = self._annotate_early(item_id, normalize_username(filer), bundle, check_result)
         with self._lock:
             earlier = self._outcome_for_item(item_id)
             if earlier is not None:
@@ -199,12 +210,11 @@ class Workflow(Queries):
             registration: Registration | None = check_result.registration
             findings = list(check_result.findings)
             if registration is not None:
-                findings = _merge(findings, self._ledger_findings(filer_code, registration))
+                findings = merge_findings(findings, self._ledger_findings(filer_code, registration))
             subject = subject_code(filer_code, registration)
             period = period_of(registration)
             resumed = self._resumable_filing(subject, period, filer_code)
             filing_id, round_no = (resumed.filing_id, resumed.round + 1) if resumed else (self._next_filing_id(), 1)
-            blobs = self.ledger.blobs
             errors = [f for f in findings if f.is_error]
             received = FilingReceived(
                 filing_id=filing_id,
@@ -215,25 +225,26 @@ class Workflow(Queries):
                 channel=channel,
                 reply_to=reply_to,
                 registration=registration.to_canonical() if registration is not None else None,
-                workbook_blob=blobs.put(bundle.workbook_bytes),
-                attachment_blobs=[blobs.put(bundle.attachments[name]) for name in sorted(bundle.attachments)],
+                workbook_blob=workbook_blob,
+                attachment_blobs=attachment_blobs,
                 item_id=item_id,
-                warnings=[_finding_json(f) for f in findings if not f.is_error],
+                warnings=[finding_json(f) for f in findings if not f.is_error],
             )
             specs: list[EventSpec] = [(received, filer_code, filing_id)]
             review_unit = ""
             first = self._first_reviewer(subject, filer_code) if not errors and registration is not None else None
             if errors or registration is None or first is None:
                 if not errors:
-                    errors = [_no_reviewer_finding(subject)]
+                    errors = [no_reviewer_finding(subject)]
                     findings = findings + errors
                 specs.append(
                     (
                         FilingInvalid(
                             filing_id=filing_id,
                             round=round_no,
-                            findings=[_finding_json(f) for f in findings],
-                            annotated_blob=blobs.put(self._annotated(bundle.workbook_bytes, findings, filing_id)),
+                            findings=[finding_json(f) for f in findings],
+                            annotated_blob=annotated.get(findings_key(findings))
+                            or blobs.put(self._annotated(bundle.workbook_bytes, findings, filing_id)),
                         ),
                         SYSTEM,
                         filing_id,
@@ -254,6 +265,23 @@ class Workflow(Queries):
             findings=findings,
             review_unit=review_unit,
         )
+
+    def _annotate_early(
+        self, item_id: str, filer: str, bundle: Bundle, check_result: Any
+    ) -> dict[tuple[tuple[str, ...], ...], str]:
+        """The annotated workbook of a filing that will most likely be invalid, made outside the lock.
+
+        Annotating takes tens of milliseconds; doing it before the lock keeps decisions flowing.
+        The findings are recomputed under the lock; the blob is used only if they are the same.
+        """
+        registration: Registration | None = check_result.registration
+        findings = list(check_result.findings)
+        if registration is not None:
+            findings = merge_findings(findings, self._ledger_findings(filer, registration))
+        if not any(f.is_error for f in findings):
+            return {}
+        annotated = self._annotated(bundle.workbook_bytes, findings, item_id)
+        return {findings_key(findings): self.ledger.blobs.put(annotated)}
 
     def _annotated(self, workbook: bytes, findings: list[Finding], filing_id: str) -> bytes:
         try:
@@ -484,19 +512,3 @@ class Workflow(Queries):
                 continue
             specs.append((self._request(state.filing_id, state.round, 1, first, "unit_moved"), SYSTEM, state.filing_id))
         return specs
-
-
-def _finding_json(finding: Finding) -> dict[str, str]:
-    return {k: str(v) for k, v in finding.as_json().items()}
-
-
-def _no_reviewer_finding(unit: str) -> Finding:
-    return Finding(
-        "no-reviewer",
-        "error",
-        "",
-        "",
-        "org_code",
-        unit,
-        f"单位 {unit} 没有上级审核单位（市国资委本身不填报产权登记）。",
-    )

@@ -238,6 +238,7 @@ def run_verify(args: argparse.Namespace) -> int:
             f"单位 {issuance.unit}，登记 {issuance.filing_id}"
             + (f"，为第 {issuance.reissue_of} 号的补打" if issuance.reissue_of else "")
         )
+        print(f"  页面上的核验码应为：{issuance.verification_code}")
         if issuance.proof:
             print(f"包含证明（对最新已签名检查点，树大小 {issuance.proof['tree_size']}）：")
             print(json.dumps(issuance.proof, ensure_ascii=False, indent=2))
@@ -273,6 +274,7 @@ def _report_json(path: Path, report: Any) -> dict[str, Any]:
             "doc_type": issuance.doc_type,
             "cert_no": issuance.cert_no,
             "reissue_of": issuance.reissue_of,
+            "verification_code": issuance.verification_code,
             "proof_ok": issuance.proof_ok,
             "proof": issuance.proof,
         },

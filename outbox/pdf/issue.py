@@ -305,6 +305,7 @@ class DocumentIssuer:
             doc_type=str(p.get("doc_type", "")),
             cert_no=str(p.get("cert_no", "")),
             reissue_of=p.get("reissue_of"),
+            verification_code=f"{p.get('cert_no', '')} · #{p.get('approval_seq', '')} · {str(p.get('content_hash', ''))[:12]}",
         )
         checkpoint = self.ledger.latest_checkpoint()
         if checkpoint is None or checkpoint.size < event.seq:

@@ -43,6 +43,7 @@ class IssuanceRecord:
     doc_type: str
     cert_no: str
     reissue_of: int | None
+    verification_code: str = ""
     proof: dict[str, Any] = field(default_factory=dict)
     proof_ok: bool = False
     proof_reason_zh: str = ""

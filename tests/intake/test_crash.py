@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 
 import pytest
@@ -81,11 +82,13 @@ def mail_for(base: bytes, unit: str) -> EmailMessage:
 
 
 def send_until_accepted(port: int, unit: str, message: EmailMessage, stop: threading.Event) -> None:
+    """A mail client's queue: the same bytes are resent until a 250 was seen."""
+    raw = message.as_bytes(policy=SMTP_POLICY)  # serialized once, as a queued message is
     while not stop.is_set():
         try:
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
                 smtp.login(unit, PASSWORD)
-                smtp.send_message(message)
+                smtp.sendmail(message["From"], [message["To"]], raw)
                 return
         except (OSError, smtplib.SMTPException):
             time.sleep(0.2)  # the server is down or died mid-transaction: retry like a real client

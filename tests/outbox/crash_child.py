@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from outbox_testing import FakeDirectory, sample_units
 
 import outbox.events  # noqa: F401
-import workflow.events  # noqa: F401
 from ledger import Ledger
 from outbox import Outbox, OutboxConfig, RelayConfig, RetryPolicy
 from outbox.spool import Spool

@@ -253,3 +253,35 @@ def test_password_change_and_overseas_credentials(f: Flow) -> None:
     assert creds["To"] == "filer@yuxin.test"
     body = creds.get_body(("plain",))
     assert body is not None and overseas.username in body.get_content()
+
+
+def test_review_request_lists_files_over_the_attachment_limit(f: Flow) -> None:
+    box = f.outbox(attach_limit_bytes=1000)
+    try:
+        f.file()
+        run(box)
+    finally:
+        box.close()
+    request = by_purpose(delivered(f.data), "review-request")[0]
+    assert list(request.iter_attachments()) == []
+    body = request.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "【未附上，超过 1000 B，请向填报单位索取】" in text
+    assert "0.pdf" in text and "_登记表.xlsx" in text
+
+
+def test_reviewers_added_later_are_reminded_too(f: Flow) -> None:
+    now = [datetime.now(UTC).timestamp()]
+    box = f.outbox(reminder_working_days=1)
+    box.dispatcher.clock = lambda: now[0]
+    try:
+        f.file()
+        run(box)
+        f.wf.units.set_contacts(GROUP, reviewer_emails=["audit1@yuxin.test", "audit2@yuxin.test", "new@yuxin.test"])
+        run(box)
+        assert "new@yuxin.test" in [str(m["To"]) for m in by_purpose(delivered(f.data), "review-request")]
+        now[0] += timedelta(days=4).total_seconds()
+        assert box.send_reminders() == 3
+    finally:
+        box.close()

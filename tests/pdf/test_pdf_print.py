@@ -88,6 +88,7 @@ def test_verify_pdf_accepts_the_issued_file(
     assert code == 0
     report = json.loads(out)
     assert report["ok"] and report["signature"]["ok"]
+    assert report["issuance"]["verification_code"] in "\n".join(page_texts(form_file.read_bytes()))
     assert report["sha256"] == hashlib.sha256(form_file.read_bytes()).hexdigest()
     proof = report["issuance"]["proof"]
     assert proof["event"]["kind"] == "document.issued"

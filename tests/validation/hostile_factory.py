@@ -280,3 +280,32 @@ def far_cell_workbook() -> bytes:
     return workbook_with_sheet_data(
         b'<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
     )
+
+
+def shared_strings_workbook(count: int) -> bytes:
+    """The plain workbook plus a shared-strings part holding `count` distinct strings."""
+    base = plain_workbook()
+    with zipfile.ZipFile(io.BytesIO(base)) as zf:
+        types = zf.read("[Content_Types].xml")
+        rels = zf.read("xl/_rels/workbook.xml.rels")
+    sst = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + b"".join(b"<si><t>%x</t></si>" % i for i in range(count))
+        + b"</sst>"
+    )
+    types = types.replace(
+        b"</Types>",
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType='
+        b'"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    rels = rels.replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdS" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        b'sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+    )
+    return rebuild_zip(
+        base,
+        replace={"[Content_Types].xml": types, "xl/_rels/workbook.xml.rels": rels},
+        add={"xl/sharedStrings.xml": sst},
+    )

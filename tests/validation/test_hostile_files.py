@@ -367,3 +367,39 @@ def test_far_cell_workbook_ends_with_exit_2_not_an_abort(tmp_path: Path) -> None
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "1048576 行" in done.stderr
+
+
+def test_a_passed_workbook_is_not_inspected_twice_but_a_mutable_one_is() -> None:
+    import validation.safety as safety
+
+    data = plain_workbook()
+    inspect_xlsx(data)
+    assert any(seen is data for seen in safety._RECENTLY_PASSED)
+    mutable = bytearray(data)
+    inspect_xlsx(mutable)  # type: ignore[arg-type]
+    mutable[:4] = b"XXXX"
+    with pytest.raises(BundleError):
+        inspect_xlsx(mutable)  # type: ignore[arg-type]
+
+
+def test_millions_of_shared_strings_are_refused_but_thousands_pass() -> None:
+    from hostile_factory import shared_strings_workbook
+
+    inspect_xlsx(shared_strings_workbook(30_000))
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(shared_strings_workbook(250_000), name="strings.xlsx")
+    assert info.value.code == "workbook-too-many-strings"
+    assert "strings.xlsx" in info.value.message
+
+
+def test_main_part_elsewhere_than_xl_workbook_is_refused() -> None:
+    from hostile_factory import rebuild_zip
+
+    base = plain_workbook()
+    with zipfile.ZipFile(io.BytesIO(base)) as zf:
+        rels = zf.read("_rels/.rels").replace(b"xl/workbook.xml", b"xl/other.xml")
+        workbook = zf.read("xl/workbook.xml")
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(rebuild_zip(base, replace={"_rels/.rels": rels}, add={"xl/other.xml": workbook}))
+    assert info.value.code == "workbook-not-xlsx"
+    assert "xl/other.xml" in info.value.message

@@ -18,7 +18,9 @@ from validation.codes import is_valid_org_code, is_valid_uscc
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "inbox_samples"
-_ROW = re.compile(r"^\| `(?P<name>[^`]+)` \| (?P<shows>[^|]+) \| (?P<exit>\d) \| (?P<codes>[^|]+) \|$")
+_ROW = re.compile(
+    r"^\| `(?P<name>[^`]+)` \| (?P<shows>[^|]+) \| (?P<exit>\d) \| (?P<codes>[^|]+) \| `(?P<filer>[^`]+)` \|$"
+)
 
 
 def readme_rows() -> list[tuple[str, int, list[str]]]:
@@ -29,6 +31,11 @@ def readme_rows() -> list[tuple[str, int, list[str]]]:
             codes = re.findall(r"`([a-z0-9-]+)`", match["codes"])
             rows.append((match["name"], int(match["exit"]), codes))
     return rows
+
+
+def readme_filers() -> dict[str, str]:
+    lines = (SAMPLES / "README.md").read_text(encoding="utf-8").splitlines()
+    return {m["name"]: m["filer"] for m in map(_ROW.match, lines) if m}
 
 
 def _codes_in(document: Any) -> Iterator[str]:
@@ -103,6 +110,7 @@ def test_good_samples_use_the_units_codes() -> None:
         registration = check_bundle(load_bundle(SAMPLES / name)).registration
         assert registration is not None
         assert registration.filer_org_code in codes
+        assert registration.filer_org_code == readme_filers()[name]
         assert registration.org_code in codes
         assert registration.uscc and is_valid_uscc(registration.uscc)
 

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from wb_factory import ORG, PARENT, USCC, check, codes_at, good_investors, make_workbook
 
 from validation import read_workbook
@@ -153,3 +155,40 @@ def test_split_a1() -> None:
     assert split_a1("$AA$3") == (2, 26)
     with pytest.raises(ValueError):
         split_a1("10B")
+
+
+def test_broken_xml_inside_a_sound_container_is_unreadable(good_xlsx: bytes) -> None:
+    import zipfile
+
+    from validation import BundleError
+
+    source = zipfile.ZipFile(io.BytesIO(good_xlsx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/workbook.xml":
+                data = data[: len(data) // 2]
+            target.writestr(info, data)
+    source.close()
+    with pytest.raises(BundleError) as caught:
+        read_workbook(out.getvalue(), name="登记表.xlsx")
+    assert caught.value.code == "workbook-unreadable"
+    assert "登记表.xlsx" in caught.value.message and "Error" not in caught.value.message
+
+
+TYPED_FORMS = {
+    "act_date": ["2020-5-1", "2020/05/01", "2020.5.1", "2020年5月1日", 43952, dt.date(2020, 5, 1)],
+    "reg_capital": ["1,000", "１０００", " 1000 ", 1000, "1000.0000", Decimal(1000)],
+    "is_listed": ["否", "N", "n", "×", "FALSE", False],
+    "org_code": [f"{ORG[:8]}-{ORG[8]}", ORG.lower(), f" {ORG} ", "".join(chr(ord(c) + 0xFEE0) for c in ORG), ORG],
+}
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.fixed_dictionaries({key: st.sampled_from(forms) for key, forms in TYPED_FORMS.items()}))
+def test_any_mix_of_typed_forms_reads_like_the_canonical_values(good_xlsx: bytes, typed: dict[str, object]) -> None:
+    result = check(make_workbook(typed))
+    assert result.findings == []
+    assert result.registration is not None
+    assert result.registration.to_canonical() == read_workbook(good_xlsx).registration.to_canonical()

@@ -132,9 +132,15 @@ def registration_values(
     return values, investors, documents
 
 
+_filled: dict[str, bytes] = {}
+
+
 def bundle_for(values: dict[str, Any], investors: list[dict[str, Any]], documents: list[dict[str, Any]]) -> Bundle:
-    workbook = fill_workbook(_template(), values, investors, documents)
-    return Bundle("登记表.xlsx", workbook, {d["file_name"]: PDF for d in documents})
+    """A bundle of the filled template and one small PDF per listed document (workbooks cached by content)."""
+    key = repr((sorted(values.items()), investors, documents))
+    if key not in _filled:
+        _filled[key] = fill_workbook(_template(), values, investors, documents)
+    return Bundle("登记表.xlsx", _filled[key], {d["file_name"]: PDF for d in documents})
 
 
 def file_registration(

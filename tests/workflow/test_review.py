@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 from conftest import SASAC, Tree
 from helpers import file_registration
+from openpyxl import load_workbook
 
 from workflow import FilingStatus, ReviewDecision, Workflow
 
@@ -172,7 +175,9 @@ def test_submit_is_idempotent_on_item_id(wf: Workflow, tree: Tree) -> None:
     assert [f.code for f in bad_again.findings if f.is_error] == [f.code for f in bad.findings if f.is_error]
     assert wf.ledger.size() == size
     invalid = next(e for e in wf.ledger.events(kind="filing.invalid"))
-    assert wf.ledger.blobs.exists(invalid.payload["annotated_blob"])
+    annotated = load_workbook(io.BytesIO(wf.ledger.blobs.get(invalid.payload["annotated_blob"])))
+    assert annotated.sheetnames[0] == "审核错误"
+    annotated.close()
 
 
 def test_withdrawal_makes_pending_tokens_stale(wf: Workflow, tree: Tree) -> None:
@@ -225,3 +230,25 @@ def test_projections_rebuild_equal_live_tables(wf: Workflow, tree: Tree) -> None
     wf.accounts.set_password(tree.c, "Chanquan-2026!")
     decide(wf, fid, 2, 1, "sh@b.cn", APPROVE, "同意")
     assert wf.ledger.compare_projections() == []
+
+
+def test_concurrent_replies_to_one_step_apply_once(wf: Workflow, tree: Tree) -> None:
+    import threading
+
+    fid = file_c(wf, tree)
+    results = []
+    barrier = threading.Barrier(4)
+
+    def reply(reviewer: str) -> None:
+        barrier.wait()
+        results.append(decide(wf, fid, 1, 1, reviewer, APPROVE, f"{reviewer} 同意"))
+
+    threads = [threading.Thread(target=reply, args=(r,)) for r in ("sh@b.cn", "fu@b.cn", "sh@b.cn", "fu@b.cn")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.applied for r in results) == [False, False, False, True]
+    assert len(list(wf.ledger.events(subject=fid, kind="review.decided"))) == 1
+    view = wf.filing(fid)
+    assert view is not None and (view.level, view.review_unit) == (2, tree.a)

@@ -75,6 +75,17 @@ def _number_problem(value: Decimal, percent: bool) -> tuple[str, str] | None:
     return None
 
 
+HUNDRED = Decimal(100)
+
+
+def _plainly_fine(value: Decimal, upper: Decimal | None) -> bool:
+    """Cheap pre-check for the common case (non-negative, at most 2 decimals, in range) on big tables."""
+    exponent = value.as_tuple().exponent
+    return (
+        isinstance(exponent, int) and exponent >= -PERCENT_DECIMALS and value >= 0 and (upper is None or value <= upper)
+    )
+
+
 def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
     reg = ctx.registration
     for spec in FIELD_LIST:
@@ -87,9 +98,13 @@ def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
         for col in table.columns:
             if col.type not in ("amount", "percent"):
                 continue
+            percent = col.type == "percent"
+            upper = HUNDRED if percent else None
             for entry in entries:
-                value = getattr(entry, col.key)
-                if value is not None and (problem := _number_problem(value, col.type == "percent")):
+                value = entry.__dict__[col.key]
+                if value is None or _plainly_fine(value, upper):
+                    continue
+                if problem := _number_problem(value, percent):
                     yield row_finding(reg, table.name, entry, col.key, problem[0], problem[1])
 
 

@@ -1,0 +1,295 @@
+"""The ledger's single writer thread: group commit, tree border, checkpoints.
+
+Every append is acknowledged only after its transaction is durable
+(synchronous=FULL), so a caller that got a StoredEvent back can rely on it
+surviving a crash. Appends arriving while a commit is in flight are gathered
+into the next transaction, which is how many small appends stay fast. Several
+processes may open the same file: the seq is computed inside BEGIN IMMEDIATE,
+and the writer reloads its view of the tree when another process has appended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ledger import merkle
+from ledger.canonical import format_ts, leaf_data, parse_ts
+from ledger.events import StoredEvent
+from ledger.note import Checkpoint, NoteSigner
+from ledger.projections import Projection
+from ledger.rows import StoredCheckpoint, db_size, last_checkpoint_size, node_source
+from ledger.schema import MIN_STORED_LEVEL, NODE_LEVEL_SHIFT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    rows: list[tuple[str, str, str, str]]  # kind, actor, subject, payload_json
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[StoredEvent] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+@dataclass
+class _SignRequest:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_STOP = object()
+
+
+class Writer:
+    """Owns the write connection and the thread that is the only one to use it."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        name: str,
+        signer: NoteSigner | None,
+        checkpoint_file: Path | None,
+        projections: list[Projection],
+        checkpoint_interval_seconds: float,
+        max_batch: int,
+    ) -> None:
+        self._conn = conn
+        self.signer = signer
+        self.checkpoint_file = checkpoint_file
+        self.projections = projections
+        self.checkpoint_interval_seconds = checkpoint_interval_seconds
+        self.max_batch = max(1, max_batch)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._range = merkle.CompactRange.from_source(db_size(conn), node_source(conn))
+        self._signed_size = last_checkpoint_size(conn)
+        self._last_sign = 0.0
+        self._thread = threading.Thread(target=self._run_writer, name=f"ledger-writer:{name}", daemon=True)
+        self._thread.start()
+
+    def is_writer_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def submit(self, rows: list[tuple[str, str, str, str]]) -> list[StoredEvent]:
+        """Queue rows (kind, actor, subject, payload_json) and wait until they are durable."""
+        request = _Request(rows)
+        self._queue.put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def sign_now(self) -> None:
+        request = _SignRequest()
+        self._queue.put(request)
+        request.done.wait()
+
+    def stop(self) -> None:
+        """Write what is queued, sign the tail, end the thread and close the connection."""
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._conn.close()
+
+    def _run_writer(self) -> None:
+        stopping = False
+        while not stopping:
+            timeout = None
+            if self.signer is not None and self._signed_size < self._range.size:
+                timeout = max(0.0, self._last_sign + self.checkpoint_interval_seconds - time.monotonic())
+            try:
+                first = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                self._sign_tail()
+                continue
+            batch: list[_Request] = []
+            sign_requests: list[_SignRequest] = []
+            count = 0
+            item = first
+            while True:
+                if item is _STOP:
+                    stopping = True
+                    break
+                if isinstance(item, _SignRequest):
+                    sign_requests.append(item)
+                    break
+                batch.append(item)
+                count += len(item.rows)
+                if count >= self.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(batch)
+            if sign_requests:
+                self._sign_tail()
+                for sign_request in sign_requests:
+                    sign_request.done.set()
+        self._sign_tail()
+
+    def _sign_tail(self) -> None:
+        if self.signer is None:
+            return
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._sync_range(conn)
+            if last_checkpoint_size(conn) >= self._range.size:
+                conn.execute("COMMIT")
+                self._signed_size = self._range.size
+                return
+            stored = self._insert_checkpoint(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            log.exception("ledger.checkpoint_failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._last_sign = time.monotonic()
+            return
+        self._write_checkpoint_file(stored)
+
+    def _sync_range(self, conn: sqlite3.Connection) -> None:
+        """Reload the tree border if another process appended since our last commit."""
+        size = db_size(conn)
+        if size != self._range.size:
+            self._range = merkle.CompactRange.from_source(size, node_source(conn))
+
+    def _commit(self, batch: list[_Request]) -> None:
+        """Write a batch in one transaction.
+
+        The fast path runs without savepoints (a statement journal per request
+        halves throughput). If a request fails - a projection refusing an event -
+        the transaction is rolled back and the batch is written again with one
+        savepoint per request, so only the failing caller sees the error.
+        """
+        conn = self._conn
+        checkpoint: StoredCheckpoint | None = None
+        isolate = False
+        try:
+            while True:
+                conn.execute("BEGIN IMMEDIATE")
+                self._sync_range(conn)
+                base = self._range.copy()
+                ts = format_ts(datetime.now(UTC))
+                failed = False
+                for request in batch:
+                    self._apply_request(conn, request, ts, isolate)
+                    if request.error is not None and not isolate:
+                        failed = True
+                        break
+                if failed:
+                    conn.execute("ROLLBACK")
+                    self._range = base
+                    if len(batch) == 1:
+                        batch[0].result = []
+                        break
+                    for request in batch:
+                        request.result, request.error = [], None
+                    isolate = True
+                    continue
+                due = time.monotonic() - self._last_sign >= self.checkpoint_interval_seconds
+                if self.signer is not None and due and self._range.size > last_checkpoint_size(conn):
+                    checkpoint = self._insert_checkpoint(conn)
+                conn.execute("COMMIT")
+                break
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            self._range = merkle.CompactRange.from_source(db_size(conn), node_source(conn))
+            for request in batch:
+                if request.error is None:
+                    request.error = exc
+                request.result = []
+                request.done.set()
+            log.exception("ledger.commit_failed")
+            return
+        for request in batch:
+            request.done.set()
+        if checkpoint is not None:
+            self._write_checkpoint_file(checkpoint)
+
+    def _apply_request(self, conn: sqlite3.Connection, request: _Request, ts: str, isolate: bool) -> None:
+        saved = self._range.copy() if isolate else None
+        if isolate:
+            conn.execute("SAVEPOINT request")
+        try:
+            events: list[StoredEvent] = []
+            nodes: list[tuple[int, bytes]] = []
+            tree = self._range
+
+            def on_node(level: int, index: int, digest: bytes) -> None:
+                if level >= MIN_STORED_LEVEL:
+                    nodes.append(((level << NODE_LEVEL_SHIFT) | index, digest))
+
+            moment = parse_ts(ts)
+            sha256 = hashlib.sha256
+            for kind, actor, subject, payload_json in request.rows:
+                seq = tree.size + 1
+                leaf = sha256(b"\x00" + leaf_data(seq, ts, kind, actor, subject, payload_json)).digest()
+                tree.append(leaf, on_node)
+                events.append(StoredEvent(seq, moment, kind, actor, subject, payload_json, leaf))
+            conn.executemany(
+                "INSERT INTO ledger_events(seq, ts, kind, actor, subject, payload, leaf_hash) VALUES (?,?,?,?,?,?,?)",
+                [(e.seq, ts, e.kind, e.actor, e.subject, e.payload_json, e.leaf_hash) for e in events],
+            )
+            if nodes:
+                conn.executemany("INSERT INTO ledger_nodes(id, hash) VALUES (?, ?)", nodes)
+            for event in events:
+                for projection in self.projections:
+                    projection.apply(conn, event)
+            if isolate:
+                conn.execute("RELEASE request")
+            request.result = events
+        except Exception as exc:
+            if isolate:
+                conn.execute("ROLLBACK TO request")
+                conn.execute("RELEASE request")
+                assert saved is not None
+                self._range = saved
+            request.error = exc
+
+    def _insert_checkpoint(self, conn: sqlite3.Connection) -> StoredCheckpoint:
+        assert self.signer is not None
+        checkpoint = Checkpoint(self.signer.name, self._range.size, self._range.root())
+        note = self.signer.sign(checkpoint.text())
+        ts = format_ts(datetime.now(UTC))
+        conn.execute(
+            "INSERT INTO ledger_checkpoints(size, root, ts, note) VALUES (?, ?, ?, ?)",
+            (checkpoint.size, checkpoint.root, ts, note),
+        )
+        self._last_sign = time.monotonic()
+        self._signed_size = checkpoint.size
+        return StoredCheckpoint(checkpoint.size, checkpoint.root, ts, note)
+
+    def _write_checkpoint_file(self, checkpoint: StoredCheckpoint) -> None:
+        """Append the checkpoint outside the database (after commit: the file never runs ahead)."""
+        if self.checkpoint_file is None:
+            return
+        line = json.dumps(
+            {"size": checkpoint.size, "ts": checkpoint.ts, "note": checkpoint.note}, ensure_ascii=False
+        ).encode("utf-8")
+        try:
+            fd = os.open(self.checkpoint_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                end = os.fstat(fd).st_size
+                if end and os.pread(fd, 1, end - 1) != b"\n":
+                    line = b"\n" + line  # a line torn by a crash stays on its own line
+                os.write(fd, line + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            log.exception("ledger.checkpoint_file_failed")
