@@ -170,11 +170,15 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print(__doc__)
         return 2
-    with open(argv[1], encoding="utf-8") as handle:
-        proof_doc = json.load(handle)
-    with open(argv[2], encoding="utf-8") as handle:
-        verifier_key = handle.read()
-    problems = check(proof_doc, verifier_key)
+    try:
+        with open(argv[1], encoding="utf-8") as handle:
+            proof_doc = json.load(handle)
+        with open(argv[2], encoding="utf-8") as handle:
+            verifier_key = handle.read()
+        problems = check(proof_doc, verifier_key)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        print(f"FAIL: cannot read the proof or the key: {exc!r}")
+        return 1
     for problem in problems:
         print("FAIL:", problem)
     if not problems:

@@ -65,10 +65,19 @@ class NoteVerifier:
         return verifier
 
 
+def check_key_name(name: str) -> None:
+    """The signed-note spec: a key name is non-empty and has no spaces, newlines or plus signs."""
+    if not name or "+" in name or any(ch.isspace() for ch in name):
+        raise ValueError(f"invalid note key name {name!r}: must be non-empty, without spaces or '+'")
+
+
 @dataclass(frozen=True)
 class NoteSigner:
     name: str
     private_key: Ed25519PrivateKey
+
+    def __post_init__(self) -> None:
+        check_key_name(self.name)
 
     @property
     def verifier(self) -> NoteVerifier:
@@ -141,6 +150,10 @@ def generate_key_files(private_path: Path, public_path: Path, name: str) -> bool
     The private key is written 0600 through O_EXCL so an existing key is never
     overwritten (a new key would orphan every checkpoint a witness holds).
     """
+    try:
+        check_key_name(name)
+    except ValueError as exc:
+        raise KeyFileError(str(private_path), str(exc)) from exc
     private_path.parent.mkdir(parents=True, exist_ok=True)
     if private_path.exists():
         if not public_path.exists():
@@ -160,6 +173,10 @@ def generate_key_files(private_path: Path, public_path: Path, name: str) -> bool
 
 
 def load_signer(private_path: Path, name: str) -> NoteSigner:
+    try:
+        check_key_name(name)
+    except ValueError as exc:
+        raise KeyFileError(str(private_path), str(exc)) from exc
     try:
         key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:

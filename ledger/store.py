@@ -185,17 +185,21 @@ class Ledger:
             return []
         if self._writer.is_writer_thread():
             raise LedgerError("a projection must not append to the ledger (it runs inside the append)")
-        if self._closed:
-            raise LedgerClosedError("the ledger is closed")
-        return self._writer.submit(rows)
+        with self._close_lock:  # nothing may be queued behind the writer's stop marker
+            if self._closed:
+                raise LedgerClosedError("the ledger is closed")
+            request = self._writer.enqueue(rows)
+        return self._writer.wait(request)
 
     def checkpoint_now(self) -> StoredCheckpoint | None:
         """Sign the current tree now unless already signed (e.g. before printing a proof); None without a key."""
         if self.signer is None:
             return None
-        if self._closed:
-            raise LedgerClosedError("the ledger is closed")
-        self._writer.sign_now()
+        with self._close_lock:
+            if self._closed:
+                raise LedgerClosedError("the ledger is closed")
+            sign_request = self._writer.enqueue_sign()
+        sign_request.done.wait()
         return self.latest_checkpoint()
 
     # ---------------------------------------------------------------- reading

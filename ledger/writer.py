@@ -81,19 +81,24 @@ class Writer:
     def is_writer_thread(self) -> bool:
         return threading.current_thread() is self._thread
 
-    def submit(self, rows: list[tuple[str, str, str, str]]) -> list[StoredEvent]:
-        """Queue rows (kind, actor, subject, payload_json) and wait until they are durable."""
+    def enqueue(self, rows: list[tuple[str, str, str, str]]) -> _Request:
+        """Queue rows (kind, actor, subject, payload_json); `wait` on the result."""
         request = _Request(rows)
         self._queue.put(request)
+        return request
+
+    @staticmethod
+    def wait(request: _Request) -> list[StoredEvent]:
+        """Block until the request's transaction is durable (or failed)."""
         request.done.wait()
         if request.error is not None:
             raise request.error
         return request.result
 
-    def sign_now(self) -> None:
+    def enqueue_sign(self) -> _SignRequest:
         request = _SignRequest()
         self._queue.put(request)
-        request.done.wait()
+        return request
 
     def stop(self) -> None:
         """Write what is queued, sign the tail, end the thread and close the connection."""

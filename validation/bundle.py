@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xls", ".et", ".ett")
 """Names that are meant as the registration workbook; all but .xlsx are refused by inspect_xlsx with a reason."""
 
-MAX_SOURCE_BYTES = 100 * 1024 * 1024
-"""Largest file or folder accepted before anything is read."""
+MAX_SOURCE_BYTES = MAX_INFLATED_TOTAL + 4 * 1024 * 1024
+"""Largest file read at all: a zip never holds much more than it inflates to, so anything bigger is padding."""
 
 _IGNORED_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.I)
@@ -200,11 +200,13 @@ def _refuse_nested_bundle(inner: bytes, member: str, source: str) -> None:
             names = [_decode_member_name(i) for i in zf.infolist()[: MAX_MEMBERS + 1]]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
         return
-    if any(_is_workbook_name(n) for n in names) or any(n.lower().endswith(".zip") for n in names):
+    inner_bundle = [n for n in names if _is_workbook_name(n) or n.lower().endswith(".zip")]
+    if inner_bundle:
         raise BundleError(
             "bundle-nested-zip",
-            f"{source}里又套了一个压缩包“{member}”，其中含有工作簿或压缩包。请把登记表和附件直接放在一个压缩包里报送"
-            "（若是合规性资料，请把其中的表格转成 PDF）。",
+            f"{source}里又套了一个压缩包“{member}”，其中还有“{inner_bundle[0]}”。"
+            "请把登记表和附件直接放在一个压缩包里报送（若是合规性资料，请把其中的表格转成 PDF）。",
+            detail=f"nested {member!r} holds {inner_bundle[:5]!r}",
         )
 
 

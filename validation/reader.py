@@ -93,6 +93,7 @@ class TableLocation:
     header_row: int  # zero-based
     last_row: int  # zero-based, per the table's ref
     columns: tuple[str, ...]
+    totals_rows: int = 0
 
 
 @dataclass
@@ -210,7 +211,11 @@ def read_layout(zf: zipfile.ZipFile) -> WorkbookLayout:
             except ValueError:
                 continue
             columns = tuple(c.get("name", "") for c in table.iter(f"{NS_MAIN}tableColumn"))
-            tables[name] = TableLocation(name, sheet_name, first_col, header_row, last_row, columns)
+            try:
+                totals = max(0, int(table.get("totalsRowCount") or 0))
+            except ValueError:
+                totals = 0
+            tables[name] = TableLocation(name, sheet_name, first_col, header_row, last_row, columns, totals)
     return WorkbookLayout(sheet_names, names, tables)
 
 
@@ -413,7 +418,10 @@ class _Reader:
                 )
         grid = self.sheets.grid(loc.sheet, nrows=loc.header_row + 2 + MAX_TABLE_ROWS)
         first = loc.header_row + 1
-        last = min(max(loc.last_row + 1, len(grid)), first + MAX_TABLE_ROWS)
+        if loc.totals_rows:  # Excel's 汇总行 closes the table: nothing below it belongs to the table
+            last = min(loc.last_row + 1 - loc.totals_rows, first + MAX_TABLE_ROWS)
+        else:  # rows typed just below a table (Excel does not grow tables on protected sheets) count
+            last = min(max(loc.last_row + 1, len(grid)), first + MAX_TABLE_ROWS)
         if len(grid) > first + MAX_TABLE_ROWS and any(not is_blank(v) for v in grid[first + MAX_TABLE_ROWS]):
             self.findings.append(
                 Finding(

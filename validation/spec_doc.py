@@ -63,7 +63,8 @@ def render() -> str:
         f"- Table bodies: the whole table columns are unlocked through column styles, so at least "
         f"{UNLOCKED_TABLE_ROWS} rows (in fact all) can be typed; the blank template's tables span "
         f"{TEMPLATE_TABLE_ROWS['investors']} investor rows and {TEMPLATE_TABLE_ROWS['documents']} catalogue rows.",
-        "  Rows typed directly below a table (Excel does not grow a table on a protected sheet) are read too;",
+        "  Rows typed directly below a table (Excel does not grow a table on a protected sheet) are read too,",
+        "  unless the table has a totals row (汇总行), which closes it and is itself not read;",
         f"  empty rows inside a table are skipped; at most {MAX_TABLE_ROWS} rows are read per table.",
         "- Number formats: amounts (万元) `#,##0.0000`, percentages `0.00`, dates `yyyy-mm-dd`, codes and",
         "  text `@` (text, so that leading zeros of a code survive).",

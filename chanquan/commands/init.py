@@ -16,7 +16,7 @@ from typing import Any
 
 from chanquan.app import DataDir, init_review_token_key, init_signing_identity, open_ledger
 from chanquan.config import CONFIG_FILE_NAME, ConfigError, Settings, load_settings, render_default_toml
-from ledger import generate_key_files
+from ledger import KeyFileError, generate_key_files
 
 InitStep = Callable[[Path, Settings], str]
 
@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
             print(step(data_dir, settings))
         except OSError as exc:
             print(f"初始化失败（{step.__name__}）：{exc.filename or data_dir}：{exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except KeyFileError as exc:
+            print(f"初始化失败（{step.__name__}）：密钥 {exc.path} 无法使用：{exc.problem}", file=sys.stderr)
             return 1
     print("初始化完成。请把 keys/ledger.pub 和 checkpoints.log 定期复制到另一台机器（见 docs/ledger.md）。")
     return 0

@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from chanquan.app import DataDir, all_projections, open_ledger
@@ -97,7 +98,7 @@ def _progress() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=None,
+        console=Console(stderr=True),
         transient=True,
         disable=not sys.stderr.isatty(),
     )
@@ -118,7 +119,8 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
         except LedgerError as exc:
             return _fail(f"账本操作失败：{exc}")
         except OSError as exc:
-            return _fail(f"文件操作失败：{exc.filename or ''}：{exc.strerror or exc}")
+            where = f"{exc.filename}：" if exc.filename else ""
+            return _fail(f"文件操作失败：{where}{exc.strerror or exc}")
 
     wrapper.__name__ = handler.__name__
     return wrapper

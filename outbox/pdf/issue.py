@@ -297,6 +297,7 @@ class DocumentIssuer:
 
     def _with_proof(self, event: StoredEvent) -> IssuanceRecord:
         p = event.payload
+        printed = f"{p.get('cert_no', '')} · #{p.get('approval_seq', '')} · {p.get('content_hash', '')[:12]}"
         base = IssuanceRecord(
             seq=event.seq,
             ts=event.ts.isoformat(timespec="seconds"),
@@ -305,7 +306,7 @@ class DocumentIssuer:
             doc_type=str(p.get("doc_type", "")),
             cert_no=str(p.get("cert_no", "")),
             reissue_of=p.get("reissue_of"),
-            verification_code=f"{p.get('cert_no', '')} · #{p.get('approval_seq', '')} · {str(p.get('content_hash', ''))[:12]}",
+            verification_code=printed,
         )
         checkpoint = self.ledger.latest_checkpoint()
         if checkpoint is None or checkpoint.size < event.seq:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
@@ -26,6 +27,7 @@ from intake_helpers import CHILD, FIRST, PDF, valid_attachments, valid_workbook,
 
 from intake.smtp import free_port
 from validation.codes import make_org_code
+from workflow.unitimport import UnitRow
 
 CHANQUAN = str(Path(sys.executable).with_name("chanquan"))
 PASSWORD = "Crash#Test2026pw"
@@ -34,9 +36,8 @@ DROPPED, MAILED = 100, 100
 
 def prepare(data: Path, port: int) -> list[str]:
     from chanquan.app import open_workflow
-    from chanquan.cli import main
 
-    assert main(["--data", str(data), "init"]) == 0
+    data.mkdir(parents=True)
     (data / "chanquan.toml").write_text(
         f"[intake]\nsettle_seconds = 0.2\nrescan_seconds = 1.0\nsmtp_port = {port}\n"
         "[ledger]\ncheckpoint_interval_seconds = 0.5\n",
@@ -46,10 +47,10 @@ def prepare(data: Path, port: int) -> list[str]:
     try:
         workflow.units.add(FIRST, "重庆测试集团有限公司", reviewer_emails=["reviewer@first.example.cn"])
         units = [make_org_code(f"7{index:07d}") for index in range(DROPPED + MAILED)]
-        for unit in units:
-            workflow.units.add(unit, "重庆测试子公司", parent=FIRST)
-        for unit in units[DROPPED:]:
-            workflow.accounts.set_password(unit, PASSWORD)
+        rows = [UnitRow(row=i + 2, code=unit, name="重庆测试子公司", parent_code=FIRST) for i, unit in enumerate(units)]
+        workflow.units.import_rows(rows)
+        with ThreadPoolExecutor(4) as pool:  # scrypt releases the GIL
+            list(pool.map(lambda unit: workflow.accounts.set_password(unit, PASSWORD), units[DROPPED:]))
     finally:
         workflow.close()
     return units

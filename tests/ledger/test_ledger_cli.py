@@ -63,6 +63,15 @@ def test_init_creates_config_and_keys_and_is_idempotent(
     assert (other / "keys" / "ledger.key").exists()
 
 
+def test_init_refuses_an_origin_that_cannot_name_a_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "chanquan.toml").write_text('[service]\nledger_origin = "bad origin"\n', encoding="utf-8")
+    code, _, err = run(capsys, folder, "init")
+    assert code == 1 and "密钥" in err and "bad origin" in err
+    assert not (folder / "keys" / "ledger.key").exists()
+
+
 def test_log_show_and_export(data: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     fill(data, 12, separate=False)
     code, out, _ = run(capsys, data, "ledger", "log", "--json", "--subject", "CQ-1")

@@ -221,3 +221,31 @@ def test_every_bundle_error_code_is_documented() -> None:
     workbook_only = ("xml-entities", "too-many-rows", "size-mismatch", "cell-address", "too-many-strings")
     impossible = {f"bundle-{c}" for c in workbook_only}
     assert raised - impossible == documented
+
+
+def test_oversized_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    from validation.bundle import MAX_SOURCE_BYTES
+
+    path = tmp_path / "huge.zip"
+    with path.open("wb") as fh:
+        fh.truncate(MAX_SOURCE_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(BundleError) as info:
+        load_bundle(path)
+    assert info.value.code == "bundle-too-large"
+    assert "huge.zip" in info.value.message
+
+
+def test_attachments_dir_name_clash_is_refused(tmp_path: Path, workbook: bytes) -> None:
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "登记表.xlsx").write_bytes(workbook)
+    (folder / "章程.pdf").write_bytes(PDF)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "章程.pdf").write_bytes(PDF)
+    with pytest.raises(BundleError) as info:
+        load_bundle(folder, attachments_dir=extra)
+    assert info.value.code == "bundle-duplicate-name"
+    with pytest.raises(BundleError) as info:
+        load_bundle(folder, attachments_dir=tmp_path / "missing")
+    assert info.value.code == "bundle-not-found"

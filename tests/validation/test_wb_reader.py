@@ -192,3 +192,21 @@ def test_any_mix_of_typed_forms_reads_like_the_canonical_values(good_xlsx: bytes
     assert result.findings == []
     assert result.registration is not None
     assert result.registration.to_canonical() == read_workbook(good_xlsx).registration.to_canonical()
+
+
+def test_an_excel_totals_row_is_not_an_investor(good_xlsx: bytes) -> None:
+    def totals(wb: openpyxl.Workbook) -> None:
+        ws = wb["出资人情况"]
+        tab = ws.tables["investors"]
+        tab.ref = "A3:F6"
+        tab.autoFilter.ref = "A3:F5"
+        tab.totalsRowCount = 1
+        ws["A6"] = "合计"
+        ws["D6"] = 1000
+        ws["F6"] = 100
+        for row in range(7, 24):
+            ws[f"A{row}"] = None
+
+    result = check(_edit(good_xlsx, totals))
+    assert result.findings == []
+    assert result.registration is not None and [i.row for i in result.registration.investors] == [4, 5]

@@ -518,3 +518,11 @@ def test_extra_rules_run_after_defaults() -> None:
 
     result = check_workbook_bytes(make_workbook(), good_attachments(), extra_rules=[ledger_rule])
     assert [f.code for f in result.findings] == ["not-allowed-to-file"]
+
+
+def test_absurd_magnitudes_do_not_crash_rules() -> None:
+    rows = investors_with(r0={"subscribed": 1e300, "share_pct": Decimal(60)})
+    result = check(make_workbook({"reg_capital": 1e-300}, rows))
+    codes = {f.code for f in result.findings}
+    assert "rule-failed" not in codes
+    assert {"investors-subscribed-sum", "amount-decimals"} <= codes

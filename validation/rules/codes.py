@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from validation.codes import (
     is_org_code_format,
     is_uscc_format,
-    org_check_char,
+    org_check_char_unchecked,
     org_code_of_uscc,
-    uscc_check_char,
+    uscc_check_char_unchecked,
 )
 from validation.findings import Finding
 from validation.rules.base import RuleContext, field_finding, row_finding
@@ -26,7 +26,7 @@ def org_code_problem(code: str) -> tuple[str, str] | None:
             "org-code-format",
             f"应为9位组织机构代码（8位数字或大写字母加1位校验码），现为“{code}”（{len(code)}位）。{hint}",
         )
-    expected = org_check_char(code[:8])
+    expected = org_check_char_unchecked(code[:8])
     if expected != code[8]:
         return (
             "org-code-check-digit",
@@ -40,7 +40,7 @@ def uscc_problem(code: str) -> tuple[str, str] | None:
         return "uscc-format", (
             f"应为18位统一社会信用代码（数字及除 I、O、Z、S、V 外的大写字母），现为“{code}”（{len(code)}位）。"
         )
-    expected = uscc_check_char(code[:17])
+    expected = uscc_check_char_unchecked(code[:17])
     if expected != code[17]:
         return "uscc-check-digit", f"“{code}”的校验码错误：按 GB 32100 计算，第18位应为“{expected}”，现为“{code[17]}”。"
     return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation
 
 from validation.findings import ERROR, Finding, where
 from validation.rules.base import RuleContext, field_finding, header_ref, row_finding
@@ -19,6 +19,8 @@ from validation.spec import (
 SHARE_TOLERANCE = Decimal("0.01")
 FRACTION_HINT = "看起来比例按小数填写（如 0.6），请填写百分数的数值（如 60），或把单元格格式改为“数值”后重新输入。"
 HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+WIDE = Context(prec=60, traps=[InvalidOperation, DivisionByZero])
 FIFTY = Decimal(50)
 
 
@@ -54,6 +56,14 @@ def check_investor_sums(ctx: RuleContext) -> Iterator[Finding]:
             )
 
 
+def _percent_of(part: Decimal, whole: Decimal) -> Decimal | None:
+    """part / whole in percent, rounded to 2 decimals; None for absurd magnitudes (other rules report them)."""
+    try:
+        return (part * HUNDRED / whole).quantize(CENT, context=WIDE)
+    except InvalidOperation:
+        return None
+
+
 def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
     reg = ctx.registration
     capital = reg.reg_capital
@@ -70,8 +80,8 @@ def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
                 f"{inv.paid_in} 万元大于认缴出资额 {inv.subscribed} 万元。",
             )
         if capital and inv.subscribed is not None and inv.share_pct is not None:
-            expected = (inv.subscribed / capital * HUNDRED).quantize(Decimal("0.01"))
-            if abs(expected - inv.share_pct) > SHARE_TOLERANCE:
+            expected = _percent_of(inv.subscribed, capital)
+            if expected is not None and abs(expected - inv.share_pct) > SHARE_TOLERANCE:
                 yield row_finding(
                     reg,
                     INVESTORS.name,

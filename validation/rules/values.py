@@ -79,10 +79,17 @@ HUNDRED = Decimal(100)
 
 
 def _plainly_fine(value: Decimal, upper: Decimal | None) -> bool:
-    """Cheap pre-check for the common case (non-negative, at most 2 decimals, in range) on big tables."""
-    exponent = value.as_tuple().exponent
+    """Cheap pre-check for the common case (non-negative, at most 2 decimals, in range) on big tables.
+
+    Decimal's str is fast C code; anything unusual (exponent form, more decimals) takes the full check.
+    """
+    text = str(value)
+    point = text.find(".")
     return (
-        isinstance(exponent, int) and exponent >= -PERCENT_DECIMALS and value >= 0 and (upper is None or value <= upper)
+        (point < 0 or len(text) - point <= PERCENT_DECIMALS + 1)
+        and text[0] != "-"
+        and "E" not in text
+        and (upper is None or value <= upper)
     )
 
 
