@@ -150,6 +150,8 @@ def bench_smtp(root: Path, count: int, base: bytes, clients: int = 20) -> None:
     direct_rate = count / (time.perf_counter() - started)
     close_env(direct)
 
+    raw_rate = raw_aiosmtpd_rate(mails, clients)
+
     env = build_env(root / "smtp", enable_dropbox=False, enable_worker=False)
     env.service.start()
     errors: list[str] = []
@@ -174,9 +176,40 @@ def bench_smtp(root: Path, count: int, base: bytes, clients: int = 20) -> None:
     rate = count / elapsed
     print(
         f"smtp      {count} mails of {size_kb:.0f} KB from {clients} clients: {rate:7.1f} mails/s accepted "
-        f"(direct MailGate.accept {direct_rate:7.1f}/s, ratio {rate / direct_rate:4.2f}); "
+        f"(direct MailGate.accept {direct_rate:7.1f}/s, ratio {rate / direct_rate:4.2f}; "
+        f"bare aiosmtpd with a no-op handler {raw_rate:7.1f}/s, ratio {rate / raw_rate:4.2f}); "
         f"recorded {received}, errors {len(errors)}; peak RSS {peak_mb():.0f} MB"
     )
+
+
+def raw_aiosmtpd_rate(mails: list[bytes], clients: int) -> float:
+    """The ceiling of this machine: the same clients against aiosmtpd answering 250 at once."""
+    from aiosmtpd.controller import Controller
+
+    from intake.smtp import free_port
+
+    class Accept:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Accept(), hostname="127.0.0.1", port=port, data_size_limit=64 * 1024 * 1024)
+    controller.start()
+
+    def client(chunk: list[bytes]) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            for raw in chunk:
+                smtp.sendmail("filer@child.example.cn", ["filing@x"], raw)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(mails[i::clients],)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    controller.stop()
+    return len(mails) / elapsed
 
 
 def bench_idle(root: Path, count: int) -> None:

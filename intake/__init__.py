@@ -1,1 +1,32 @@
-"""intake layer (see docs/architecture.md)."""
+"""intake layer: the drop-folder watcher, the SMTP listener, MIME and reply parsing (see docs/intake.md).
+
+Every inbound item is stored raw and recorded as `intake.received` before anything
+else happens; processing resumes from that record, so nothing is lost or filed twice.
+"""
+
+from intake.events import (
+    IntakeConfirmationRequested,
+    IntakeConfirmed,
+    IntakeFolderUnknown,
+    IntakeProcessed,
+    IntakeReceived,
+    IntakeRejected,
+    ReviewUnclear,
+)
+from intake.readiness import ReadinessTracker, Signature, is_temporary_name
+from intake.state import InboundItem, IntakeProjection
+
+__all__ = [
+    "InboundItem",
+    "IntakeConfirmationRequested",
+    "IntakeConfirmed",
+    "IntakeFolderUnknown",
+    "IntakeProcessed",
+    "IntakeProjection",
+    "IntakeReceived",
+    "IntakeRejected",
+    "ReadinessTracker",
+    "ReviewUnclear",
+    "Signature",
+    "is_temporary_name",
+]

@@ -226,17 +226,24 @@ class Processor:
         self.confirmation_request = confirmation_request
         self.pending_confirmation = pending_confirmation
         self.queue: queue.Queue[str] = queue.Queue()
-        self._lock = threading.Lock()
+        self.serial_queue: queue.Queue[str] = queue.Queue()
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
+        # Replies and confirmations run one at a time: their once-only guards (one unclear answer
+        # per sender and step) are read before the events are written.
+        self._serial = threading.Lock()
 
-    def enqueue(self, item_id: str) -> None:
-        self.queue.put(item_id)
+    def enqueue(self, item_id: str, purpose: str = "filing") -> None:
+        """Filings go to the parallel workers; replies and confirmations to the one ordered worker,
+        so that reviewers' answers are applied in the order they were received."""
+        (self.queue if purpose == "filing" else self.serial_queue).put(item_id)
 
     def resume(self) -> int:
         """Queues every item received but not processed (what a crash left behind)."""
         with self.ledger.reader() as conn:
             pending = state.pending_items(conn)
-        for item_id in pending:
-            self.queue.put(item_id)
+        for item_id, purpose in pending:
+            self.enqueue(item_id, purpose)
         return len(pending)
 
     def run_stages(self, ctx: ItemContext, stages: Sequence[Stage]) -> None:
@@ -254,31 +261,64 @@ class Processor:
         )
 
     def process(self, item_id: str) -> str | None:
-        """Runs one item to its end; None when it is unknown or already processed."""
-        with self._lock:  # one item at a time: the stages of two copies must never interleave
+        """Runs one item to its end; None when it is unknown, already processed or in progress.
+
+        Several workers may run different filings at once (checking is CPU, submitting is
+        mostly fsync); the same item never runs twice at the same time.
+        """
+        with self._in_flight_lock:
+            if item_id in self._in_flight:
+                return None
+            self._in_flight.add(item_id)
+        try:
             with self.ledger.reader() as conn:
                 item = state.get_item(conn, item_id)
                 if item is None or state.is_processed(conn, item_id):
                     return None
-            ctx = ItemContext(item=item)
-            stages = STAGES_BY_PURPOSE.get(item.purpose)
-            if stages is None:
-                ctx.finish("unknown-purpose")
-            else:
-                self.run_stages(ctx, stages)
-                if not ctx.done:
-                    ctx.finish("filed")
-            self.commit(ctx)
-            return ctx.outcome
+            if item.purpose == "filing":
+                return self._process(item)
+            with self._serial:
+                return self._process(item)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(item_id)
+
+    def _process(self, item: state.InboundItem) -> str:
+        with self.ledger.reader() as conn:
+            if state.is_processed(conn, item.item_id):
+                return "already-processed"
+        ctx = ItemContext(item=item)
+        stages = STAGES_BY_PURPOSE.get(item.purpose)
+        if stages is None:
+            ctx.finish("unknown-purpose")
+        else:
+            self.run_stages(ctx, stages)
+            if not ctx.done:
+                ctx.finish("filed")
+        self.commit(ctx)
+        return ctx.outcome
 
     def run(self, stop: threading.Event) -> None:
-        """Worker loop: an item that fails unexpectedly is logged and retried at the next start."""
+        """Filing worker loop: an item that fails unexpectedly is logged and retried at the next start."""
+        self._loop(self.queue, stop)
+
+    def run_serial(self, stop: threading.Event) -> None:
+        """The one worker for replies and confirmations, in the order they were received."""
+        self._loop(self.serial_queue, stop)
+
+    def _loop(self, source: queue.Queue[str], stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                item_id = self.queue.get(timeout=0.2)
+                item_id = source.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
                 self.process(item_id)
             except Exception:
                 log.exception("intake.processing_failed", extra={"item_id": item_id})
+
+    def idle(self) -> bool:
+        """Nothing queued and nothing running (benchmarks and tests wait for this)."""
+        with self._in_flight_lock:
+            busy = bool(self._in_flight)
+        return not busy and self.queue.empty() and self.serial_queue.empty()

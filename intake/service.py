@@ -39,6 +39,7 @@ class IntakeConfig:
     enable_dropbox: bool = True
     enable_smtp: bool = True
     enable_worker: bool = True
+    workers: int = 2
 
 
 def _normalize_code(text: str) -> str:
@@ -172,8 +173,9 @@ class IntakeService:
         if self.config.enable_dropbox:
             recorded += self.watcher.recover()
         # Recording above enqueued the new ones already; resume() queues all pending, so drain first.
-        while not self.processor.queue.empty():
-            self.processor.queue.get_nowait()
+        for source in (self.processor.queue, self.processor.serial_queue):
+            while not source.empty():
+                source.get_nowait()
         pending = self.processor.resume()
         log.info("intake.recovered", extra={"recorded": recorded, "pending": pending})
         return pending
@@ -183,7 +185,8 @@ class IntakeService:
         self.recover()
         workers: list[tuple[str, Callable[[threading.Event], None]]] = []
         if self.config.enable_worker:
-            workers.append(("intake-worker", self.processor.run))
+            workers += [(f"intake-worker-{n}", self.processor.run) for n in range(max(1, self.config.workers))]
+            workers.append(("intake-replies", self.processor.run_serial))
         if self.config.enable_dropbox:
             workers.append(("intake-dropbox", self.watcher.run))
         workers.extend(extra_workers)

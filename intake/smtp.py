@@ -164,8 +164,7 @@ class MailGate:
         self, login: Login | None, mail_from: str, rcpts: list[str], message_id: str, subject: str
     ) -> Arrival | None:
         common = {"item_id": new_item_id(), "channel": "smtp", "message_id": message_id, "original_name": subject}
-        if login is not None:
-            return Arrival(purpose="filing", sender=login.username, filer=login.filer, reply_to=mail_from, **common)
+        # A reply to a review or confirmation address is a reply even from a logged-in session.
         for rcpt in rcpts:
             if token_from_address(rcpt, REVIEW_ADDRESS):
                 return Arrival(
@@ -176,6 +175,8 @@ class MailGate:
                 return Arrival(
                     purpose="confirmation", sender=mail_from, filer="", reply_to=mail_from, recipient=rcpt, **common
                 )
+        if login is not None:
+            return Arrival(purpose="filing", sender=login.username, filer=login.filer, reply_to=mail_from, **common)
         unit = self.contact_unit(mail_from) if self.accept_contact_filings else None
         if unit:
             return Arrival(purpose="contact_filing", sender=mail_from, filer=unit, reply_to=mail_from, **common)

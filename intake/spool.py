@@ -119,7 +119,7 @@ def _received_body(arrival: Arrival, raw: bytes, raw_blob: str) -> IntakeReceive
 class Receiver:
     """Records arrivals: blob first, then `intake.received`; tells the worker about each new item."""
 
-    def __init__(self, ledger: LedgerLike, on_recorded: Callable[[str], None] | None = None) -> None:
+    def __init__(self, ledger: LedgerLike, on_recorded: Callable[[str, str], None] | None = None) -> None:
         self.ledger = ledger
         self.on_recorded = on_recorded
         self._resent_locks = [threading.Lock() for _ in range(64)]
@@ -140,7 +140,7 @@ class Receiver:
         self.ledger.append(body, actor=arrival.sender or "intake", subject=arrival.item_id)
         log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
         if self.on_recorded is not None:
-            self.on_recorded(arrival.item_id)
+            self.on_recorded(arrival.item_id, arrival.purpose)
         return arrival.item_id
 
     def record_many(self, arrivals: list[tuple[Arrival, bytes]]) -> list[str]:
@@ -153,7 +153,7 @@ class Receiver:
         for _, arrival in entries:
             log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
             if self.on_recorded is not None:
-                self.on_recorded(arrival.item_id)
+                self.on_recorded(arrival.item_id, arrival.purpose)
         return [arrival.item_id for _, arrival in entries]
 
     def resent_lock(self, message_id: str) -> threading.Lock:

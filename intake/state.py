@@ -163,12 +163,13 @@ def is_processed(conn: sqlite3.Connection, item_id: str) -> bool:
     return bool(row and row[0] is not None)
 
 
-def pending_items(conn: sqlite3.Connection, limit: int = 100_000) -> list[str]:
-    """Items received but not processed, oldest first: what a restart resumes."""
+def pending_items(conn: sqlite3.Connection, limit: int = 100_000) -> list[tuple[str, str]]:
+    """(item_id, purpose) of items received but not processed, oldest first: what a restart resumes."""
     rows = conn.execute(
-        "SELECT item_id FROM intake_items WHERE processed_seq IS NULL ORDER BY received_seq LIMIT ?", (limit,)
+        "SELECT item_id, purpose FROM intake_items WHERE processed_seq IS NULL ORDER BY received_seq LIMIT ?",
+        (limit,),
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 def find_resent(conn: sqlite3.Connection, message_id: str, content_sha256: str) -> tuple[str, str] | None:

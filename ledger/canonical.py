@@ -18,6 +18,7 @@ from ledger.errors import PayloadError
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 _encode_string = json.encoder.encode_basestring
+encode_string = _encode_string  # JSON string literal, non-ASCII kept (ensure_ascii=False)
 
 
 def format_ts(moment: datetime) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger import merkle
-from ledger.canonical import format_ts, leaf_data, parse_ts
+from ledger.canonical import encode_string, format_ts, parse_ts
 from ledger.events import StoredEvent
 from ledger.note import Checkpoint, NoteSigner
 from ledger.projections import Projection
@@ -241,14 +241,22 @@ class Writer:
 
             moment = parse_ts(ts)
             sha256 = hashlib.sha256
+            # leaf bytes exactly as canonical.leaf_data builds them, with the per-batch parts encoded once
+            quoted: dict[str, str] = {}
+            ts_quoted = encode_string(ts)
+            inserts = []
             for kind, actor, subject, payload_json in request.rows:
                 seq = tree.size + 1
-                leaf = sha256(b"\x00" + leaf_data(seq, ts, kind, actor, subject, payload_json)).digest()
+                kind_quoted = quoted.get(kind) or quoted.setdefault(kind, encode_string(kind))
+                actor_quoted = quoted.get(actor) or quoted.setdefault(actor, encode_string(actor))
+                data = f"[{seq},{ts_quoted},{kind_quoted},{actor_quoted},{encode_string(subject)},{payload_json}]"
+                leaf = sha256(b"\x00" + data.encode("utf-8")).digest()
                 tree.append(leaf, on_node)
                 events.append(StoredEvent(seq, moment, kind, actor, subject, payload_json, leaf))
+                inserts.append((seq, ts, kind, actor, subject, payload_json, leaf))
             conn.executemany(
                 "INSERT INTO ledger_events(seq, ts, kind, actor, subject, payload, leaf_hash) VALUES (?,?,?,?,?,?,?)",
-                [(e.seq, ts, e.kind, e.actor, e.subject, e.payload_json, e.leaf_hash) for e in events],
+                inserts,
             )
             if nodes:
                 conn.executemany("INSERT INTO ledger_nodes(id, hash) VALUES (?, ?)", nodes)

@@ -357,33 +357,43 @@ def _check_xml_prolog(data: bytes, info: _Entry, kind: _Kind, name: str, *, limi
     Every member is looked at, not only *.xml, because relationships may point a parser at any
     part name. Returns the bytes read so that callers can look at the first elements.
     """
-    where = f"“{name}”" if name else kind.label
     while True:
         head, complete = _read_prefix(data, info, kind, name, limit)
-        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:2] in (b"<\x00", b"\x00<"):
-            raise BundleError(
-                f"{kind.prefix}-xml-entities",
-                f"{where}中的“{info.filename}”使用了 UTF-16 编码的 XML，正常的 Excel 文件不会这样保存，已拒收。"
-                "请用 Excel 或 WPS 重新另存为 .xlsx。",
-                detail=f"UTF-16 XML in {info.filename!r}",
-            )
-        rest = head[_PROLOG.match(head).end() :]  # type: ignore[union-attr]
-        if rest.startswith(b"<!") and not rest.startswith(b"<!--"):
-            raise BundleError(
-                f"{kind.prefix}-xml-entities",
-                f"{where}中的“{info.filename}”含有 DOCTYPE/ENTITY 声明（可用于 XML 实体炸弹），"
-                "正常的 Excel 文件不会有，已拒收。请用 Excel 或 WPS 重新另存为 .xlsx。",
-                detail=f"DOCTYPE in {info.filename!r}",
-            )
-        if not rest.startswith(b"<") or _ROOT_START.match(rest) or complete:
+        if _prolog_decided(head, complete, info, kind, name):
             return head
         if limit >= MAX_PROLOG_BYTES:
-            raise BundleError(
-                f"{kind.prefix}-xml-entities",
-                f"{where}中的“{info.filename}”开头的 XML 声明过长，无法安全读取，已拒收。",
-                detail=f"no root element in first {limit} bytes of {info.filename!r}",
-            )
+            raise _prolog_too_long(info, kind, name)
         limit = min(limit * 8, MAX_PROLOG_BYTES)
+
+
+def _prolog_decided(head: bytes, complete: bool, info: _Entry, kind: _Kind, name: str) -> bool:
+    """False while the prolog may go on past `head`; raises on a DOCTYPE or a UTF-16 part."""
+    where = f"“{name}”" if name else kind.label
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:2] in (b"<\x00", b"\x00<"):
+        raise BundleError(
+            f"{kind.prefix}-xml-entities",
+            f"{where}中的“{info.filename}”使用了 UTF-16 编码的 XML，正常的 Excel 文件不会这样保存，已拒收。"
+            "请用 Excel 或 WPS 重新另存为 .xlsx。",
+            detail=f"UTF-16 XML in {info.filename!r}",
+        )
+    rest = head[_PROLOG.match(head).end() :]  # type: ignore[union-attr]
+    if rest.startswith(b"<!") and not rest.startswith(b"<!--"):
+        raise BundleError(
+            f"{kind.prefix}-xml-entities",
+            f"{where}中的“{info.filename}”含有 DOCTYPE/ENTITY 声明（可用于 XML 实体炸弹），"
+            "正常的 Excel 文件不会有，已拒收。请用 Excel 或 WPS 重新另存为 .xlsx。",
+            detail=f"DOCTYPE in {info.filename!r}",
+        )
+    return not rest.startswith(b"<") or _ROOT_START.match(rest) is not None or complete
+
+
+def _prolog_too_long(info: _Entry, kind: _Kind, name: str) -> BundleError:
+    where = f"“{name}”" if name else kind.label
+    return BundleError(
+        f"{kind.prefix}-xml-entities",
+        f"{where}中的“{info.filename}”开头的 XML 声明过长，无法安全读取，已拒收。",
+        detail=f"no root element in the first {MAX_PROLOG_BYTES} bytes of {info.filename!r}",
+    )
 
 
 def _check_dimension(head: bytes, kind: _Kind, name: str, member: str) -> None:
@@ -463,7 +473,7 @@ _PREFIXED_CELL = re.compile(rb":(?:c|row)[\s/>]")
 
 
 def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> None:
-    """Refuse a worksheet whose cell grid would be too large, without walking a normal one.
+    """Refuse a worksheet whose prolog has a DOCTYPE, or whose cell grid would be too large.
 
     Fast path: every row and cell carries a plain address in its first attribute (as Excel, WPS,
     LibreOffice and openpyxl write them) within Z9999, which bounds the grid at 26 x 9,999 with a
@@ -471,7 +481,12 @@ def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> No
     """
     tail = b""
     unusual = False
-    for chunk in _inflate_chunks(data, info, kind, name):
+    for index, chunk in enumerate(_inflate_chunks(data, info, kind, name)):
+        if index == 0:  # the prolog and <dimension> come first: no separate read for them
+            head = chunk[:MAX_PROLOG_BYTES]
+            if not _prolog_decided(head, len(chunk) < MAX_PROLOG_BYTES, info, kind, name):
+                raise _prolog_too_long(info, kind, name)
+            _check_dimension(head[:4096], kind, name, info.filename)
         buf = tail + chunk
         if _UNUSUAL_CELL.search(buf) or _PREFIXED_CELL.search(buf):
             unusual = True
@@ -583,7 +598,9 @@ def inspect_zip(data: bytes, *, name: str = "") -> zipfile.ZipFile:
 
 _RECENTLY_PASSED: deque[bytes] = deque(maxlen=4)
 """The last workbooks that passed, by identity: load_bundle and the reader both guard the same bytes
-object, and bytes cannot change, so the second look is free. Holding them keeps their ids unique."""
+object, and bytes cannot change, so the second look is free. Holding them keeps their ids unique;
+only small ones are held, so that a long-running service keeps at most a few MB alive."""
+_REMEMBER_BYTES = 4 * 1024 * 1024
 
 
 def inspect_xlsx(data: bytes, *, name: str = "") -> None:
@@ -591,7 +608,7 @@ def inspect_xlsx(data: bytes, *, name: str = "") -> None:
     if any(seen is data for seen in _RECENTLY_PASSED):
         return
     _inspect_xlsx(data, name)
-    if type(data) is bytes:  # a bytearray could change after the look
+    if type(data) is bytes and len(data) <= _REMEMBER_BYTES:  # a bytearray could change after the look
         _RECENTLY_PASSED.append(data)
 
 
@@ -632,8 +649,6 @@ def _inspect_xlsx(data: bytes, name: str) -> None:
             if b"macroEnabled" in head:
                 raise _macro_error(where, info.filename)
         elif lower in sheets or (lower.startswith("xl/worksheets/") and lower.endswith(".xml")):
-            head = _check_xml_prolog(data, info, WORKBOOK, name, limit=2048)
-            _check_dimension(head, WORKBOOK, name, info.filename)
             _check_sheet_extent(data, info, WORKBOOK, name)
         else:
             _check_xml_prolog(data, info, WORKBOOK, name)
@@ -654,7 +669,6 @@ def _workbook_parts(data: bytes, rels: _Entry | None, name: str) -> tuple[set[st
     strings: set[str] = {"xl/sharedstrings.xml"}
     if rels is None:
         return sheets, strings
-    _check_xml_prolog(data, rels, WORKBOOK, name)
     text, _ = _read_prefix(data, rels, WORKBOOK, name, min(max(rels.file_size, 0), 1024 * 1024))
     for match in _RELATIONSHIP.finditer(text):
         attrs = {k.lower(): v for k, v in _ATTR.findall(match.group(1))}
@@ -671,7 +685,6 @@ def _check_main_part(data: bytes, rels: _Entry | None, name: str) -> None:
     """The package's main part must be xl/workbook.xml: the part every check above looked at and calamine reads."""
     if rels is None:
         return
-    _check_xml_prolog(data, rels, WORKBOOK, name)
     text, _ = _read_prefix(data, rels, WORKBOOK, name, min(max(rels.file_size, 0), 256 * 1024))
     for match in _RELATIONSHIP.finditer(text):
         attrs = {k.lower(): v for k, v in _ATTR.findall(match.group(1))}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -118,6 +119,8 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
             return _fail(f"密钥文件无法使用：{exc.path}：{exc.problem}")
         except LedgerError as exc:
             return _fail(f"账本操作失败：{exc}")
+        except sqlite3.DatabaseError as exc:
+            return _fail(f"账本数据库无法读取：{DataDir(args.data).ledger_db}：{exc}")
         except OSError as exc:
             where = f"{exc.filename}：" if exc.filename else ""
             return _fail(f"文件操作失败：{where}{exc.strerror or exc}")

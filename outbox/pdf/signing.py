@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import tsp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -25,7 +26,8 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
-from pyhanko.sign.general import get_pyca_cryptography_hash
+from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
+from pyhanko.sign.general import as_signing_certificate_v2, get_pyca_cryptography_hash
 from pyhanko.stamp import StaticStampStyle
 from reportlab.lib import colors
 from reportlab.pdfgen.canvas import Canvas
@@ -98,6 +100,21 @@ class _CachedKeySigner(signers.SimpleSigner):
     """
 
     _cached_key: Any = None
+    _cached_signing_cert_attr: bytes = b""
+
+    def _signed_attr_providers(self, *args: Any, **kwargs: Any) -> Any:
+        """pyHanko's providers, with the signing-certificate-v2 value built once.
+
+        That value depends only on our certificate, but asn1crypto needs ~5 ms to build and
+        encode it (the issuer name is re-encoded), twice per signature.
+        """
+        for provider in super()._signed_attr_providers(*args, **kwargs):
+            if isinstance(provider, SigningCertificateV2Provider):
+                if not self._cached_signing_cert_attr:
+                    self._cached_signing_cert_attr = as_signing_certificate_v2(self.signing_cert).dump()
+                yield _CachedAttributeProvider(provider.attribute_type, self._cached_signing_cert_attr)
+            else:
+                yield provider
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm).signature_algo
@@ -112,6 +129,17 @@ class _CachedKeySigner(signers.SimpleSigner):
         if mechanism == "ed25519" and isinstance(key, ed25519.Ed25519PrivateKey):
             return bytes(key.sign(data))
         return bytes(super().sign_raw(data, digest_algorithm))
+
+
+class _CachedAttributeProvider(CMSAttributeProvider):
+    """Serves a pre-encoded signing-certificate-v2 value (parsed lazily, so it dumps from its bytes)."""
+
+    def __init__(self, attribute_type: str, der: bytes) -> None:
+        self.attribute_type = attribute_type
+        self._der = der
+
+    async def build_attr_value(self, dry_run: bool = False) -> Any:
+        return tsp.SigningCertificateV2.load(self._der)
 
 
 @dataclass(frozen=True)

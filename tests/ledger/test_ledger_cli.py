@@ -95,6 +95,11 @@ def test_log_show_and_export(data: Path, capsys: pytest.CaptureFixture[str], tmp
 def test_missing_ledger_is_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, tmp_path / "nowhere", "ledger", "verify")
     assert code == 2 and "账本不存在" in err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "ledger.sqlite3").write_bytes(b"this is not a database" * 100)
+    code, _, err = run(capsys, broken, "ledger", "verify")
+    assert code == 2 and "账本数据库无法读取" in err
 
 
 def test_proof_checks_offline_with_the_standalone_script(

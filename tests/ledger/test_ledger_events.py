@@ -152,3 +152,26 @@ def _load(path: Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, Ed25519PrivateKey)
     return key
+
+
+def test_standalone_ed25519_agrees_with_cryptography() -> None:
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location(
+        "verify_proof_script", Path(__file__).resolve().parents[2] / "docs" / "verify_proof.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for _ in range(4):
+        key = Ed25519PrivateKey.generate()
+        public = NoteSigner(ORIGIN, key).verifier.public_raw
+        message = os.urandom(40)
+        signature = key.sign(message)
+        assert script.ed25519_verify(public, message, signature)
+        assert not script.ed25519_verify(public, message + b"x", signature)
+        assert not script.ed25519_verify(public, message, signature[:-1] + bytes([signature[-1] ^ 1]))
+        assert not script.ed25519_verify(public, message, bytes([signature[0] ^ 4]) + signature[1:])
+        other = NoteSigner(ORIGIN, Ed25519PrivateKey.generate()).verifier.public_raw
+        assert not script.ed25519_verify(other, message, signature)

@@ -403,3 +403,23 @@ def test_main_part_elsewhere_than_xl_workbook_is_refused() -> None:
         inspect_xlsx(rebuild_zip(base, replace={"_rels/.rels": rels}, add={"xl/other.xml": workbook}))
     assert info.value.code == "workbook-not-xlsx"
     assert "xl/other.xml" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "aaaa">]>',
+        b'<?xml version="1.0"?><!-- ' + b"pad " * 30_000 + b"-->",  # prolog longer than 64 KB
+    ],
+)
+def test_worksheet_prolog_is_checked_too(prolog: bytes) -> None:
+    from hostile_factory import rebuild_zip
+
+    base = plain_workbook()
+    with zipfile.ZipFile(io.BytesIO(base)) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+    body = sheet.split(b"?>", 1)[-1]
+    with pytest.raises(BundleError) as info:
+        inspect_xlsx(rebuild_zip(base, replace={"xl/worksheets/sheet1.xml": prolog + body}))
+    assert info.value.code == "workbook-xml-entities"
+    assert "sheet1.xml" in info.value.message

@@ -20,6 +20,7 @@ SHARE_TOLERANCE = Decimal("0.01")
 FRACTION_HINT = "看起来比例按小数填写（如 0.6），请填写百分数的数值（如 60），或把单元格格式改为“数值”后重新输入。"
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
 WIDE = Context(prec=60, traps=[InvalidOperation, DivisionByZero])
 FIFTY = Decimal(50)
 
@@ -80,7 +81,12 @@ def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
                 f"{inv.paid_in} 万元大于认缴出资额 {inv.subscribed} 万元。",
             )
         if capital and inv.subscribed is not None and inv.share_pct is not None:
-            expected = _percent_of(inv.subscribed, capital)
+            # Within half a cent of the exact ratio the rounded ratio is within the tolerance: skip
+            # the division for the common, correct row.
+            if abs(inv.subscribed * HUNDRED - inv.share_pct * capital) <= abs(capital) * HALF_CENT:
+                expected = None
+            else:
+                expected = _percent_of(inv.subscribed, capital)
             if expected is not None and abs(expected - inv.share_pct) > SHARE_TOLERANCE:
                 yield row_finding(
                     reg,

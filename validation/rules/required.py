@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import itemgetter
 
 from validation.findings import ERROR, Finding, where
 from validation.model import Registration
@@ -57,9 +58,13 @@ def check_required_columns(ctx: RuleContext) -> Iterator[Finding]:
             f"{where(ref.sheet, cell)}起没有填写任何出资人，至少应有一行。",
         )
         return
+    columns = itemgetter(*(col.key for col in INVESTORS.columns))
     for inv in reg.investors:
+        row = inv.__dict__
+        if None not in columns(row):
+            continue
         for col in INVESTORS.columns:
-            if getattr(inv, col.key) is not None or ctx.unreadable(reg.table_cell(INVESTORS.name, inv, col.key)):
+            if row[col.key] is not None or ctx.unreadable(reg.table_cell(INVESTORS.name, inv, col.key)):
                 continue
             if col.key == "investor_code":
                 if inv.investor_category in CODELESS_INVESTOR_CATEGORIES or inv.investor_category is None:
