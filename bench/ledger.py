@@ -11,6 +11,7 @@ this machine's disk rather than the disk itself.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import sqlite3
@@ -74,6 +75,7 @@ def raw_rate(folder: Path, batch: int, total: int, tag: str = "") -> float:
         " payload TEXT, leaf_hash BLOB)"
     )
     rows = raw_rows(1, total)
+    gc.freeze()
     started = time.perf_counter()
     for offset in range(0, total, batch):
         conn.execute("BEGIN")
@@ -86,6 +88,7 @@ def raw_rate(folder: Path, batch: int, total: int, tag: str = "") -> float:
 
 def ledger_rate(folder: Path, batch: int, total: int, key: Path, tag: str) -> float:
     bodies = [(body(i), "SASAC0001", f"CQ{i}") for i in range(1, total + 1)]
+    gc.freeze()  # the prepared bodies are the bench's, not the ledger's: keep them out of GC passes
     with Ledger.open(
         folder / f"ledger-{batch}{tag}.sqlite3",
         signing_key_path=key,
