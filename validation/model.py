@@ -47,17 +47,27 @@ class DocumentEntry(_Row):
 RowT = TypeVar("RowT", bound=BaseModel)
 
 
+_SLOTS = vars(BaseModel)
+_new_object = object.__new__
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields_set = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+
+
 def construct_row(cls: type[RowT], values: dict[str, Any]) -> RowT:
     """Builds an already-validated table row without pydantic's per-field loop.
 
     The reader has converted every value itself, and model_construct costs several times more
-    per row, which is most of the budget for a 2,000-row table. `values` must hold every field.
+    per row, which is most of the budget for a 2,000-row table; BaseModel's slot descriptors are
+    called directly because object.__setattr__ looks each of them up again. `values` must hold
+    every field and becomes the row's __dict__.
     """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    obj = _new_object(cls)
+    _set_dict(obj, values)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
 
 

@@ -273,21 +273,30 @@ def _check_sizes(kind: _Kind, where: str, member: str, *, inflated: int, compres
         )
 
 
-def _verify_inflation(data: bytes, infos: list[_Entry], kind: _Kind, name: str) -> None:
+KEEP_INFLATED_BYTES = 8 * 1024 * 1024
+"""Most inflated XML that _verify_inflation hands on to the worksheet checks instead of inflating it twice."""
+
+
+def _verify_inflation(data: bytes, infos: list[_Entry], kind: _Kind, name: str) -> dict[str, bytes]:
     """Inflate with a running cap wherever a lying size header could hide a bomb.
 
     Deflate cannot expand more than ~1033:1, so when all compressed bytes together could not pass
-    the total cap even at that ratio nothing is inflated: a normal workbook costs nothing here.
+    the total cap even at that ratio nothing is inflated: a small workbook costs nothing here.
     The ratio rule is a heuristic on declared sizes; the total cap is what bounds memory.
+    Returns the verified content of XML parts (up to KEEP_INFLATED_BYTES together) by member
+    name, so that the worksheet scan does not inflate a big sheet a second time.
     """
     where = f"“{name}”" if name else kind.label
     deflated = [i for i in infos if i.compress_type == zipfile.ZIP_DEFLATED]
     worst_case = sum(i.compress_size for i in deflated) * DEFLATE_MAX_RATIO
+    kept: dict[str, bytes] = {}
     if worst_case <= MAX_INFLATED_TOTAL:
-        return
+        return kept
     total = sum(i.file_size for i in infos if i.compress_type == zipfile.ZIP_STORED)
+    budget = KEEP_INFLATED_BYTES
     for info in deflated:
-        produced = _inflate_capped(data, info, kind, name, before=total)
+        keep = info.file_size <= budget and info.filename.lower().endswith(".xml")
+        produced, content = _inflate_capped(data, info, kind, name, before=total, keep=keep)
         total += produced
         if produced != info.file_size:
             raise BundleError(
@@ -295,6 +304,10 @@ def _verify_inflation(data: bytes, infos: list[_Entry], kind: _Kind, name: str) 
                 f"{where}中的“{info.filename}”实际大小与压缩目录记录不符（文件被篡改或损坏），已拒收。",
                 detail=f"declared {info.file_size}, inflated {produced}",
             )
+        if content is not None:
+            kept[info.filename] = content
+            budget -= produced
+    return kept
 
 
 def _read_prefix(data: bytes, info: _Entry, kind: _Kind, name: str, limit: int) -> tuple[bytes, bool]:
@@ -317,12 +330,18 @@ def _read_prefix(data: bytes, info: _Entry, kind: _Kind, name: str, limit: int) 
     return out, inflater.eof
 
 
-def _inflate_capped(data: bytes, info: _Entry, kind: _Kind, name: str, *, before: int) -> int:
-    """Inflate one member chunk by chunk, refusing as soon as a cap is passed; returns its real size."""
+def _inflate_capped(
+    data: bytes, info: _Entry, kind: _Kind, name: str, *, before: int, keep: bool = False
+) -> tuple[int, bytes | None]:
+    """Inflate one member chunk by chunk, refusing as soon as a cap is passed.
+
+    Returns its real size and, with `keep`, its content (the caller bounds how much it keeps).
+    """
     where = f"“{name}”" if name else kind.label
     start = _data_offset(data, info, kind, name)
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     produced = 0
+    pieces: list[bytes] = []
     pos = 0
     with memoryview(data) as whole:
         raw = whole[start : start + info.compress_size]
@@ -335,7 +354,10 @@ def _inflate_capped(data: bytes, info: _Entry, kind: _Kind, name: str, *, before
                     pos += _CHUNK
                 else:
                     raise _truncated(kind, name, info.filename)
-                produced += len(inflater.decompress(pending, _CHUNK))
+                piece = inflater.decompress(pending, _CHUNK)
+                produced += len(piece)
+                if keep:
+                    pieces.append(piece)
                 _check_sizes(
                     kind,
                     where,
@@ -348,7 +370,7 @@ def _inflate_capped(data: bytes, info: _Entry, kind: _Kind, name: str, *, before
             raise _truncated(kind, name, info.filename) from exc
         finally:
             raw.release()
-    return produced
+    return produced, b"".join(pieces) if keep else None
 
 
 def _check_xml_prolog(data: bytes, info: _Entry, kind: _Kind, name: str, *, limit: int = 512) -> bytes:
@@ -472,7 +494,7 @@ _PREFIXED_CELL = re.compile(rb":(?:c|row)[\s/>]")
 """A cell or row with a namespace prefix, which calamine reads by its local name all the same."""
 
 
-def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> None:
+def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str, inflated: bytes | None = None) -> None:
     """Refuse a worksheet whose prolog has a DOCTYPE, or whose cell grid would be too large.
 
     Fast path: every row and cell carries a plain address in its first attribute (as Excel, WPS,
@@ -481,7 +503,7 @@ def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> No
     """
     tail = b""
     unusual = False
-    for index, chunk in enumerate(_inflate_chunks(data, info, kind, name)):
+    for index, chunk in enumerate(_inflate_chunks(data, info, kind, name, inflated)):
         if index == 0:  # the prolog and <dimension> come first: no separate read for them
             head = chunk[:MAX_PROLOG_BYTES]
             if not _prolog_decided(head, len(chunk) < MAX_PROLOG_BYTES, info, kind, name):
@@ -499,7 +521,7 @@ def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> No
         return
     extent = _Extent()
     pending = b""
-    for chunk in _inflate_chunks(data, info, kind, name):
+    for chunk in _inflate_chunks(data, info, kind, name, inflated):
         pending += chunk
         pending = pending[extent.feed(pending) :]
         if extent.too_big():
@@ -520,8 +542,18 @@ def _check_sheet_extent(data: bytes, info: _Entry, kind: _Kind, name: str) -> No
         raise _extent_error(kind, name, info.filename, f"{extent.max_row} 行 × {extent.max_col} 列")
 
 
-def _inflate_chunks(data: bytes, info: _Entry, kind: _Kind, name: str) -> Iterator[bytes]:
-    """The member inflated piece by piece (at most 1 MB at a time), never more than its declared size."""
+def _inflate_chunks(
+    data: bytes, info: _Entry, kind: _Kind, name: str, inflated: bytes | None = None
+) -> Iterator[bytes]:
+    """The member inflated piece by piece (at most 1 MB at a time), never more than its declared size.
+
+    `inflated` is the member's content when _verify_inflation already produced (and checked) it:
+    it is cut into the same pieces instead of being inflated again.
+    """
+    if inflated is not None:
+        for pos in range(0, len(inflated), _CHUNK * 16):
+            yield inflated[pos : pos + _CHUNK * 16]
+        return
     start = _data_offset(data, info, kind, name)
     raw = memoryview(data)[start : start + info.compress_size]
     try:
@@ -637,7 +669,7 @@ def _inspect_xlsx(data: bytes, name: str) -> None:
     for info in infos:
         if _MACRO_PARTS.search(info.filename):
             raise _macro_error(where, info.filename)
-    _verify_inflation(data, infos, WORKBOOK, name)
+    inflated = _verify_inflation(data, infos, WORKBOOK, name)
     _check_main_part(data, by_name.get("_rels/.rels"), name)
     sheets, strings = _workbook_parts(data, by_name.get("xl/_rels/workbook.xml.rels"), name)
     for info in infos:
@@ -649,7 +681,7 @@ def _inspect_xlsx(data: bytes, name: str) -> None:
             if b"macroEnabled" in head:
                 raise _macro_error(where, info.filename)
         elif lower in sheets or (lower.startswith("xl/worksheets/") and lower.endswith(".xml")):
-            _check_sheet_extent(data, info, WORKBOOK, name)
+            _check_sheet_extent(data, info, WORKBOOK, name, inflated.get(info.filename))
         else:
             _check_xml_prolog(data, info, WORKBOOK, name)
             if lower in strings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import compress
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation
 
 from validation.findings import ERROR, Finding, where
@@ -65,39 +66,59 @@ def _percent_of(part: Decimal, whole: Decimal) -> Decimal | None:
         return None
 
 
+def _share_expected(subscribed: Decimal, share: Decimal, capital: Decimal) -> Decimal | None:
+    """The share the row's subscription implies when it differs from the typed one by more than the tolerance."""
+    # Within half a cent of the exact ratio the rounded ratio is within the tolerance: skip
+    # the division for the common, correct row.
+    if abs(subscribed * HUNDRED - share * capital) <= abs(capital) * HALF_CENT:
+        return None
+    expected = _percent_of(subscribed, capital)
+    if expected is not None and abs(expected - share) > SHARE_TOLERANCE:
+        return expected
+    return None
+
+
 def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
     reg = ctx.registration
     capital = reg.reg_capital
     seen_names: dict[str, int | None] = {}
     seen_codes: dict[str, int | None] = {}
+    # Big tables repeat the same (subscribed, share) pair; the Decimal arithmetic runs once per pair.
+    judged: dict[tuple[Decimal, Decimal], Decimal | None] = {}
     for inv in reg.investors:
-        if inv.paid_in is not None and inv.subscribed is not None and inv.paid_in > inv.subscribed:
+        row = inv.__dict__
+        paid_in = row["paid_in"]
+        subscribed = row["subscribed"]
+        share = row["share_pct"]
+        if paid_in is not None and subscribed is not None and paid_in > subscribed:
             yield row_finding(
                 reg,
                 INVESTORS.name,
                 inv,
                 "paid_in",
                 "investor-paid-in-exceeds",
-                f"{inv.paid_in} 万元大于认缴出资额 {inv.subscribed} 万元。",
+                f"{paid_in} 万元大于认缴出资额 {subscribed} 万元。",
             )
-        if capital and inv.subscribed is not None and inv.share_pct is not None:
-            # Within half a cent of the exact ratio the rounded ratio is within the tolerance: skip
-            # the division for the common, correct row.
-            if abs(inv.subscribed * HUNDRED - inv.share_pct * capital) <= abs(capital) * HALF_CENT:
-                expected = None
-            else:
-                expected = _percent_of(inv.subscribed, capital)
-            if expected is not None and abs(expected - inv.share_pct) > SHARE_TOLERANCE:
+        if capital and subscribed is not None and share is not None:
+            pair = (subscribed, share)
+            try:
+                expected = judged[pair]
+            except KeyError:
+                expected = judged[pair] = _share_expected(subscribed, share, capital)
+            except TypeError:  # a signalling NaN cannot be hashed
+                expected = _share_expected(subscribed, share, capital)
+            if expected is not None:
                 yield row_finding(
                     reg,
                     INVESTORS.name,
                     inv,
                     "share_pct",
                     "investor-share-mismatch",
-                    f"为 {inv.share_pct}%，但认缴 {inv.subscribed} 万元占注册资本 {capital} 万元的 {expected}%。",
+                    f"为 {share}%，但认缴 {subscribed} 万元占注册资本 {capital} 万元的 {expected}%。",
                 )
-        if inv.investor_name:
-            name = "".join(inv.investor_name.split())
+        investor_name = row["investor_name"]
+        if investor_name:
+            name = "".join(investor_name.split())
             if name in seen_names:
                 yield row_finding(
                     reg,
@@ -105,37 +126,40 @@ def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
                     inv,
                     "investor_name",
                     "investor-duplicate-name",
-                    f"“{inv.investor_name}”与第 {seen_names[name]} 行重复，同一出资人只填一行。",
+                    f"“{investor_name}”与第 {seen_names[name]} 行重复，同一出资人只填一行。",
                 )
             else:
                 seen_names[name] = inv.row
-        if inv.investor_code:
-            if inv.investor_code in seen_codes:
+        code = row["investor_code"]
+        if code:
+            if code in seen_codes:
                 yield row_finding(
                     reg,
                     INVESTORS.name,
                     inv,
                     "investor_code",
                     "investor-duplicate-code",
-                    f"“{inv.investor_code}”与第 {seen_codes[inv.investor_code]} 行重复。",
+                    f"“{code}”与第 {seen_codes[code]} 行重复。",
                 )
             else:
-                seen_codes[inv.investor_code] = inv.row
+                seen_codes[code] = inv.row
 
 
 def state_share(ctx: RuleContext) -> tuple[Decimal, bool] | None:
     """(state-held percentage, whether a state investor holds the largest stake), or None if unknown."""
     investors = ctx.registration.investors
-    stakes: list[tuple[Decimal, bool]] = []
-    for inv in investors:
-        if inv.share_pct is None or inv.investor_category is None:
-            return None
-        stakes.append((inv.share_pct, inv.investor_category in STATE_INVESTOR_CATEGORIES))
-    if not stakes:
+    if not investors:
         return None
-    state = sum((share for share, is_state in stakes if is_state), Decimal(0))
-    top_state = max((share for share, is_state in stakes if is_state), default=None)
-    top_other = max((share for share, is_state in stakes if not is_state), default=None)
+    shares = [inv.__dict__["share_pct"] for inv in investors]
+    categories = [inv.__dict__["investor_category"] for inv in investors]
+    if None in shares or None in categories:
+        return None
+    is_state = [category in STATE_INVESTOR_CATEGORIES for category in categories]
+    state_shares = list(compress(shares, is_state))
+    other_shares = list(compress(shares, [not flag for flag in is_state]))
+    state = sum(state_shares, Decimal(0))
+    top_state = max(state_shares, default=None)
+    top_other = max(other_shares, default=None)
     largest = top_state is not None and (top_other is None or top_state >= top_other)
     return state, largest
 

@@ -25,6 +25,11 @@ def decimals_of(value: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+_ALLOWED_OR_NONE: dict[tuple[str, ...], frozenset[object]] = {
+    col.allowed: frozenset((*col.allowed, None)) for table in TABLES for col in table.columns
+}
+
+
 def _allowed_text(allowed: tuple[str, ...]) -> str:
     text = "、".join(allowed)
     return text if len(text) <= 120 else text[:117] + "…"
@@ -48,8 +53,10 @@ def check_enumerations(ctx: RuleContext) -> Iterator[Finding]:
         for col in table.columns:
             if col.type != "enum":
                 continue
-            for entry in entries:
-                value = getattr(entry, col.key)
+            values = [getattr(entry, col.key) for entry in entries]
+            if set(values) <= _ALLOWED_OR_NONE[col.allowed]:
+                continue
+            for entry, value in zip(entries, values, strict=True):
                 if value is not None and value not in col.allowed:
                     yield row_finding(
                         reg,
@@ -93,6 +100,22 @@ def _plainly_fine(value: Decimal, upper: Decimal | None) -> bool:
     )
 
 
+def _bad_values(values: list[Decimal | None], percent: bool) -> set[Decimal] | None:
+    """The distinct values of a column that fail the number checks; None when they cannot be grouped.
+
+    Table columns repeat a handful of amounts, so each distinct value is judged once. Grouping by
+    equality is exact here: the range and the count of significant decimals (trailing zeros do not
+    count beyond two) are the same for every spelling of one number.
+    """
+    upper = HUNDRED if percent else None
+    try:
+        distinct = set(values)
+    except TypeError:  # a signalling NaN cannot be hashed: judge row by row
+        return None
+    distinct.discard(None)
+    return {v for v in distinct if v is not None and not _plainly_fine(v, upper) and _number_problem(v, percent)}
+
+
 def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
     reg = ctx.registration
     for spec in FIELD_LIST:
@@ -106,13 +129,16 @@ def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
             if col.type not in ("amount", "percent"):
                 continue
             percent = col.type == "percent"
-            upper = HUNDRED if percent else None
+            key = col.key
+            bad = _bad_values([entry.__dict__[key] for entry in entries], percent)
+            if bad is not None and not bad:
+                continue
             for entry in entries:
-                value = entry.__dict__[col.key]
-                if value is None or _plainly_fine(value, upper):
+                value = entry.__dict__[key]
+                if value is None or (bad is not None and value not in bad):
                     continue
                 if problem := _number_problem(value, percent):
-                    yield row_finding(reg, table.name, entry, col.key, problem[0], problem[1])
+                    yield row_finding(reg, table.name, entry, key, problem[0], problem[1])
 
 
 def check_formats(ctx: RuleContext) -> Iterator[Finding]:
