@@ -232,7 +232,6 @@ _CHOICES: dict[str, str] = {choice_key(v): v for allowed in _ALLOWED_LISTS for v
 # --- value conversion per field type ---------------------------------------------------------
 
 Converted = Any
-_MISSING: Any = object()
 
 
 def _text(value: CellValue) -> Converted:
@@ -473,27 +472,25 @@ class _Reader:
             raws = [line[index] for line in lines]
         else:
             raws = [line[index] if index < len(line) else "" for line in lines]
-        memo: dict[CellValue, Converted] = {}
+        memo: dict[CellValue, tuple[Converted, bool]] = {}
+        memo_get = memo.get
         values: list[Any] = []
         filled: list[bool] = []
         add_value = values.append
         add_flag = filled.append
-        memo_get = memo.get
         for raw in raws:
             kind = raw.__class__
             if kind is str or kind is float:
-                value = memo_get(raw, _MISSING)
-                if value is _MISSING:
-                    value = None if is_blank(raw) else convert(raw)
-                    memo[raw] = value
-                add_flag(raw != "" and (kind is not str or bool(raw.strip())))  # type: ignore[union-attr]
-            elif raw == "":
-                value = None
-                add_flag(False)
+                known = memo_get(raw)
+                if known is None:
+                    full = kind is float or bool(raw.strip())  # type: ignore[union-attr]
+                    known = memo[raw] = (convert(raw) if full else None, full)
+                add_value(known[0])
+                add_flag(known[1])
             else:
-                value = convert(raw)
-                add_flag(True)
-            add_value(value)
+                full = raw != ""
+                add_value(convert(raw) if full else None)
+                add_flag(full)
         if ParseProblem in set(map(type, values)):
             for offset, value in enumerate(values):
                 if value.__class__ is ParseProblem:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from validation.findings import ERROR, Finding, Severity, display_value, where
@@ -34,6 +36,11 @@ class RuleContext:
 
 
 Rule = Callable[[RuleContext], Iterable[Finding]]
+
+
+def has_none(values: Iterable[object]) -> bool:
+    """`None in values` by identity: `in` would call Decimal.__eq__, which is slow against None."""
+    return any(map(is_, values, repeat(None)))
 
 
 def field_finding(

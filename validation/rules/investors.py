@@ -7,7 +7,7 @@ from itertools import compress
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation
 
 from validation.findings import ERROR, Finding, where
-from validation.rules.base import RuleContext, field_finding, header_ref, row_finding
+from validation.rules.base import RuleContext, field_finding, has_none, header_ref, row_finding
 from validation.spec import (
     INVESTORS,
     STATE_ABSOLUTE,
@@ -152,7 +152,7 @@ def state_share(ctx: RuleContext) -> tuple[Decimal, bool] | None:
         return None
     shares = [inv.__dict__["share_pct"] for inv in investors]
     categories = [inv.__dict__["investor_category"] for inv in investors]
-    if None in shares or None in categories:
+    if has_none(shares) or has_none(categories):
         return None
     is_state = [category in STATE_INVESTOR_CATEGORIES for category in categories]
     state_shares = list(compress(shares, is_state))

@@ -7,7 +7,7 @@ from operator import itemgetter
 
 from validation.findings import ERROR, Finding, where
 from validation.model import Registration
-from validation.rules.base import RuleContext, field_finding, header_ref, row_finding
+from validation.rules.base import RuleContext, field_finding, has_none, header_ref, row_finding
 from validation.spec import (
     BACKFILL,
     CODELESS_INVESTOR_CATEGORIES,
@@ -59,7 +59,7 @@ def check_required_columns(ctx: RuleContext) -> Iterator[Finding]:
         )
         return
     rows = [inv.__dict__ for inv in reg.investors]
-    if not any(None in [row[col.key] for row in rows] for col in INVESTORS.columns):
+    if not any(has_none([row[col.key] for row in rows]) for col in INVESTORS.columns):
         return  # every cell filled: the common case of a big table, decided column by column
     columns = itemgetter(*(col.key for col in INVESTORS.columns))
     for inv, row in zip(reg.investors, rows, strict=True):
