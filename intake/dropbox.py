@@ -142,13 +142,14 @@ class DropboxWatcher:
         )
 
     def _take(self, batch: list[tuple[Path, str]]) -> int:
-        claimed: list[tuple[Path, Arrival]] = []
-        for candidate, code in batch:
+        for candidate, _ in batch:
             self.tracker.forget(str(candidate))
-            item_id = new_item_id()
-            target = self.processing.claim(candidate, code, item_id)
-            if target is not None:
-                claimed.append((target, self._arrival(item_id, code, candidate.name)))
+        wanted = [(candidate, code, new_item_id()) for candidate, code in batch]
+        claimed = [
+            (target, self._arrival(item_id, code, candidate.name))
+            for (candidate, code, item_id), target in zip(wanted, self.processing.claim_many(wanted), strict=True)
+            if target is not None
+        ]
         if claimed:
             self.receiver.record_many([(arrival, ProcessingArea.raw_bytes(path)) for path, arrival in claimed])
             for path, _ in claimed:

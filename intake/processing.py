@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from intake import state
 from intake.events import IntakeConfirmed, IntakeProcessed, IntakeRejected, ReviewUnclear
-from intake.mime import TNEF_REFUSAL_ZH, ParsedMail, load_mail_bundle, parse_mail
+from intake.mime import ParsedMail, parse_mail
+from intake.prepare import Prepared, PreparePool, bundle_of
 from intake.replies import (
     CONFIRM_ADDRESS,
     ParsedReply,
@@ -27,15 +28,22 @@ from intake.replies import (
     token_from_address,
 )
 from intake.spool import LedgerLike
-from validation.bundle import Bundle, BundleError, load_bundle
+from validation.bundle import Bundle, BundleError
+from workflow.batch import SubmitRequest
 
 log = logging.getLogger(__name__)
+
+# Filings taken from the queue at once: enough to share commits and fsyncs, small enough that a
+# batch's bundles stay a few megabytes and the second worker keeps getting work.
+FILING_BATCH = 64
 
 
 class WorkflowPort(Protocol):
     """What intake asks of `workflow.Workflow`."""
 
     def submit(self, item_id: str, **kwargs: Any) -> Any: ...
+
+    def submit_many(self, requests: Sequence[Any]) -> list[Any]: ...
 
     def decide(self, token: str, from_addr: str, decision: Any, opinion: str, mail_blob: str) -> Any: ...
 
@@ -94,23 +102,17 @@ def parse_mail_stage(proc: Processor, ctx: ItemContext) -> None:
 
 def load_bundle_stage(proc: Processor, ctx: ItemContext) -> None:
     try:
-        if ctx.mail is not None:
-            if ctx.mail.has_tnef and not ctx.mail.attachments:
-                ctx.reject("mail-tnef", TNEF_REFUSAL_ZH)
-                return
-            ctx.bundle = load_mail_bundle(ctx.mail.attachments)
-        else:
-            name = ctx.item.original_name
-            if not name.lower().endswith((".zip", ".xlsx", ".xlsm", ".xls", ".et")):
-                name = f"{name}.zip"  # a dropped subfolder was stored as a zip of its content
-            ctx.bundle = load_bundle(ctx.raw, name=name)
+        ctx.bundle = bundle_of(ctx.item.channel, ctx.item.original_name, ctx.raw, ctx.mail)
     except BundleError as exc:
         ctx.reject(exc.code, exc.message)
 
 
 def check_stage(proc: Processor, ctx: ItemContext) -> None:
+    """Validation's own rules only: `workflow.submit` adds the ledger-aware ones under its lock,
+    where the tree and the open filings cannot change in between (running them here too was
+    the same work twice)."""
     assert ctx.bundle is not None
-    ctx.check_result = proc.check_bundle(ctx.bundle, proc.workflow.ledger_rules(ctx.item.filer))
+    ctx.check_result = proc.check_bundle(ctx.bundle, [])
 
 
 def submit_stage(proc: Processor, ctx: ItemContext) -> None:
@@ -125,6 +127,18 @@ def submit_stage(proc: Processor, ctx: ItemContext) -> None:
     )
     ctx.filing_id = outcome.filing_id
     ctx.finish("filed" if outcome.accepted else "invalid")
+
+
+def submit_request(ctx: ItemContext) -> SubmitRequest:
+    assert ctx.bundle is not None
+    return SubmitRequest(
+        item_id=ctx.item.item_id,
+        filer=ctx.item.filer,
+        channel=ctx.item.channel,
+        reply_to=ctx.item.reply_to,
+        bundle=ctx.bundle,
+        check_result=ctx.check_result,
+    )
 
 
 def ignore_auto_reply_stage(proc: Processor, ctx: ItemContext) -> None:
@@ -191,7 +205,9 @@ def request_confirmation_stage(proc: Processor, ctx: ItemContext) -> None:
     ctx.finish("awaiting-confirmation", proc.confirmation_request(ctx.item))
 
 
-FILING_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, load_bundle_stage, check_stage, submit_stage)
+# Everything before the submit is pure: a batch of filings runs these one by one, then submits together.
+PREPARE_FILING_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, load_bundle_stage, check_stage)
+FILING_STAGES: tuple[Stage, ...] = (*PREPARE_FILING_STAGES, submit_stage)
 REPLY_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, ignore_auto_reply_stage, read_reply_stage, decide_stage)
 CONFIRMATION_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, ignore_auto_reply_stage, confirm_stage)
 CONTACT_FILING_STAGES: tuple[Stage, ...] = (request_confirmation_stage,)
@@ -226,6 +242,7 @@ class Processor:
         self.confirmation_request = confirmation_request
         self.pending_confirmation = pending_confirmation
         self.queue: queue.Queue[str] = queue.Queue()
+        self.prepare_pool: PreparePool | None = None  # set while the service runs with worker processes
         self.serial_queue: queue.Queue[str] = queue.Queue()
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
@@ -252,36 +269,97 @@ class Processor:
             if ctx.done:
                 return
 
-    def commit(self, ctx: ItemContext) -> None:
-        processed = IntakeProcessed(item_id=ctx.item.item_id, filing_id=ctx.filing_id, outcome=ctx.outcome)
-        self.ledger.append_many([*ctx.events, (processed, "intake", ctx.item.item_id)])
-        log.info(
-            "intake.processed",
-            extra={"item_id": ctx.item.item_id, "filing_id": ctx.filing_id, "outcome": ctx.outcome},
-        )
+    def commit_many(self, contexts: Sequence[ItemContext]) -> None:
+        """Every item's closing events in one transaction (one commit per batch, not per item)."""
+        specs: list[tuple[Any, str, str]] = []
+        for ctx in contexts:
+            processed = IntakeProcessed(item_id=ctx.item.item_id, filing_id=ctx.filing_id, outcome=ctx.outcome)
+            specs.extend([*ctx.events, (processed, "intake", ctx.item.item_id)])
+        self.ledger.append_many(specs)
+        for ctx in contexts:
+            log.info(
+                "intake.processed",
+                extra={"item_id": ctx.item.item_id, "filing_id": ctx.filing_id, "outcome": ctx.outcome},
+            )
 
     def process(self, item_id: str) -> str | None:
-        """Runs one item to its end; None when it is unknown, already processed or in progress.
+        """Runs one item to its end; None when it is unknown, already processed or in progress."""
+        return self.process_many([item_id]).get(item_id)
 
-        Several workers may run different filings at once (checking is CPU, submitting is
-        mostly fsync); the same item never runs twice at the same time.
+    def process_many(self, item_ids: Sequence[str]) -> dict[str, str]:
+        """Runs items to their end; the outcome of each item that was run (not unknown, processed or busy).
+
+        Several workers may run different batches at once (checking is CPU, submitting is
+        mostly fsync); the same item never runs twice at the same time. Filings are prepared
+        one by one, submitted together (`workflow.submit_many`) and closed in one commit;
+        replies and confirmations run one at a time under the serial lock, in order.
         """
         with self._in_flight_lock:
-            if item_id in self._in_flight:
-                return None
-            self._in_flight.add(item_id)
+            mine = list(dict.fromkeys(i for i in item_ids if i not in self._in_flight))
+            self._in_flight.update(mine)
         try:
             with self.ledger.reader() as conn:
-                item = state.get_item(conn, item_id)
-                if item is None or state.is_processed(conn, item_id):
-                    return None
-            if item.purpose == "filing":
-                return self._process(item)
-            with self._serial:
-                return self._process(item)
+                found = [state.get_item(conn, item_id) for item_id in mine]
+                items = [item for item in found if item is not None and not state.is_processed(conn, item.item_id)]
+            outcomes: dict[str, str] = {}
+            filings = [item for item in items if item.purpose == "filing"]
+            if filings:
+                outcomes.update(self._process_filings(filings))
+            for item in items:
+                if item.purpose != "filing":
+                    with self._serial:
+                        outcomes[item.item_id] = self._process(item)
+            return outcomes
         finally:
             with self._in_flight_lock:
-                self._in_flight.discard(item_id)
+                self._in_flight.difference_update(mine)
+
+    def _process_filings(self, items: Sequence[state.InboundItem]) -> dict[str, str]:
+        contexts: list[ItemContext] = []
+        for item, prepared in zip(items, self._prepare_in_pool(items), strict=True):
+            ctx = ItemContext(item=item)
+            try:
+                if prepared is not None:
+                    ctx.bundle, ctx.check_result = prepared.bundle, prepared.check_result
+                    if prepared.reject_code:
+                        ctx.reject(prepared.reject_code, prepared.reject_message)
+                else:
+                    self.run_stages(ctx, PREPARE_FILING_STAGES)
+            except Exception:
+                log.exception("intake.processing_failed", extra={"item_id": item.item_id})
+                continue  # not closed: resumed at the next start
+            contexts.append(ctx)
+        ready = [ctx for ctx in contexts if not ctx.done]
+        if len(ready) > 1:
+            try:
+                outcomes = self.workflow.submit_many([submit_request(ctx) for ctx in ready])
+            except Exception:
+                # one filing the ledger refuses must not hold back the others: submit them one by one
+                log.exception("intake.batch_submit_failed", extra={"items": len(ready)})
+                outcomes = None
+            if outcomes is not None:
+                for ctx, outcome in zip(ready, outcomes, strict=True):
+                    ctx.filing_id = outcome.filing_id
+                    ctx.finish("filed" if outcome.accepted else "invalid")
+        closed: list[ItemContext] = []
+        for ctx in contexts:
+            if not ctx.done:
+                try:
+                    submit_stage(self, ctx)
+                except Exception:
+                    log.exception("intake.processing_failed", extra={"item_id": ctx.item.item_id})
+                    continue  # not closed: resumed at the next start
+            closed.append(ctx)
+        if closed:
+            self.commit_many(closed)
+        return {ctx.item.item_id: ctx.outcome for ctx in closed}
+
+    def _prepare_in_pool(self, items: Sequence[state.InboundItem]) -> list[Prepared | None]:
+        """Load and check in the worker processes when there are some; None = do it in this thread."""
+        pool = self.prepare_pool
+        if pool is None:
+            return [None] * len(items)
+        return pool.prepare([(i.channel, i.original_name, self.ledger.blobs.path(i.raw_blob)) for i in items])
 
     def _process(self, item: state.InboundItem) -> str:
         with self.ledger.reader() as conn:
@@ -295,27 +373,33 @@ class Processor:
             self.run_stages(ctx, stages)
             if not ctx.done:
                 ctx.finish("filed")
-        self.commit(ctx)
+        self.commit_many([ctx])
         return ctx.outcome
 
     def run(self, stop: threading.Event) -> None:
-        """Filing worker loop: an item that fails unexpectedly is logged and retried at the next start."""
-        self._loop(self.queue, stop)
+        """Filing worker loop, a batch of waiting filings at a time: an item that fails unexpectedly is
+        logged and retried at the next start."""
+        self._loop(self.queue, stop, FILING_BATCH)
 
     def run_serial(self, stop: threading.Event) -> None:
         """The one worker for replies and confirmations, in the order they were received."""
         self._loop(self.serial_queue, stop)
 
-    def _loop(self, source: queue.Queue[str], stop: threading.Event) -> None:
+    def _loop(self, source: queue.Queue[str], stop: threading.Event, batch: int = 1) -> None:
         while not stop.is_set():
             try:
-                item_id = source.get(timeout=0.2)
+                item_ids = [source.get(timeout=0.2)]
             except queue.Empty:
                 continue
+            while len(item_ids) < batch:
+                try:
+                    item_ids.append(source.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self.process(item_id)
+                self.process_many(item_ids)
             except Exception:
-                log.exception("intake.processing_failed", extra={"item_id": item_id})
+                log.exception("intake.processing_failed", extra={"item_ids": item_ids})
 
     def idle(self) -> bool:
         """Nothing queued and nothing running (benchmarks and tests wait for this)."""

@@ -8,6 +8,7 @@ tests and benchmarks build it the same way the command does.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,14 +19,22 @@ from typing import Any
 from intake.confirm import Confirmations
 from intake.dropbox import DropboxConfig, DropboxWatcher
 from intake.events import IntakeFolderUnknown
+from intake.prepare import PreparePool
 from intake.processing import Processor
 from intake.replies import ReplyDecision
 from intake.smtp import AuthOutcome, MailGate, SmtpConfig, SmtpServer
-from intake.spool import MailSpool, ProcessingArea, Receiver
+from intake.spool import MailSpool, ProcessingArea, Receiver, SpoolRecorder
 from intake.state import folder_reported
 from validation.bundle import Bundle
 
 log = logging.getLogger(__name__)
+
+UNIT_CACHE_SECONDS = 5.0
+
+
+def default_check_processes() -> int:
+    """One per core, up to four (the serve process itself needs a core for receiving and submitting)."""
+    return min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,9 @@ class IntakeConfig:
     enable_smtp: bool = True
     enable_worker: bool = True
     workers: int = 2
+    # Processes that load and check filings (0: in the worker threads). Checking is CPU-bound,
+    # and threads would serialize on the interpreter lock.
+    check_processes: int = field(default_factory=default_check_processes)
 
 
 def _normalize_code(text: str) -> str:
@@ -55,9 +67,25 @@ class WorkflowAdapter:
         self.workflow = workflow
         self._contacts: dict[str, str] = {}
         self._contacts_at = float("-inf")
+        self._codes: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
     def unit_code(self, folder_or_user: str) -> str | None:
+        """The unit a drop folder or login names; remembered for a few seconds, because every scan
+        asks it for every folder (a unit added meanwhile is seen at the next scan after that)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._codes.get(folder_or_user)
+            if cached is not None and now - cached[0] < UNIT_CACHE_SECONDS:
+                return cached[1]
+        code = self._lookup_unit_code(folder_or_user)
+        with self._lock:
+            if len(self._codes) > 100_000:
+                self._codes.clear()
+            self._codes[folder_or_user] = (now, code)
+        return code
+
+    def _lookup_unit_code(self, folder_or_user: str) -> str | None:
         name = _normalize_code(folder_or_user)
         units = self.workflow.units
         unit = units.get(name) or units.by_username(name)
@@ -133,6 +161,7 @@ class IntakeService:
         self.receiver = Receiver(ledger, on_recorded=self.processor.enqueue)
         self.spool = MailSpool(config.inbound_dir)
         self.processing = ProcessingArea(config.processing_dir)
+        self.recorder = SpoolRecorder(self.spool, self.receiver)
         self.watcher = DropboxWatcher(
             config.dropbox,
             processing=self.processing,
@@ -147,6 +176,7 @@ class IntakeService:
             change_password=self.port.change_password,
             contact_unit=self.port.contact_unit,
             accept_contact_filings=config.accept_contact_filings,
+            recorder=self.recorder,
         )
         self.smtp: SmtpServer | None = None
         self._stop = threading.Event()
@@ -184,9 +214,13 @@ class IntakeService:
         """Recovers, then runs the worker, the watcher, any extra loop (the outbox sender) and SMTP."""
         self.recover()
         workers: list[tuple[str, Callable[[threading.Event], None]]] = []
+        if self.config.enable_worker and self.config.check_processes > 0:
+            self.processor.prepare_pool = PreparePool(self.config.check_processes)
         if self.config.enable_worker:
             workers += [(f"intake-worker-{n}", self.processor.run) for n in range(max(1, self.config.workers))]
             workers.append(("intake-replies", self.processor.run_serial))
+        if self.config.enable_smtp:
+            workers.append(("intake-spool", self.recorder.run))
         if self.config.enable_dropbox:
             workers.append(("intake-dropbox", self.watcher.run))
         workers.extend(extra_workers)
@@ -217,3 +251,6 @@ class IntakeService:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        pool, self.processor.prepare_pool = self.processor.prepare_pool, None
+        if pool is not None:
+            pool.close()

@@ -27,7 +27,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from intake.mime import decode_header_text, parse_mail
 from intake.replies import CONFIRM_ADDRESS, REVIEW_ADDRESS, token_from_address
-from intake.spool import Arrival, MailSpool, Receiver, new_item_id
+from intake.spool import Arrival, MailSpool, Receiver, SpoolRecorder, new_item_id
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,10 @@ class MailGate:
         contact_unit: Callable[[str], str | None],
         accept_contact_filings: bool,
         auth_cache_seconds: float = 60.0,
+        recorder: SpoolRecorder | None = None,
     ) -> None:
         self.spool = spool
+        self.recorder = recorder  # None: record before answering (tools and tests without the service)
         self.receiver = receiver
         self._authenticate = authenticate
         self.change_password = change_password
@@ -139,7 +141,8 @@ class MailGate:
 
     # -- DATA ----------------------------------------------------------------------------------
     def accept(self, login: Login | None, mail_from: str, rcpts: list[str], raw: bytes) -> str:
-        """The status line for one message; 250 only after it is spooled and recorded."""
+        """The status line for one message; 250 only once it is durably spooled (the recorder stores
+        and records it afterwards, in batches)."""
         headers = BytesHeaderParser().parsebytes(raw)
         subject = decode_header_text(headers.get("subject")).strip()
         if login is not None and subject == PASSWORD_CHANGE_SUBJECT:
@@ -152,12 +155,17 @@ class MailGate:
         content_sha256 = hashlib.sha256(raw).hexdigest()
         with self.receiver.resent_lock(arrival.message_id):
             earlier = self.receiver.find_resent(arrival.message_id, content_sha256)
-            if earlier is not None:
-                log.info("intake.smtp_resent", extra={"item_id": earlier[0], "filing_id": earlier[1]})
-                return OK_RESENT.format(item_id=earlier[0])
-            path = self.spool.write(arrival, raw)
-            self.receiver.record(arrival, raw)
-            self.spool.discard(path)
+            spooled = self.recorder.find(arrival.message_id, content_sha256) if self.recorder else None
+            if earlier is not None or spooled is not None:
+                first_item, filing_id = earlier or (spooled or "", "")
+                log.info("intake.smtp_resent", extra={"item_id": first_item, "filing_id": filing_id})
+                return OK_RESENT.format(item_id=first_item)
+            path = self.spool.write(arrival, raw)  # durable: the 250 below may be answered now
+            if self.recorder is not None:
+                self.recorder.add(arrival, path, content_sha256)
+            else:
+                self.receiver.record(arrival, raw)
+                self.spool.discard(path)
         return OK_RECEIVED.format(item_id=arrival.item_id)
 
     def _arrival(

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import os
+import queue
 import secrets
 import shutil
 import threading
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from intake import state
 from intake.events import IntakeReceived
+from workflow.batch import put_all
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,8 @@ class Receiver:
         fresh = [(arrival, raw) for arrival, raw in arrivals if not self.is_recorded(arrival.item_id)]
         if not fresh:
             return []
-        entries = [(_received_body(arrival, raw, self.ledger.blobs.put(raw)), arrival) for arrival, raw in fresh]
+        stored = put_all(self.ledger.blobs.put, [raw for _, raw in fresh])
+        entries = [(_received_body(arrival, raw, stored[raw]), arrival) for arrival, raw in fresh]
         self.ledger.append_many([(body, arrival.sender or "intake", arrival.item_id) for body, arrival in entries])
         for _, arrival in entries:
             log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
@@ -196,6 +199,64 @@ class MailSpool:
         return sum(1 for _ in self.root.glob(f"*{self.SUFFIX}"))
 
 
+class SpoolRecorder:
+    """Records spooled mails in batches, after SMTP has answered 250 for them.
+
+    The spool file is the durable copy the 250 promised; storing the blob and the
+    `intake.received` record are deferred to this thread so that a burst of mails shares
+    fsyncs and commits. A crash in between leaves spool files, recorded at the next
+    start before the listener opens. Until a mail is recorded its (Message-ID, content
+    hash) is remembered here, so a resent copy still gets the first receipt.
+    """
+
+    BATCH = 256
+
+    def __init__(self, spool: MailSpool, receiver: Receiver) -> None:
+        self.spool = spool
+        self.receiver = receiver
+        self.queue: queue.Queue[tuple[Arrival, Path, str]] = queue.Queue()
+        self._waiting: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, arrival: Arrival, path: Path, content_sha256: str) -> None:
+        with self._lock:
+            self._waiting[(arrival.message_id, content_sha256)] = arrival.item_id
+        self.queue.put((arrival, path, content_sha256))
+
+    def find(self, message_id: str, content_sha256: str) -> str | None:
+        """The item id of a spooled, not yet recorded copy of this message."""
+        if not message_id:
+            return None
+        with self._lock:
+            return self._waiting.get((message_id, content_sha256))
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop`, then what is still queued (the listener is closed first)."""
+        while not (stop.is_set() and self.queue.empty()):
+            try:
+                batch = [self.queue.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.record(batch)
+            except Exception:
+                # the spool files stay; the next start records them before accepting mail
+                log.exception("intake.spool_record_failed", extra={"items": len(batch)})
+
+    def record(self, batch: list[tuple[Arrival, Path, str]]) -> None:
+        self.receiver.record_many([(arrival, MailSpool.read(path)[1]) for arrival, path, _ in batch])
+        for _, path, _ in batch:
+            self.spool.discard(path)
+        with self._lock:
+            for arrival, _, content_sha256 in batch:
+                self._waiting.pop((arrival.message_id, content_sha256), None)
+
+
 class ProcessingArea:
     """`processing/`: drop-folder items claimed by rename, named `<item_id>__<ORG>__<name>`."""
 
@@ -207,13 +268,24 @@ class ProcessingArea:
 
     def claim(self, source: Path, org: str, item_id: str) -> Path | None:
         """Atomic rename out of the drop folder; None when someone else took or removed it first."""
-        target = self.root / self.SEPARATOR.join((item_id, org, source.name))
-        try:
-            os.rename(source, target)
-        except FileNotFoundError:
-            return None
-        fsync_dir(self.root)
-        return target
+        claimed = self.claim_many([(source, org, item_id)])
+        return claimed[0] if claimed else None
+
+    def claim_many(self, sources: list[tuple[Path, str, str]]) -> list[Path | None]:
+        """Renames each (source, org, item id) out of the drop folder, then makes the renames durable
+        with one directory fsync (before anything is recorded under those ids)."""
+        targets: list[Path | None] = []
+        for source, org, item_id in sources:
+            target = self.root / self.SEPARATOR.join((item_id, org, source.name))
+            try:
+                os.rename(source, target)
+            except FileNotFoundError:
+                targets.append(None)
+                continue
+            targets.append(target)
+        if any(targets):
+            fsync_dir(self.root)
+        return targets
 
     @classmethod
     def parse(cls, path: Path) -> tuple[str, str, str] | None:

@@ -95,6 +95,43 @@ class CompactRange:
         hashes.append(current)
         self.size += 1
 
+    def extend(self, leaves: Sequence[bytes], min_level: int = 1) -> list[tuple[int, int, bytes]]:
+        """Append many leaves at once; returns the new complete subtrees (level, index, hash) at >= min_level.
+
+        Same result as `append` per leaf, but built level by level with one list
+        comprehension per level instead of a Python call per leaf: at level L the
+        new nodes start at index size >> L, preceded by the border node of that
+        level when bit L of the old size is set.
+        """
+        if not leaves:
+            return []
+        borders = dict(zip(self.levels, self.hashes, strict=True))
+        new_border: list[tuple[int, bytes]] = []
+        created: list[tuple[int, int, bytes]] = []
+        sha256 = hashlib.sha256
+        current: list[bytes] = list(leaves)
+        start = self.size
+        level = 0
+        while current:
+            if start & 1:
+                current.insert(0, borders.pop(level))
+                start -= 1
+            if len(current) & 1:
+                new_border.append((level, current[-1]))
+            pairs = iter(current)
+            current = [sha256(NODE_PREFIX + left + right).digest() for left, right in zip(pairs, pairs, strict=False)]
+            level += 1
+            start >>= 1
+            if level >= min_level:
+                created.extend((level, start + offset, digest) for offset, digest in enumerate(current))
+        # borders above the last level touched are unchanged; all of them are higher than the new ones
+        kept = sorted(borders.items(), reverse=True)
+        new_border.reverse()
+        self.levels = [lv for lv, _ in kept] + [lv for lv, _ in new_border]
+        self.hashes = [h for _, h in kept] + [h for _, h in new_border]
+        self.size += len(leaves)
+        return created
+
     def root(self) -> bytes:
         if not self.hashes:
             return EMPTY_ROOT

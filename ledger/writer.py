@@ -21,11 +21,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from ledger import merkle
-from ledger.canonical import encode_string, format_ts, parse_ts
+from ledger.canonical import encode_string, format_ts
 from ledger.events import StoredEvent
 from ledger.note import Checkpoint, NoteSigner
 from ledger.projections import Projection
@@ -49,6 +50,8 @@ class _SignRequest:
 
 
 _STOP = object()
+_INSERT_EVENT = "INSERT INTO ledger_events(seq, ts, kind, actor, subject, payload, leaf_hash) VALUES (?,?,?,?,?,?,?)"
+_INSERT_NODE = "INSERT INTO ledger_nodes(id, hash) VALUES (?, ?)"
 
 
 class Writer:
@@ -187,10 +190,11 @@ class Writer:
                 conn.execute("BEGIN IMMEDIATE")
                 self._sync_range(conn)
                 base = self._range.copy()
-                ts = format_ts(datetime.now(UTC))
+                moment = datetime.now(UTC)
+                ts = format_ts(moment)
                 failed = False
                 for request in batch:
-                    self._apply_request(conn, request, ts, isolate)
+                    self._apply_request(conn, request, ts, moment, isolate)
                     if request.error is not None and not isolate:
                         failed = True
                         break
@@ -226,40 +230,42 @@ class Writer:
         if checkpoint is not None:
             self._write_checkpoint_file(checkpoint)
 
-    def _apply_request(self, conn: sqlite3.Connection, request: _Request, ts: str, isolate: bool) -> None:
+    def _apply_request(
+        self, conn: sqlite3.Connection, request: _Request, ts: str, moment: datetime, isolate: bool
+    ) -> None:
         saved = self._range.copy() if isolate else None
         if isolate:
             conn.execute("SAVEPOINT request")
         try:
-            events: list[StoredEvent] = []
-            nodes: list[tuple[int, bytes]] = []
             tree = self._range
-
-            def on_node(level: int, index: int, digest: bytes) -> None:
-                if level >= MIN_STORED_LEVEL:
-                    nodes.append(((level << NODE_LEVEL_SHIFT) | index, digest))
-
-            moment = parse_ts(ts)
-            sha256 = hashlib.sha256
-            # leaf bytes exactly as canonical.leaf_data builds them, with the per-batch parts encoded once
-            quoted: dict[str, str] = {}
+            first = tree.size + 1
+            seqs = range(first, first + len(request.rows))
+            kinds, actors, subjects, payloads = zip(*request.rows, strict=True)
+            # leaf bytes exactly as canonical.leaf_data builds them (0x00 prefix included), with
+            # the parts shared by the batch (time, kinds, actors) encoded once; column-wise lists
+            # let zip/map build the rows and events in C rather than one Python call per event
+            quoted = {text: encode_string(text) for text in {*kinds, *actors}}
             ts_quoted = encode_string(ts)
-            inserts = []
-            for kind, actor, subject, payload_json in request.rows:
-                seq = tree.size + 1
-                kind_quoted = quoted.get(kind) or quoted.setdefault(kind, encode_string(kind))
-                actor_quoted = quoted.get(actor) or quoted.setdefault(actor, encode_string(actor))
-                data = f"[{seq},{ts_quoted},{kind_quoted},{actor_quoted},{encode_string(subject)},{payload_json}]"
-                leaf = sha256(b"\x00" + data.encode("utf-8")).digest()
-                tree.append(leaf, on_node)
-                events.append(StoredEvent(seq, moment, kind, actor, subject, payload_json, leaf))
-                inserts.append((seq, ts, kind, actor, subject, payload_json, leaf))
-            conn.executemany(
-                "INSERT INTO ledger_events(seq, ts, kind, actor, subject, payload, leaf_hash) VALUES (?,?,?,?,?,?,?)",
-                inserts,
-            )
+            sha256 = hashlib.sha256
+            leaves = [
+                sha256(f"\x00[{seq},{ts_quoted},{kind},{actor},{subject},{payload}]".encode()).digest()
+                for seq, kind, actor, subject, payload in zip(
+                    seqs,
+                    map(quoted.__getitem__, kinds),
+                    map(quoted.__getitem__, actors),
+                    map(encode_string, subjects),
+                    payloads,
+                    strict=True,
+                )
+            ]
+            nodes = [
+                ((level << NODE_LEVEL_SHIFT) | index, digest)
+                for level, index, digest in tree.extend(leaves, MIN_STORED_LEVEL)
+            ]
+            conn.executemany(_INSERT_EVENT, zip(seqs, repeat(ts), kinds, actors, subjects, payloads, leaves))
             if nodes:
-                conn.executemany("INSERT INTO ledger_nodes(id, hash) VALUES (?, ?)", nodes)
+                conn.executemany(_INSERT_NODE, nodes)
+            events = list(map(StoredEvent, seqs, repeat(moment), kinds, actors, subjects, payloads, leaves))
             for event in events:
                 for projection in self.projections:
                     projection.apply(conn, event)

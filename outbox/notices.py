@@ -61,6 +61,19 @@ class NoticeContext:
             self._filings[filing_id] = found
         return found
 
+    def received_for(self, ev: StoredEvent) -> dict[str, Any] | None:
+        """The filing.received behind an event about a filing, as it stood when that event was written.
+
+        Every filing event follows its filing.received, so a miss means a damaged ledger: the
+        builder sends nothing and the miss is logged rather than failing the whole dispatch.
+        """
+        filing_id = ev.payload["filing_id"]
+        found = self.filing(filing_id, ev.seq)
+        if found is None:
+            log.warning("outbox.filing_unknown", extra={"filing_id": filing_id, "seq": ev.seq})
+            return None
+        return found[1]
+
     def last_approved_registration(self, unit: str, before_seq: int) -> dict[str, Any] | None:
         """The registration of the unit's last approval before `before_seq` (deterministic on re-run)."""
         last: str | None = None
@@ -198,11 +211,9 @@ def _finding_rows(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     p = ev.payload
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
-        log.warning("outbox.filing_unknown", extra={"filing_id": p["filing_id"], "seq": ev.seq})
+    received = ctx.received_for(ev)
+    if received is None:
         return []
-    received = found[1]
     errors = [f for f in p["findings"] if f.get("severity", "error") == "error"]
     warnings = [f for f in p["findings"] if f.get("severity") == "warning"]
     attachments = []
@@ -258,10 +269,9 @@ def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     p = ev.payload
     if not p.get("filing_id") or p.get("reissue_of"):
         return []  # prints and reissues are handed out by whoever asked for them
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
+    received = ctx.received_for(ev)
+    if received is None:
         return []
-    received = found[1]
     label = doc_label(str(p.get("doc_type", "")))
     pdf_name = f"{p['filing_id']}_{label}.pdf"
     context = {

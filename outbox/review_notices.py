@@ -96,11 +96,9 @@ def review_address(ctx: NoticeContext, filing_id: str, round_no: int, level: int
 
 def on_review_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     p = ev.payload
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
-        log.warning("outbox.filing_unknown", extra={"filing_id": p["filing_id"], "seq": ev.seq})
+    received = ctx.received_for(ev)
+    if received is None:
         return []
-    received = found[1]
     registration = received.get("registration") or {}
     attachments, listed = _review_files(ctx, received)
     has_previous, changes = _changes(ctx, received.get("unit", ""), registration, ev.seq)
@@ -139,10 +137,9 @@ def on_review_decided(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     reviewer_unit = ctx.unit(p["unit"])
     if reviewer_unit is None or not reviewer_unit.parent or reviewer_unit.level <= 0:
         return []  # the supervisor's approval is told by the issued document
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
+    received = ctx.received_for(ev)
+    if received is None:
         return []
-    received = found[1]
     context = {
         **filing_base(ctx, received),
         "decided_at": ev.ts,
@@ -159,10 +156,9 @@ def on_review_decided(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
 
 def on_filing_returned(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     p = ev.payload
-    found = ctx.filing(p["filing_id"], ev.seq)
-    if found is None:
+    received = ctx.received_for(ev)
+    if received is None:
         return []
-    received = found[1]
     context = {
         **filing_base(ctx, received),
         "decided_at": ev.ts,

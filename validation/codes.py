@@ -25,6 +25,8 @@ _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 def fold_width(text: str) -> str:
     """Full-width ASCII (Ａ１－) to half-width; ideographic space to a plain space."""
+    if text.isascii():  # nothing to fold, and translate() with a dict costs a lookup per character
+        return text
     return text.translate(_FOLD)
 
 
@@ -33,6 +35,8 @@ _NORMALIZE = {**_FOLD, **_STRIP}
 
 def normalize_org_code(text: str) -> str:
     """Hyphens and blanks removed, full-width folded, upper case: the form user names use too."""
+    if text.isascii() and text.isalnum():  # already plain (the usual case): translate() with a dict is slow
+        return text.upper()
     return text.translate(_NORMALIZE).upper()
 
 
@@ -40,7 +44,6 @@ _ORG_VALUE = {ch: i for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ
 # One {character: value * weight} table per position, so a check sum is a single map over the code:
 # checks run for every investor row, and this form is several times faster than computing products.
 _ORG_TERMS = tuple({ch: v * w for ch, v in _ORG_VALUE.items()} for w in ORG_WEIGHTS)
-_USCC_TERMS = tuple({ch: v * w for ch, v in _USCC_VALUE.items()} for w in USCC_WEIGHTS)
 _USCC_BODY = re.compile(r"^[0-9A-HJ-NP-RTUW-Y]{17}\Z")
 
 
@@ -77,9 +80,36 @@ def uscc_check_char(body: str) -> str:
     return uscc_check_char_unchecked(body)
 
 
+def _base34_digits() -> bytes:
+    table = bytearray(range(256))
+    for ch, value in _USCC_VALUE.items():
+        table[ord(ch)] = ord("0123456789abcdefghijklmnopqrstu"[value])
+    return bytes(table)
+
+
+_USCC_AS_BASE34 = _base34_digits()
+"""Each USCC character as the base-34 digit of its value (0-9, a-u)."""
+
+
 def uscc_check_char_unchecked(body: str) -> str:
-    """uscc_check_char for a body already known to match the format (the rules check format first)."""
-    return USCC_ALPHABET[(31 - sum(map(dict.__getitem__, _USCC_TERMS, body)) % 31) % 31]
+    """uscc_check_char for a body already known to match the format (the rules check format first).
+
+    The weights are 3^i mod 31 and 34 = 3 (mod 31), so the weighted sum is, mod 31, the body read
+    backwards as a base-34 number: int() does the whole sum in C, twice as fast as summing the
+    terms, and this runs for every investor row.
+    """
+    return USCC_ALPHABET[-int(body.encode("ascii")[::-1].translate(_USCC_AS_BASE34), 34) % 31]
+
+
+_USCC_LINES = re.compile(r"(?:[0-9A-HJ-NP-RTUW-Y]{18}\n)*\Z")
+
+
+def valid_usccs(codes: list[str]) -> list[bool]:
+    """is_valid_uscc of each code; one regex pass checks the format of a whole investor table."""
+    if not _USCC_LINES.match("\n".join(codes) + "\n"):
+        return [is_valid_uscc(code) for code in codes]
+    digits = _USCC_AS_BASE34
+    return [USCC_ALPHABET[-int(code.encode("ascii")[16::-1].translate(digits), 34) % 31] == code[17] for code in codes]
 
 
 def is_uscc_format(code: str) -> bool:

@@ -14,7 +14,7 @@ import posixpath
 import re
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -40,7 +40,7 @@ from validation.parsing import (
     parse_date,
     parse_decimal,
 )
-from validation.safety import BundleError, inspect_xlsx
+from validation.safety import BundleError, inspect_xlsx, member_checksums
 from validation.spec import (
     FIELD_LIST,
     MAX_TABLE_ROWS,
@@ -163,17 +163,31 @@ def cached_layout(zf: zipfile.ZipFile) -> WorkbookLayout:
     XML is the single most expensive step of a read; the zip directory's CRCs identify the parts
     without inflating them. Layouts are never mutated, so sharing them is safe.
     """
-    key = tuple(
-        (info.filename, info.CRC, info.file_size) for info in zf.infolist() if _LAYOUT_PARTS.match(info.filename)
-    )
-    found = _layout_cache.get(key)
-    if found is None:
-        found = read_layout(zf)
-        with _layout_lock:  # intake checks filings from several threads
-            if len(_layout_cache) >= _LAYOUT_CACHE_SIZE:
-                _layout_cache.pop(next(iter(_layout_cache)))
-            _layout_cache[key] = found
-    return found
+    key = _layout_key([(info.filename, info.CRC, info.file_size) for info in zf.infolist()])
+    return _layout_cache.get(key) or _remember_layout(key, read_layout(zf))
+
+
+def _layout_key(members: list[tuple[str, int, int]]) -> tuple[tuple[str, int, int], ...]:
+    return tuple(member for member in members if _LAYOUT_PARTS.match(member[0]))
+
+
+def _remember_layout(key: tuple[tuple[str, int, int], ...], layout: WorkbookLayout) -> WorkbookLayout:
+    with _layout_lock:  # intake checks filings from several threads
+        if len(_layout_cache) >= _LAYOUT_CACHE_SIZE:
+            _layout_cache.pop(next(iter(_layout_cache)))
+        _layout_cache[key] = layout
+    return layout
+
+
+def _workbook_layout(data: bytes) -> WorkbookLayout:
+    """cached_layout of a workbook, reading the key from the central directory without a ZipFile when it can."""
+    members = member_checksums(data)
+    if members is not None:
+        found = _layout_cache.get(_layout_key(members))
+        if found is not None:
+            return found
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return cached_layout(zf)
 
 
 def read_layout(zf: zipfile.ZipFile) -> WorkbookLayout:
@@ -450,10 +464,9 @@ class _Reader:
         numbers = range(first + 1, first + 1 + len(lines))
         value_columns = [values for values, _ in columns]
         value_columns.extend([None] * len(lines) for _ in missing)
-        if all(filled_rows):
-            body = zip(numbers, *value_columns, strict=True)
-        else:
-            body = compress(zip(numbers, *value_columns, strict=True), filled_rows)
+        body: Iterable[tuple[Any, ...]] = zip(numbers, *value_columns, strict=True)
+        if not all(filled_rows):
+            body = compress(body, filled_rows)
         rows = [dict(zip(keys, values, strict=True)) for values in body]
         return rows, letters, loc.sheet
 
@@ -472,6 +485,9 @@ class _Reader:
             raws = [line[index] for line in lines]
         else:
             raws = [line[index] if index < len(line) else "" for line in lines]
+        if convert is _text and set(map(type, raws)) <= {str}:  # names, notes: unique text, nothing to parse
+            stripped = [raw.strip() for raw in raws]  # type: ignore[union-attr]
+            return [text or None for text in stripped], [text != "" for text in stripped]
         memo: dict[CellValue, tuple[Converted, bool]] = {}
         memo_get = memo.get
         values: list[Any] = []
@@ -504,8 +520,7 @@ def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
     """Reads a filed workbook; raises BundleError only when it cannot be read at all."""
     inspect_xlsx(data, name=name)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            layout = cached_layout(zf)
+        layout = _workbook_layout(data)
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except BundleError:
         raise

@@ -126,6 +126,7 @@ class _Entry(NamedTuple):
     compress_size: int
     file_size: int
     header_offset: int
+    crc: int = 0
 
     def is_dir(self) -> bool:
         return self.filename.endswith("/")
@@ -133,7 +134,13 @@ class _Entry(NamedTuple):
     @classmethod
     def of(cls, info: zipfile.ZipInfo) -> _Entry:
         return cls(
-            info.filename, info.flag_bits, info.compress_type, info.compress_size, info.file_size, info.header_offset
+            info.filename,
+            info.flag_bits,
+            info.compress_type,
+            info.compress_size,
+            info.file_size,
+            info.header_offset,
+            info.CRC,
         )
 
 
@@ -158,16 +165,27 @@ def _fast_entries(data: bytes) -> list[_Entry] | None:
     for _ in range(total):
         if pos + _CENTRAL.size > eocd:
             return None
-        (sig, _cv, _ev, flags, method, _t, _d, _crc, csize, usize, nlen, xlen, clen, _disk, _ia, _ea, offset) = (
+        (sig, _cv, _ev, flags, method, _t, _d, crc, csize, usize, nlen, xlen, clen, _disk, _ia, _ea, offset) = (
             _CENTRAL.unpack_from(data, pos)
         )
         if sig != b"PK\x01\x02" or 0xFFFFFFFF in (csize, usize, offset):
             return None
         raw = data[pos + _CENTRAL.size : pos + _CENTRAL.size + nlen]
         filename = raw.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        entries.append(_Entry(filename, flags, method, csize, usize, offset))
+        entries.append(_Entry(filename, flags, method, csize, usize, offset, crc))
         pos += _CENTRAL.size + nlen + xlen + clen
     return entries if pos == eocd else None
+
+
+def member_checksums(data: bytes) -> list[tuple[str, int, int]] | None:
+    """(name, CRC-32, size) of every member from a plain zip's central directory, None for an unusual zip.
+
+    Lets the reader recognise the template's parts without building a ZipFile for every filing.
+    """
+    entries = _fast_entries(data)
+    if entries is None:
+        return None
+    return [(entry.filename, entry.crc, entry.file_size) for entry in entries]
 
 
 def _entries(data: bytes, kind: _Kind, name: str) -> list[_Entry]:
@@ -357,7 +375,11 @@ def _inflate_capped(
                 piece = inflater.decompress(pending, _CHUNK)
                 produced += len(piece)
                 if keep:
-                    pieces.append(piece)
+                    if produced > info.file_size:  # the header lied: it ends as a size mismatch, keep nothing
+                        keep = False
+                        pieces.clear()
+                    else:
+                        pieces.append(piece)
                 _check_sizes(
                     kind,
                     where,

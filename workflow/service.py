@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from validation.model import Registration
 from validation.rules.base import Rule, RuleContext
 from workflow import machine
 from workflow.accounts import AccountStore, PasswordPolicy, ScryptParams, normalize_username
+from workflow.batch import SubmitRequest, put_all, rounds
 from workflow.config import WorkflowConfig
 from workflow.events import (
     AccountLocked,
@@ -196,75 +197,123 @@ class Workflow(Queries):
         check_result: Any,
     ) -> SubmitOutcome:
         """Record a filing: received, then invalid or the first review request. Idempotent on item_id."""
-        # content-addressed and idempotent: written before taking the lock, so that concurrent
-        # submits only serialize on the checks and the append
+        return self.submit_many([SubmitRequest(item_id, filer, channel, reply_to, bundle, check_result)])[0]
+
+    def submit_many(self, requests: Sequence[SubmitRequest]) -> list[SubmitOutcome]:
+        """`submit` for several filings, with the same outcomes as submitting them one by one in order.
+
+        The blobs are written concurrently before the lock (content-addressed and idempotent, so
+        concurrent submits only serialize on the checks and the append); under the lock each round
+        of filings that cannot see each other (workflow.batch.rounds) is one `append_many`.
+        """
+        if not requests:
+            return []
         blobs = self.ledger.blobs
-        workbook_blob = blobs.put(bundle.workbook_bytes)
-        attachment_blobs = [blobs.put(bundle.attachments[name]) for name in sorted(bundle.attachments)]
-        annotated = self._annotate_early(item_id, normalize_username(filer), bundle, check_result)
-        with self._lock:
-            earlier = self._outcome_for_item(item_id)
-            if earlier is not None:
-                return earlier
-            filer_code = normalize_username(filer)
-            registration: Registration | None = check_result.registration
-            findings = list(check_result.findings)
-            if registration is not None:
-                findings = merge_findings(findings, self._ledger_findings(filer_code, registration))
-            subject = subject_code(filer_code, registration)
-            period = period_of(registration)
-            resumed = self._resumable_filing(subject, period, filer_code)
-            filing_id, round_no = (resumed.filing_id, resumed.round + 1) if resumed else (self._next_filing_id(), 1)
-            errors = [f for f in findings if f.is_error]
-            received = FilingReceived(
-                filing_id=filing_id,
-                round=round_no,
-                unit=subject,
-                filer=filer_code,
-                period=period,
-                channel=channel,
-                reply_to=reply_to,
-                registration=registration.to_canonical() if registration is not None else None,
-                workbook_blob=workbook_blob,
-                attachment_blobs=attachment_blobs,
-                item_id=item_id,
-                warnings=[finding_json(f) for f in findings if not f.is_error],
-            )
-            specs: list[EventSpec] = [(received, filer_code, filing_id)]
-            review_unit = ""
-            first = self._first_reviewer(subject, filer_code) if not errors and registration is not None else None
-            if errors or registration is None or first is None:
-                if not errors:
-                    errors = [no_reviewer_finding(subject)]
-                    findings = findings + errors
-                specs.append(
-                    (
-                        FilingInvalid(
-                            filing_id=filing_id,
-                            round=round_no,
-                            findings=[finding_json(f) for f in findings],
-                            annotated_blob=annotated.get(findings_key(findings))
-                            or blobs.put(self._annotated(bundle.workbook_bytes, findings, filing_id)),
-                        ),
-                        SYSTEM,
-                        filing_id,
-                    )
+        stored = put_all(
+            blobs.put,
+            [
+                data
+                for request in requests
+                for data in (
+                    request.bundle.workbook_bytes,
+                    *(request.bundle.attachments[name] for name in sorted(request.bundle.attachments)),
                 )
-                state = FilingStatus.INVALID
-            else:
-                review_unit = first.code
-                specs.append((self._request(filing_id, round_no, 1, first, "submitted"), SYSTEM, filing_id))
-                state = FilingStatus.IN_REVIEW
-            self.ledger.append_many(specs)
-        log.info("filing.received", extra={"filing_id": filing_id, "state": str(state), "round": round_no})
-        return SubmitOutcome(
-            item_id=item_id,
+            ],
+        )
+        annotated = [
+            self._annotate_early(r.item_id, normalize_username(r.filer), r.bundle, r.check_result) for r in requests
+        ]
+        keys = [(r.item_id, subject_code(normalize_username(r.filer), r.check_result.registration)) for r in requests]
+        outcomes: dict[int, SubmitOutcome] = {}
+        with self._lock:
+            for indexes in rounds(keys):
+                specs: list[EventSpec] = []
+                new_ids = self._filing_ids()
+                for index in indexes:
+                    outcome, made = self._submit_locked(requests[index], stored, annotated[index], new_ids)
+                    outcomes[index] = outcome
+                    specs.extend(made)
+                if specs:
+                    self.ledger.append_many(specs)
+        ordered = [outcomes[index] for index in range(len(requests))]
+        for outcome in ordered:
+            if not outcome.duplicate:
+                log.info(
+                    "filing.received",
+                    extra={"filing_id": outcome.filing_id, "state": outcome.state, "round": outcome.round},
+                )
+        return ordered
+
+    def _submit_locked(
+        self,
+        request: SubmitRequest,
+        stored: dict[bytes, str],
+        annotated: dict[tuple[tuple[str, ...], ...], str],
+        new_ids: Iterator[str],
+    ) -> tuple[SubmitOutcome, list[EventSpec]]:
+        """One filing's events, judged against the current state (the caller holds the lock)."""
+        earlier = self._outcome_for_item(request.item_id)
+        if earlier is not None:
+            return earlier, []
+        bundle, check_result = request.bundle, request.check_result
+        filer_code = normalize_username(request.filer)
+        registration: Registration | None = check_result.registration
+        findings = list(check_result.findings)
+        if registration is not None:
+            findings = merge_findings(findings, self._ledger_findings(filer_code, registration))
+        subject = subject_code(filer_code, registration)
+        period = period_of(registration)
+        resumed = self._resumable_filing(subject, period, filer_code)
+        filing_id, round_no = (resumed.filing_id, resumed.round + 1) if resumed else (next(new_ids), 1)
+        errors = [f for f in findings if f.is_error]
+        received = FilingReceived(
+            filing_id=filing_id,
+            round=round_no,
+            unit=subject,
+            filer=filer_code,
+            period=period,
+            channel=request.channel,
+            reply_to=request.reply_to,
+            registration=registration.to_canonical() if registration is not None else None,
+            workbook_blob=stored[bundle.workbook_bytes],
+            attachment_blobs=[stored[bundle.attachments[name]] for name in sorted(bundle.attachments)],
+            item_id=request.item_id,
+            warnings=[finding_json(f) for f in findings if not f.is_error],
+        )
+        specs: list[EventSpec] = [(received, filer_code, filing_id)]
+        review_unit = ""
+        first = self._first_reviewer(subject, filer_code) if not errors and registration is not None else None
+        if errors or registration is None or first is None:
+            if not errors:
+                errors = [no_reviewer_finding(subject)]
+                findings = findings + errors
+            specs.append(
+                (
+                    FilingInvalid(
+                        filing_id=filing_id,
+                        round=round_no,
+                        findings=[finding_json(f) for f in findings],
+                        annotated_blob=annotated.get(findings_key(findings))
+                        or self.ledger.blobs.put(self._annotated(bundle.workbook_bytes, findings, filing_id)),
+                    ),
+                    SYSTEM,
+                    filing_id,
+                )
+            )
+            state = FilingStatus.INVALID
+        else:
+            review_unit = first.code
+            specs.append((self._request(filing_id, round_no, 1, first, "submitted"), SYSTEM, filing_id))
+            state = FilingStatus.IN_REVIEW
+        outcome = SubmitOutcome(
+            item_id=request.item_id,
             filing_id=filing_id,
             round=round_no,
             state=str(state),
             findings=findings,
             review_unit=review_unit,
         )
+        return outcome, specs
 
     def _annotate_early(
         self, item_id: str, filer: str, bundle: Bundle, check_result: Any
@@ -331,6 +380,10 @@ class Workflow(Queries):
         return None if row is None else str(row[0])
 
     def _next_filing_id(self) -> str:
+        return next(self._filing_ids())
+
+    def _filing_ids(self) -> Iterator[str]:
+        """Unused filing ids in order, from the projection as it is at the first `next`."""
         year = self._clock().year
         prefix = f"{self.settings.filing_prefix}{year}-"
         with self.ledger.reader() as conn:
@@ -339,7 +392,9 @@ class Workflow(Queries):
                 (len(prefix) + 1, prefix + "%"),
             ).fetchone()
         serial = int(row[0] or 0) + 1
-        return f"{prefix}{serial:06d}"
+        while True:
+            yield f"{prefix}{serial:06d}"
+            serial += 1
 
     def _first_reviewer(self, subject: str, filer: str, moved: tuple[str, Unit] | None = None) -> Unit | None:
         unit = self.units.get(subject)

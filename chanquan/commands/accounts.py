@@ -6,10 +6,12 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from chanquan.commands.units import guarded, workflow_for
-from workflow import PasswordPolicyError
+from workflow import PasswordPolicyError, UnitError, Workflow
 from workflow.accounts import normalize_username
 
 PASSWORD_ENV = "CHANQUAN_PASSWORD"
@@ -29,17 +31,19 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run_show)
 
 
-def _known(wf: Any, username: str) -> bool:
-    return wf.units.by_username(username) is not None
+@contextmanager
+def _existing_account(args: argparse.Namespace) -> Iterator[tuple[Workflow, str]]:
+    """The workflow and the normalized user name; an unknown account is refused (by `guarded`) before any change."""
+    username = normalize_username(args.code)
+    with workflow_for(args) as wf:
+        if wf.units.by_username(username) is None:
+            raise UnitError(f"账户 {username} 不存在。")
+        yield wf, username
 
 
 @guarded
 def run_reset(args: argparse.Namespace) -> int:
-    username = normalize_username(args.code)
-    with workflow_for(args) as wf:
-        if not _known(wf, username):
-            print(f"账户 {username} 不存在。", file=sys.stderr)
-            return 1
+    with _existing_account(args) as (wf, username):
         wf.accounts.reset(username)
     print(f"账户 {username} 已重置：初始密码与用户名相同，下次登录须修改密码。")
     return 0
@@ -59,11 +63,7 @@ def _ask_password() -> str | None:
 
 @guarded
 def run_passwd(args: argparse.Namespace) -> int:
-    username = normalize_username(args.code)
-    with workflow_for(args) as wf:
-        if not _known(wf, username):
-            print(f"账户 {username} 不存在。", file=sys.stderr)
-            return 1
+    with _existing_account(args) as (wf, username):
         password = _ask_password()
         if password is None:
             return 1

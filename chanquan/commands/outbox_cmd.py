@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,11 +53,25 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def _open(args: argparse.Namespace) -> Outbox | None:
-    if not DataDir(args.data).ledger_db.exists():
-        _fail(f"数据目录 {args.data} 尚未初始化（没有 ledger.sqlite3），请先运行 chanquan init。")
-        return None
-    return open_outbox(args.data, load_settings(args.data))
+def _with_outbox(action: Callable[[argparse.Namespace, Outbox], int]) -> Callable[[argparse.Namespace], int]:
+    """Opens the spool around an action, so every action refuses a missing data directory or bad config alike."""
+
+    @functools.wraps(action)
+    def handler(args: argparse.Namespace) -> int:
+        if not DataDir(args.data).ledger_db.exists():
+            return _fail(f"数据目录 {args.data} 尚未初始化（没有 ledger.sqlite3），请先运行 chanquan init。")
+        try:
+            box = open_outbox(args.data, load_settings(args.data))
+        except ConfigError as exc:
+            return _fail(f"配置文件有误：{exc}")
+        with box:
+            return action(args, box)
+
+    return handler
+
+
+def _not_in_spool(args: argparse.Namespace) -> int:
+    return _fail(f"发件队列中没有“{args.id}”：请用 chanquan outbox list 查看编号。", 1)
 
 
 def _when(ts: float) -> str:
@@ -77,16 +93,10 @@ def _as_json(info: MessageInfo) -> dict[str, Any]:
     }
 
 
-def run_list(args: argparse.Namespace) -> int:
-    try:
-        box = _open(args)
-    except ConfigError as exc:
-        return _fail(f"配置文件有误：{exc}")
-    if box is None:
-        return 2
-    with box:
-        folders = ("queue", "sent", "dead") if args.folder == "all" else (args.folder,)
-        infos = box.list(folders)
+@_with_outbox
+def run_list(args: argparse.Namespace, box: Outbox) -> int:
+    folders = ("queue", "sent", "dead") if args.folder == "all" else (args.folder,)
+    infos = box.list(folders)
     if args.json:
         for info in infos:
             print(json.dumps(_as_json(info), ensure_ascii=False))
@@ -109,17 +119,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_show(args: argparse.Namespace) -> int:
-    try:
-        box = _open(args)
-    except ConfigError as exc:
-        return _fail(f"配置文件有误：{exc}")
-    if box is None:
-        return 2
-    with box:
-        found = box.show(args.id)
+@_with_outbox
+def run_show(args: argparse.Namespace, box: Outbox) -> int:
+    found = box.show(args.id)
     if found is None:
-        return _fail(f"发件队列中没有“{args.id}”：请用 chanquan outbox list 查看编号。", 1)
+        return _not_in_spool(args)
     info, raw = found
     if not args.raw:
         for key, value in _as_json(info).items():
@@ -129,61 +133,49 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_retry(args: argparse.Namespace) -> int:
-    try:
-        box = _open(args)
-    except ConfigError as exc:
-        return _fail(f"配置文件有误：{exc}")
-    if box is None:
-        return 2
-    with box:
-        found = box.show(args.id)
-        if found is None:
-            return _fail(f"发件队列中没有“{args.id}”：请用 chanquan outbox list 查看编号。", 1)
-        if found[0].folder == "sent":
-            return _fail(f"邮件 {found[0].name[:12]} 已经发出，无需重发。", 1)
-        info = box.retry(args.id)
+@_with_outbox
+def run_retry(args: argparse.Namespace, box: Outbox) -> int:
+    found = box.show(args.id)
+    if found is None:
+        return _not_in_spool(args)
+    if found[0].folder == "sent":
+        return _fail(f"邮件 {found[0].name[:12]} 已经发出，无需重发。", 1)
+    info = box.retry(args.id)
     assert info is not None
     print(f"已放回待发队列：{info.name[:12]} {info.subject}（收件人 {', '.join(info.recipients)}）")
     return 0
 
 
-def run_once(args: argparse.Namespace) -> int:
-    try:
-        box = _open(args)
-    except ConfigError as exc:
-        return _fail(f"配置文件有误：{exc}")
-    if box is None:
-        return 2
-    with box:
-        pending = max(box.ledger_size() - box.cursor(), 0)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        queued = events = sent = 0
-        with Progress(*columns, transient=True) as progress:
-            task = progress.add_task("处理账本事件", total=pending)
-            try:
-                while True:
-                    report = box.dispatcher.dispatch_pending(limit=200)
-                    events, queued = events + report.events, queued + report.queued
-                    progress.update(task, advance=report.events)
-                    if report.events == 0:
-                        break
-            except DispatchError as exc:
-                return _fail(f"处理账本事件 {exc.seq}（{exc.kind}）失败：{exc.problem}", 1)
-            reminders = box.send_reminders()
-            if not args.no_send:
-                waiting = len(box.list(("queue",)))
-                task = progress.add_task("发送邮件", total=waiting)
-                while True:
-                    done = box.sender.send_pending(limit=50)
-                    box.flush_outcomes()
-                    sent += done
-                    progress.update(task, advance=done)
-                    if done == 0:
-                        break
-        left = len(box.list(("queue",)))
-        dead = len(box.list(("dead",)))
-        where = box.transport.description
+@_with_outbox
+def run_once(args: argparse.Namespace, box: Outbox) -> int:
+    pending = max(box.ledger_size() - box.cursor(), 0)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    queued = events = sent = 0
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task("处理账本事件", total=pending)
+        try:
+            while True:
+                report = box.dispatcher.dispatch_pending(limit=200)
+                events, queued = events + report.events, queued + report.queued
+                progress.update(task, advance=report.events)
+                if report.events == 0:
+                    break
+        except DispatchError as exc:
+            return _fail(f"处理账本事件 {exc.seq}（{exc.kind}）失败：{exc.problem}", 1)
+        reminders = box.send_reminders()
+        if not args.no_send:
+            waiting = len(box.list(("queue",)))
+            task = progress.add_task("发送邮件", total=waiting)
+            while True:
+                done = box.sender.send_pending(limit=50)
+                box.flush_outcomes()
+                sent += done
+                progress.update(task, advance=done)
+                if done == 0:
+                    break
+    left = len(box.list(("queue",)))
+    dead = len(box.list(("dead",)))
+    where = box.transport.description
     print(
         f"处理事件 {events} 个，新排队邮件 {queued} 封、催办 {reminders} 封，发出 {sent} 封（{where}）；"
         f"待发 {left} 封，失败 {dead} 封。"

@@ -98,6 +98,8 @@ def intake_config(data: Path, **overrides: Any) -> IntakeConfig:
     settle = overrides.pop("settle_seconds", 0.2)
     rescan = overrides.pop("rescan_seconds", 1.0)
     polling = overrides.pop("polling_observer", False)
+    # in-thread checking unless a test asks for worker processes (spawning them costs a second)
+    overrides.setdefault("check_processes", 0)
     return IntakeConfig(
         inbound_dir=data / "inbound",
         processing_dir=data / "processing",

@@ -62,6 +62,7 @@ def test_250_carries_the_item_id_and_a_resent_message_gets_the_first_one(running
         smtp.rcpt("filing@chanquan.localhost")
         second = smtp.data(raw)
     assert first[0] == 250 and second[0] == 250
+    running.wait_for(lambda: len(running.kinds("intake.received")) == 1)  # recorded after the 250, in batches
     item_id = running.kinds("intake.received")[0].payload["item_id"]
     assert item_id.encode() in first[1] and item_id.encode() in second[1]
     assert "重复".encode() in second[1]

@@ -169,6 +169,15 @@ def verify(capsys: pytest.CaptureFixture[str], data: Path, *extra: str) -> tuple
     return code, out + err
 
 
+def tamper(data: Path, *statements: str) -> None:
+    """Edit the ledger as an attacker with a SQLite shell would: append-only triggers dropped, then raw SQL."""
+    conn = raw_connection(data / "ledger.sqlite3")
+    drop_guards(conn)
+    for statement in statements:
+        conn.execute(statement)
+    conn.close()
+
+
 def test_untouched_ledger_verifies(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(data)
     code, text = verify(capsys, data)
@@ -177,10 +186,7 @@ def test_untouched_ledger_verifies(data: Path, capsys: pytest.CaptureFixture[str
 
 def test_edited_payload_is_caught(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(data)
-    conn = raw_connection(data / "ledger.sqlite3")
-    drop_guards(conn)
-    conn.execute("""UPDATE ledger_events SET payload = '{"n":999}' WHERE seq = 17""")
-    conn.close()
+    tamper(data, """UPDATE ledger_events SET payload = '{"n":999}' WHERE seq = 17""")
     code, text = verify(capsys, data)
     assert code == 1
     assert "账本核验失败：第 17 号事件：事件内容被修改" in text
@@ -188,38 +194,30 @@ def test_edited_payload_is_caught(data: Path, capsys: pytest.CaptureFixture[str]
 
 def test_deleted_row_is_caught(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(data)
-    conn = raw_connection(data / "ledger.sqlite3")
-    drop_guards(conn)
-    conn.execute("DELETE FROM ledger_events WHERE seq = 12")
-    conn.close()
+    tamper(data, "DELETE FROM ledger_events WHERE seq = 12")
     code, text = verify(capsys, data)
     assert code == 1 and "账本核验失败：第 12 号事件：序号不连续" in text
 
 
 def test_swapped_rows_are_caught(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(data)
-    conn = raw_connection(data / "ledger.sqlite3")
-    drop_guards(conn)
-    conn.execute("UPDATE ledger_events SET seq = -1 WHERE seq = 5")
-    conn.execute("UPDATE ledger_events SET seq = 5 WHERE seq = 9")
-    conn.execute("UPDATE ledger_events SET seq = 9 WHERE seq = -1")
-    conn.close()
+    tamper(
+        data,
+        "UPDATE ledger_events SET seq = -1 WHERE seq = 5",
+        "UPDATE ledger_events SET seq = 5 WHERE seq = 9",
+        "UPDATE ledger_events SET seq = 9 WHERE seq = -1",
+    )
     code, text = verify(capsys, data)
     assert code == 1 and "账本核验失败：第 5 号事件：事件顺序被调换" in text and "原第 9 号事件" in text
 
 
 def test_cut_tail_is_caught(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fill(data)
-    conn = raw_connection(data / "ledger.sqlite3")
-    drop_guards(conn)
-    conn.execute("DELETE FROM ledger_events WHERE seq > 25")
-    conn.close()
+    tamper(data, "DELETE FROM ledger_events WHERE seq > 25")
     code, text = verify(capsys, data)
     assert code == 1 and "第 26 号事件：账本被截断" in text
     # cutting the database's own checkpoints too does not help: the checkpoint file remembers
-    conn = raw_connection(data / "ledger.sqlite3")
-    conn.execute("DELETE FROM ledger_checkpoints WHERE size > 25")
-    conn.close()
+    tamper(data, "DELETE FROM ledger_checkpoints WHERE size > 25")
     code, text = verify(capsys, data)
     assert code == 1 and "账本被截断" in text and "checkpoints.log" in text
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,25 +9,20 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from support.registrations import document_rows, org_code, registration_bundle, registration_values, sole_investor
+
 import outbox.events  # noqa: F401
 from ledger import Ledger
 from outbox import MaildirDelivery, Outbox, OutboxConfig
 from outbox.pdf import DocumentIssuer, create_signing_identity, identity_files
 from validation.bundle import Bundle
 from validation.check import check_bundle
-from validation.codes import make_org_code, make_uscc
-from validation.template import fill_workbook, template_bytes
 from workflow import ScryptParams, SubmitOutcome, Workflow, WorkflowConfig, all_projections
 
-GROUP = make_org_code("20000001")
-SUB = make_org_code("20000002")
-PDF = b"%PDF-1.4\n%test\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-DOCS = ("业务办理申请文件", "经济行为批准文件", "企业章程", "营业执照副本", "验资报告或出资证明")
-
-
-@cache
-def _template() -> bytes:
-    return template_bytes()
+GROUP = org_code("20000001")
+SUB = org_code("20000002")
+GROUP_NAME = "重庆渝新产业投资集团有限公司"
+SUB_NAME = "重庆渝新置业有限公司"
 
 
 @cache
@@ -39,49 +33,12 @@ def _keys(root: str) -> Path:
 
 
 def bundle(capital: int = 1000, *, broken: bool = False) -> Bundle:
-    values: dict[str, Any] = {
-        "reg_type": "占有产权登记",
-        "reg_situation": "投资设立",
-        "is_biz_registered": "是",
-        "filer_org_code": SUB,
-        "ent_name": "重庆渝新置业有限公司",
-        "uscc": make_uscc("91500000", SUB),
-        "org_code": SUB,
-        "established_on": dt.date(2010, 1, 1),
-        "ent_level": "二级",
-        "state_relation": "国有全资",
-        "org_form": "有限责任公司",
-        "reg_capital": capital,
-        "currency": "人民币",
-        "region_code": "500000",
-        "address": "重庆市渝中区解放碑1号",
-        "industry": "C 制造业",
-        "op_status": "正常经营",
-        "is_overseas": "否",
-        "is_listed": "否",
-        "legal_rep": "张三",
-        "parent_org_code": GROUP,
-        "main_investor_code": GROUP,
-        "contact_name": "李四",
-        "contact_phone": "023-12345678",
-        "contact_email": "li@example.com",
-        "act_date": dt.date(2025, 3, 1),
-    }
+    """SUB's filing; `broken` gives it a USCC that validation rejects."""
+    values = registration_values(SUB, SUB_NAME, 2, GROUP, capital=capital)
     if broken:
         values["uscc"] = "91500000XXXXXXXXXX"
-    investors = [
-        {
-            "investor_name": "重庆渝新产业投资集团有限公司",
-            "investor_code": GROUP,
-            "investor_category": "国有独资（全资）企业",
-            "subscribed": capital,
-            "paid_in": capital,
-            "share_pct": 100,
-        }
-    ]
-    documents = [{"doc_kind": k, "required": "是", "file_name": f"{i}.pdf"} for i, k in enumerate(DOCS)]
-    workbook = fill_workbook(_template(), values, investors, documents)
-    return Bundle("登记表.xlsx", workbook, {d["file_name"]: PDF for d in documents})
+    investors = sole_investor(GROUP, 2, capital, name=GROUP_NAME)
+    return registration_bundle(values, investors, document_rows())
 
 
 @dataclass
@@ -131,14 +88,14 @@ def flow(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
         wf.units.set_contacts("SASAC0001", reviewer_emails=["review@sasac.test"], filer_emails=["office@sasac.test"])
         wf.units.add(
             GROUP,
-            "重庆渝新产业投资集团有限公司",
+            GROUP_NAME,
             parent="SASAC0001",
             filer_emails=["filer@yuxin.test"],
             reviewer_emails=["audit1@yuxin.test", "audit2@yuxin.test"],
         )
         wf.units.add(
             SUB,
-            "重庆渝新置业有限公司",
+            SUB_NAME,
             parent=GROUP,
             filer_emails=["filer@zhiye.test"],
             reviewer_emails=["boss@zhiye.test"],

@@ -140,6 +140,28 @@ WITH_FILING = {
 }
 
 
+def sample_spec(
+    template: str,
+    *,
+    to: str = "x@example.test",
+    key: str = "1",
+    purpose: str = "",
+    filing_id: str = FILING,
+    **extra: Any,
+) -> MailSpec:
+    """A message of `template` with its sample context at the fixed date; `purpose` defaults to the template."""
+    return MailSpec(
+        purpose=purpose or template,
+        template=template,
+        to=[to],
+        key=key,
+        date=FIXED,
+        context=CONTEXTS[template],
+        filing_id=filing_id,
+        **extra,
+    )
+
+
 def test_every_template_has_a_snapshot_case() -> None:
     names = {p.name.removesuffix(".subject.j2") for p in TEMPLATES.glob("*.subject.j2")}
     assert names == set(CONTEXTS)
@@ -149,15 +171,7 @@ def test_every_template_has_a_snapshot_case() -> None:
 
 @pytest.mark.parametrize("template", sorted(CONTEXTS))
 def test_template_matches_snapshot(template: str) -> None:
-    spec = MailSpec(
-        purpose=template,
-        template=template,
-        to=["x@example.test"],
-        key="1",
-        date=FIXED,
-        context=CONTEXTS[template],
-        filing_id=FILING if template in WITH_FILING else "",
-    )
+    spec = sample_spec(template, filing_id=FILING if template in WITH_FILING else "")
     subject, text, html = composer().render_parts(spec)
     rendered = f"Subject: {subject}\n\n===== text/plain =====\n{text}\n===== text/html =====\n{html}"
     path = SNAPSHOTS / f"{template}.txt"
@@ -172,32 +186,14 @@ def test_template_matches_snapshot(template: str) -> None:
 
 
 def test_html_is_autoescaped_and_text_is_not() -> None:
-    spec = MailSpec(
-        purpose="returned",
-        template="returned",
-        to=["x@example.test"],
-        key="1",
-        date=FIXED,
-        context=CONTEXTS["returned"],
-        filing_id=FILING,
-    )
+    spec = sample_spec("returned")
     _, text, html = composer().render_parts(spec)
     assert "&lt;b&gt;注意&lt;/b&gt;" in html and "<b>注意</b>" not in html
     assert "<b>注意</b>" in text
 
 
 def _compose(template: str, **extra: Any) -> EmailMessage:
-    spec = MailSpec(
-        purpose="review-request",
-        template=template,
-        to=["audit1@yuxin.test"],
-        key="7",
-        date=FIXED,
-        context=CONTEXTS[template],
-        filing_id=FILING,
-        reply_to=REPLY,
-        **extra,
-    )
+    spec = sample_spec(template, purpose="review-request", to="audit1@yuxin.test", key="7", reply_to=REPLY, **extra)
     _, raw = composer().compose(spec)
     parsed = message_from_bytes(raw, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
@@ -227,27 +223,11 @@ def test_full_message_headers_snapshot_and_threading() -> None:
 
 
 def test_rendering_is_byte_identical_and_ids_are_deterministic() -> None:
-    spec = MailSpec(
-        purpose="receipt",
-        template="receipt",
-        to=["a@example.test"],
-        key="12",
-        date=FIXED,
-        context=CONTEXTS["receipt"],
-        filing_id=FILING,
-    )
+    spec = sample_spec("receipt", to="a@example.test", key="12")
     first = composer().compose(spec)
     second = composer().compose(spec)
     assert first == second
-    other = MailSpec(
-        purpose="receipt",
-        template="receipt",
-        to=["b@example.test"],
-        key="12",
-        date=FIXED,
-        context=CONTEXTS["receipt"],
-        filing_id=FILING,
-    )
+    other = sample_spec("receipt", to="b@example.test", key="12")
     assert composer().compose(other)[0].message_id != first[0].message_id
     raw_headers = first[1].split(b"\r\n\r\n", 1)[0]
     assert raw_headers.isascii(), "headers on the wire are 7-bit: Chinese goes RFC 2047 encoded"
@@ -257,15 +237,12 @@ def test_wire_format_is_strict_mime_without_defects() -> None:
     from outbox.compose import Attachment
 
     long_name = "重庆渝新产业投资集团有限公司关于产权登记的业务办理申请文件（二〇二六年度，第一次补充材料）.pdf"
-    spec = MailSpec(
+    spec = sample_spec(
+        "review_request",
         purpose="review-request",
-        template="review_request",
-        to=["audit1@yuxin.test"],
+        to="audit1@yuxin.test",
         cc=["c@x.test"],
         key="9",
-        date=FIXED,
-        context=CONTEXTS["review_request"],
-        filing_id=FILING,
         reply_to=REPLY,
         attachments=[
             Attachment(long_name, b"%PDF-1.4 data" * 100, "application/pdf"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +10,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from outbox_testing import RelayHandler, free_port, make_sender, spool_messages
+from support.tls import self_signed_certificate
 
 from outbox.sender import SendReport
 from outbox.spool import Spool
@@ -24,28 +20,7 @@ from outbox.transport import RelayConfig, SmtpRelay
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"), "localhost")
 
 
 def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
@@ -56,6 +31,20 @@ def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
 
 def client_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certificate[0]))
+
+
+def starttls_client(port: int, certificate: tuple[Path, Path], *, password: str) -> SmtpRelay:
+    """The outbox's relay connection as `relayuser`, upgrading with STARTTLS and verifying the test certificate."""
+    config = RelayConfig(
+        "localhost",
+        port,
+        security="starttls",
+        user="relayuser",
+        password=password,
+        ssl_context=client_context(certificate),
+        timeout_seconds=5,
+    )
+    return SmtpRelay(config)
 
 
 class Logins:
@@ -95,17 +84,7 @@ def test_starttls_and_auth(
     port, handler, logins = starttls_relay
     spool = Spool(tmp_path / "outbox")
     ids = spool_messages(spool, 2)
-    relay = SmtpRelay(
-        RelayConfig(
-            "localhost",
-            port,
-            security="starttls",
-            user="relayuser",
-            password="s3cret",
-            ssl_context=client_context(certificate),
-            timeout_seconds=5,
-        )
-    )
+    relay = starttls_client(port, certificate, password="s3cret")
     reports: list[SendReport] = []
     sender, state = make_sender(tmp_path / "outbox", relay, reports)
     try:
@@ -122,17 +101,7 @@ def test_wrong_password_keeps_mail_queued(
     port, handler, logins = starttls_relay
     spool = Spool(tmp_path / "outbox")
     spool_messages(spool, 1)
-    relay = SmtpRelay(
-        RelayConfig(
-            "localhost",
-            port,
-            security="starttls",
-            user="relayuser",
-            password="wrong",
-            ssl_context=client_context(certificate),
-            timeout_seconds=5,
-        )
-    )
+    relay = starttls_client(port, certificate, password="wrong")
     reports: list[SendReport] = []
     sender, state = make_sender(tmp_path / "outbox", relay, reports, max_attempts=5)
     try:

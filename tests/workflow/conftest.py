@@ -2,30 +2,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import code, open_workflow
+from helpers import SASAC, Tree, open_workflow
 
 from workflow import Workflow
-
-SASAC = "SASAC0001"
-
-
-@dataclass(frozen=True)
-class Tree:
-    """Four levels under SASAC: group G → A → B → C, plus D (G's second child) and P (参股 under A)."""
-
-    g: str = code("50010000")
-    a: str = code("50020000")
-    b: str = code("50030000")
-    c: str = code("50040000")
-    d: str = code("50050000")
-    p: str = code("50060000")
 
 
 @pytest.fixture

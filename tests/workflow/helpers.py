@@ -2,33 +2,39 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from support import registrations as reg
+from support.registrations import Row
+
 from ledger import Ledger
-from validation.bundle import Bundle
 from validation.check import check_bundle
-from validation.codes import make_org_code, make_uscc
-from validation.template import fill_workbook, template_bytes
 from workflow import ScryptParams, SubmitOutcome, Workflow, WorkflowConfig, all_projections
 
 TOKEN_KEY = b"k" * 32
 FAST_SCRYPT = ScryptParams(n=2**4, r=8, p=1)
-PDF = b"%PDF-1.4\n%test\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-DOCS = ("业务办理申请文件", "经济行为批准文件", "企业章程", "营业执照副本", "验资报告或出资证明")
-BACKFILL_DOCS = ("业务办理申请文件", "企业章程", "营业执照副本")
-LEVELS = ("", "一级", "二级", "三级", "四级", "五级")
+SASAC = "SASAC0001"
 _items = itertools.count(1)
 
+code = reg.org_code
+bundle_for = reg.registration_bundle
 
-def code(body: str) -> str:
-    """A valid organization code from an 8-digit body."""
-    return make_org_code(body)
+
+@dataclass(frozen=True)
+class Tree:
+    """Four levels under SASAC: group G → A → B → C, plus D (G's second child) and P (参股 under A)."""
+
+    g: str = code("50010000")
+    a: str = code("50020000")
+    b: str = code("50030000")
+    c: str = code("50040000")
+    d: str = code("50050000")
+    p: str = code("50060000")
 
 
 @contextmanager
@@ -48,99 +54,30 @@ def open_workflow(root: Path) -> Iterator[Workflow]:
         ledger.close()
 
 
-@cache
-def _template() -> bytes:
-    return template_bytes()
+def minority_state_investors(parent: str, capital: int) -> list[Row]:
+    """A 国有参股 unit: its state parent holds 30 %, a private company 70 %."""
+    return [
+        reg.investor_row("出资企业", parent, reg.WHOLLY_STATE_OWNED, capital * 3 // 10, 30),
+        reg.investor_row("某民营企业", code("60000001"), "其他境内企业", capital * 7 // 10, 70),
+    ]
 
 
 def registration_values(
-    unit: str,
-    name: str,
-    level: int,
-    parent: str,
-    *,
-    filer: str | None = None,
-    relation: str = "国有全资",
-    capital: int = 1000,
-    backfill: str | None = None,
-    act_date: dt.date = dt.date(2025, 3, 1),
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    values: dict[str, Any] = {
-        "reg_type": "占有产权登记",
-        "reg_situation": "补录历史数据" if backfill else "投资设立",
-        "is_biz_registered": "是",
-        "filer_org_code": filer or unit,
-        "ent_name": name,
-        "uscc": make_uscc("91500000", unit),
-        "org_code": unit,
-        "established_on": dt.date(2010, 1, 1),
-        "ent_level": LEVELS[level],
-        "state_relation": relation,
-        "org_form": "有限责任公司",
-        "reg_capital": capital,
-        "currency": "人民币",
-        "region_code": "500000",
-        "address": "重庆市渝中区解放碑1号",
-        "industry": "C 制造业",
-        "op_status": "正常经营",
-        "is_overseas": "否",
-        "is_listed": "否",
-        "legal_rep": "张三",
-        "parent_org_code": parent if level > 1 else "",
-        "main_investor_code": parent if level > 1 else "",
-        "contact_name": "李四",
-        "contact_phone": "023-12345678",
-        "contact_email": "li@example.com",
-    }
-    if backfill:
-        values["backfill_form"] = backfill
-        values["as_of_date"] = dt.date(2012, 6, 30)
+    unit: str, name: str, level: int, parent: str, **options: Any
+) -> tuple[Row, list[Row], list[Row]]:
+    """Values, investor rows and document rows of one unit's filing, ready for `bundle_for`.
+
+    `options` are those of `support.registrations.registration_values` (filer, relation, capital,
+    backfill, act_date); the tables follow from the values they produce.
+    """
+    values = reg.registration_values(unit, name, level, parent, **options)
+    capital = values["reg_capital"]
+    if values["state_relation"] == "国有参股":
+        investors = minority_state_investors(parent, capital)
     else:
-        values["act_date"] = act_date
-    if relation == "国有参股":
-        investors = [
-            {
-                "investor_name": "出资企业",
-                "investor_code": parent,
-                "investor_category": "国有独资（全资）企业",
-                "subscribed": capital * 3 // 10,
-                "paid_in": capital * 3 // 10,
-                "share_pct": 30,
-            },
-            {
-                "investor_name": "某民营企业",
-                "investor_code": code("60000001"),
-                "investor_category": "其他境内企业",
-                "subscribed": capital * 7 // 10,
-                "paid_in": capital * 7 // 10,
-                "share_pct": 70,
-            },
-        ]
-    else:
-        investors = [
-            {
-                "investor_name": "出资企业",
-                "investor_code": parent or code("11111111"),
-                "investor_category": "国有独资（全资）企业" if level > 1 else "国有资产监督管理机构",
-                "subscribed": capital,
-                "paid_in": capital,
-                "share_pct": 100,
-            }
-        ]
-    kinds = BACKFILL_DOCS if backfill else DOCS
-    documents = [{"doc_kind": k, "required": "是", "file_name": f"{i}.pdf"} for i, k in enumerate(kinds)]
+        investors = reg.sole_investor(parent, level, capital)
+    documents = reg.document_rows(reg.BACKFILL_DOCUMENT_KINDS if "backfill_form" in values else reg.DOCUMENT_KINDS)
     return values, investors, documents
-
-
-_filled: dict[str, bytes] = {}
-
-
-def bundle_for(values: dict[str, Any], investors: list[dict[str, Any]], documents: list[dict[str, Any]]) -> Bundle:
-    """A bundle of the filled template and one small PDF per listed document (workbooks cached by content)."""
-    key = repr((sorted(values.items()), investors, documents))
-    if key not in _filled:
-        _filled[key] = fill_workbook(_template(), values, investors, documents)
-    return Bundle("登记表.xlsx", _filled[key], {d["file_name"]: PDF for d in documents})
 
 
 def file_registration(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Tree
+from helpers import Tree
 
 from workflow import AccountStore, PasswordPolicyError, ScryptParams, Workflow
 

@@ -6,8 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import Tree
-from helpers import file_registration
+from helpers import Tree, file_registration
 from openpyxl import load_workbook
 
 from chanquan.app import init_review_token_key, open_workflow, prefill_registration

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 
-from conftest import SASAC, Tree
-from helpers import file_registration
+from helpers import SASAC, Tree, file_registration
 from openpyxl import load_workbook
 
 from workflow import FilingStatus, ReviewDecision, Workflow

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SASAC, Tree
-from helpers import bundle_for, file_registration, registration_values
+from helpers import SASAC, Tree, bundle_for, file_registration, registration_values
 
 from validation import check_bundle
 from workflow import FilingStatus, ReviewDecision, Workflow

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SASAC, Tree
-from helpers import code
+from helpers import SASAC, Tree, code
 
 from workflow import UnitError, UnitImportError, Workflow
 from workflow.tokens import make_token, parse_token, token_matches

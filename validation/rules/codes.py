@@ -10,6 +10,7 @@ from validation.codes import (
     org_check_char_unchecked,
     org_code_of_uscc,
     uscc_check_char_unchecked,
+    valid_usccs,
 )
 from validation.findings import Finding
 from validation.rules.base import RuleContext, field_finding, row_finding
@@ -77,9 +78,11 @@ def check_unit_codes(ctx: RuleContext) -> Iterator[Finding]:
 
 def check_investor_codes(ctx: RuleContext) -> Iterator[Finding]:
     reg = ctx.registration
-    for inv in reg.investors:
-        code = inv.investor_code
-        if not code:
+    codes = [inv.__dict__["investor_code"] for inv in reg.investors]
+    usccs = [code for code in codes if code and len(code) == 18]
+    valid = {code for code, ok in zip(usccs, valid_usccs(usccs), strict=True) if ok}  # the common case, in bulk
+    for inv, code in zip(reg.investors, codes, strict=True):
+        if not code or code in valid:
             continue
         if len(code) == 18:
             problem = uscc_problem(code)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from itertools import compress
+import re
+from collections.abc import Iterable, Iterator
 from decimal import Context, Decimal, DivisionByZero, InvalidOperation
+from itertools import compress
+from typing import Any
 
 from validation.findings import ERROR, Finding, where
 from validation.rules.base import RuleContext, field_finding, has_none, header_ref, row_finding
@@ -18,6 +20,7 @@ from validation.spec import (
 )
 
 SHARE_TOLERANCE = Decimal("0.01")
+_BLANK = re.compile(r"\s")
 FRACTION_HINT = "看起来比例按小数填写（如 0.6），请填写百分数的数值（如 60），或把单元格格式改为“数值”后重新输入。"
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
@@ -78,7 +81,41 @@ def _share_expected(subscribed: Decimal, share: Decimal, capital: Decimal) -> De
     return None
 
 
+def _distinct_pairs(first: list[Any], second: list[Any]) -> Iterable[tuple[Any, Any]]:
+    """The pairs (first[i], second[i]), each pair of objects once."""
+    ids = zip(map(id, first), map(id, second), strict=True)
+    return dict(zip(ids, zip(first, second, strict=True), strict=True)).values()
+
+
+def _rows_plainly_fine(ctx: RuleContext) -> bool:
+    """True when no row can give a finding: checked per distinct value pair, in bulk.
+
+    A 2,000-row table is almost always right and repeats a few amounts; the row-by-row pass
+    below (which words the findings, in row order) only runs when this cannot rule them out.
+    """
+    reg = ctx.registration
+    capital = reg.reg_capital
+    rows = [inv.__dict__ for inv in reg.investors]
+    subscribed = [row["subscribed"] for row in rows]
+    # The reader hands equal amounts out as one shared Decimal, so pairs are told apart by identity:
+    # hashing ids is cheap where hashing Decimals is not (and never fails on a signalling NaN).
+    for paid_in, sub in _distinct_pairs([row["paid_in"] for row in rows], subscribed):
+        if paid_in is not None and sub is not None and paid_in > sub:
+            return False
+    if capital:
+        for sub, share in _distinct_pairs(subscribed, [row["share_pct"] for row in rows]):
+            if sub is not None and share is not None and _share_expected(sub, share, capital) is not None:
+                return False
+    names = [name for name in (row["investor_name"] for row in rows) if name]
+    if _BLANK.search("".join(names)) or len(set(names)) != len(names):
+        return False  # blanks inside names make equal names look different: compare row by row
+    codes = [code for code in (row["investor_code"] for row in rows) if code]
+    return len(set(codes)) == len(codes)
+
+
 def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
+    if _rows_plainly_fine(ctx):
+        return
     reg = ctx.registration
     capital = reg.reg_capital
     seen_names: dict[str, int | None] = {}

@@ -59,7 +59,7 @@ def check_required_columns(ctx: RuleContext) -> Iterator[Finding]:
         )
         return
     rows = [inv.__dict__ for inv in reg.investors]
-    if not any(has_none([row[col.key] for row in rows]) for col in INVESTORS.columns):
+    if not any(has_none(map(itemgetter(col.key), rows)) for col in INVESTORS.columns):
         return  # every cell filled: the common case of a big table, decided column by column
     columns = itemgetter(*(col.key for col in INVESTORS.columns))
     for inv, row in zip(reg.investors, rows, strict=True):

@@ -100,20 +100,20 @@ def _plainly_fine(value: Decimal, upper: Decimal | None) -> bool:
     )
 
 
-def _bad_values(values: list[Decimal | None], percent: bool) -> set[Decimal] | None:
-    """The distinct values of a column that fail the number checks; None when they cannot be grouped.
+def _bad_values(values: list[Decimal | None], percent: bool) -> set[int]:
+    """The ids of the values of a column that fail the number checks, each distinct object judged once.
 
-    Table columns repeat a handful of amounts, so each distinct value is judged once. Grouping by
-    equality is exact here: the range and the count of significant decimals (trailing zeros do not
-    count beyond two) are the same for every spelling of one number.
+    The reader hands equal amounts out as one shared Decimal, so a column of 2,000 rows holds a
+    handful of objects; grouping by identity (not equality) keeps the judgement exact for any
+    registration, however it was built.
     """
     upper = HUNDRED if percent else None
-    try:
-        distinct = set(values)
-    except TypeError:  # a signalling NaN cannot be hashed: judge row by row
-        return None
-    distinct.discard(None)
-    return {v for v in distinct if v is not None and not _plainly_fine(v, upper) and _number_problem(v, percent)}
+    distinct = dict(zip(map(id, values), values, strict=True))
+    return {
+        key
+        for key, value in distinct.items()
+        if value is not None and not _plainly_fine(value, upper) and _number_problem(value, percent)
+    }
 
 
 def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
@@ -131,11 +131,11 @@ def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
             percent = col.type == "percent"
             key = col.key
             bad = _bad_values([entry.__dict__[key] for entry in entries], percent)
-            if bad is not None and not bad:
+            if not bad:
                 continue
             for entry in entries:
                 value = entry.__dict__[key]
-                if value is None or (bad is not None and value not in bad):
+                if value is None or id(value) not in bad:
                     continue
                 if problem := _number_problem(value, percent):
                     yield row_finding(reg, table.name, entry, key, problem[0], problem[1])
