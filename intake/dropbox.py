@@ -40,13 +40,47 @@ class DropboxConfig:
 
 
 class _Wake(FileSystemEventHandler):
-    """Any change under the drop folder only wakes the scanner; it never decides anything."""
+    """Any change under the drop folder only wakes the scanner and names the unit folder to look at;
+    it never decides anything."""
 
-    def __init__(self, wake: threading.Event) -> None:
+    def __init__(self, wake: threading.Event, hints: Hints) -> None:
         self.wake = wake
+        self.hints = hints
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        self.hints.add(str(event.src_path))
+        self.hints.add(str(getattr(event, "dest_path", "") or ""))
         self.wake.set()
+
+
+class Hints:
+    """The unit folders events named since the last scan; "everything" when an event was about the root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = str(root)
+        self._folders: set[str] = set()
+        self._everything = False
+        self._lock = threading.Lock()
+
+    def add(self, path: str) -> None:
+        if not path:
+            return
+        relative = os.path.relpath(path, self.root)
+        folder = relative.split(os.sep, 1)[0]
+        if folder == "..":
+            return  # outside the drop folder (where a claimed item went)
+        with self._lock:
+            if folder in (".", ""):
+                self._everything = True
+            else:
+                self._folders.add(folder)
+
+    def take(self) -> set[str] | None:
+        """The folders named since the last call; None when a full scan is due."""
+        with self._lock:
+            folders, everything = self._folders, self._everything
+            self._folders, self._everything = set(), False
+        return None if everything else folders
 
 
 class DropboxWatcher:
@@ -70,6 +104,7 @@ class DropboxWatcher:
         self.clock = clock
         self.tracker = ReadinessTracker(config.settle_seconds)
         self.wake = threading.Event()
+        self.hints = Hints(config.root)
         self._unknown_seen: set[str] = set()
         config.root.mkdir(parents=True, exist_ok=True)
 
@@ -90,18 +125,24 @@ class DropboxWatcher:
         return count
 
     # -- scanning ----------------------------------------------------------------------------
-    def _org_folders(self) -> list[tuple[Path, str]]:
+    def _org_folders(self, names: set[str] | None = None) -> list[tuple[Path, str]]:
+        """Unit folders of the drop folder (only `names` when given) with their unit codes."""
         folders: list[tuple[Path, str]] = []
-        for entry in os.scandir(self.config.root):
-            if not entry.is_dir() or is_temporary_name(entry.name):
+        if names is None:
+            entries = [(entry.name, entry.path) for entry in os.scandir(self.config.root) if entry.is_dir()]
+        else:
+            entries = [(name, str(self.config.root / name)) for name in sorted(names)]
+            entries = [(name, path) for name, path in entries if os.path.isdir(path)]
+        for name, path in entries:
+            if is_temporary_name(name):
                 continue
-            code = self.unit_code(entry.name)
+            code = self.unit_code(name)
             if code is None:
-                if entry.name not in self._unknown_seen:
-                    self._unknown_seen.add(entry.name)
-                    self.report_unknown_folder(entry.name)
+                if name not in self._unknown_seen:
+                    self._unknown_seen.add(name)
+                    self.report_unknown_folder(name)
                 continue
-            folders.append((Path(entry.path), code))
+            folders.append((Path(path), code))
         return folders
 
     def _candidates(self, folder: Path) -> list[Path]:
@@ -112,18 +153,24 @@ class DropboxWatcher:
             out.append(Path(entry.path))
         return out
 
-    def scan_once(self) -> int:
-        """One full pass: observe every candidate, claim and record the settled ones."""
+    def scan_once(self, folders: set[str] | None = None) -> int:
+        """One pass over every unit folder (or only `folders`): observe every candidate, claim and
+        record the settled ones."""
         now = self.clock()
         ready: list[tuple[Path, str]] = []
         seen: list[str] = []
-        for folder, code in self._org_folders():
+        scanned = self._org_folders(folders)
+        for folder, code in scanned:
             for candidate in self._candidates(folder):
                 key = str(candidate)
                 seen.append(key)
                 if self.tracker.observe(key, signature_of(candidate), now):
                     ready.append((candidate, code))
-        self.tracker.retain_only(seen)
+        if folders is None:
+            self.tracker.retain_only(seen)
+        else:
+            looked_at = {str(folder) for folder, _ in scanned} | {str(self.config.root / name) for name in folders}
+            self.tracker.retain_only(seen, scope=lambda key: os.path.dirname(key) in looked_at)
         taken = 0
         for start in range(0, len(ready), CLAIM_BATCH):
             taken += self._take(ready[start : start + CLAIM_BATCH])
@@ -159,26 +206,41 @@ class DropboxWatcher:
     # -- the loop ----------------------------------------------------------------------------
     def _observer(self) -> BaseObserver:
         observer: BaseObserver = PollingObserver(timeout=1.0) if self.config.polling_observer else Observer()
-        observer.schedule(_Wake(self.wake), str(self.config.root), recursive=True)
+        observer.schedule(_Wake(self.wake, self.hints), str(self.config.root), recursive=True)
         return observer
 
+    def _waiting_folders(self) -> set[str]:
+        """Unit folders holding candidates that are still settling."""
+        return {os.path.basename(os.path.dirname(key)) for key in self.tracker.watched()}
+
     def run(self, stop: threading.Event) -> None:
-        """Watch until `stop` is set: scan when woken, when an item may have settled, and periodically."""
+        """Watch until `stop` is set. A full scan at start and every `rescan_seconds` (missed events,
+        inotify overflow, network mounts); in between, only the folders events named and those with
+        items still settling, so a drop folder of thousands of units is not walked on every event."""
         observer = self._observer()
         observer.start()
+        last_full = float("-inf")
         try:
             while not stop.is_set():
                 started = self.clock()
+                hinted = self.hints.take()
+                full = hinted is None or started - last_full >= self.config.rescan_seconds
                 try:
-                    self.scan_once()
+                    self.scan_once(None if full else (hinted or set()) | self._waiting_folders())
+                    if full:
+                        last_full = started
                 except OSError:
                     log.exception("intake.dropbox_scan_failed")
-                due = self.tracker.next_due(self.clock())
-                timeout = self.config.rescan_seconds if due is None else min(self.config.rescan_seconds, due + 0.01)
+                took = self.clock() - started
+                now = self.clock()
+                due = self.tracker.next_due(now)
+                timeout = last_full + self.config.rescan_seconds - now
+                if due is not None:
+                    timeout = min(timeout, due + 0.01)
                 self.wake.wait(max(0.01, timeout))
                 self.wake.clear()
-                # A burst of events must not turn into a busy loop of full scans.
-                pause = MIN_SCAN_INTERVAL - (self.clock() - started)
+                # A burst of events must not turn into a busy loop of scans: at most a third of the time.
+                pause = max(MIN_SCAN_INTERVAL, 2 * took) - (self.clock() - started)
                 if pause > 0:
                     stop.wait(pause)
         finally:

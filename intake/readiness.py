@@ -9,7 +9,7 @@ signature stayed the same for `settle_seconds`; any change restarts the wait.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,12 +92,16 @@ class ReadinessTracker:
         """Drop a candidate once it was claimed (or vanished)."""
         self._watches.pop(key, None)
 
-    def retain_only(self, keys: Iterable[str]) -> None:
-        """Forget candidates a full scan no longer saw, so memory stays bounded."""
+    def retain_only(self, keys: Iterable[str], scope: Callable[[str], bool] | None = None) -> None:
+        """Forget candidates a scan no longer saw, so memory stays bounded; a scan of some folders
+        only passes `scope`, true for the keys it looked at."""
         alive = set(keys)
         for key in list(self._watches):
-            if key not in alive:
+            if key not in alive and (scope is None or scope(key)):
                 del self._watches[key]
+
+    def watched(self) -> list[str]:
+        return list(self._watches)
 
     def pending(self) -> int:
         return len(self._watches)

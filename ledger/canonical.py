@@ -20,20 +20,6 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",",
 _encode_string = json.encoder.encode_basestring
 encode_string = _encode_string  # JSON string literal, non-ASCII kept (ensure_ascii=False)
 
-# The json module's C encoder, built once with the canonical settings (sorted keys, no
-# whitespace, the same string encoder). It is only ever given "plain" values (below), for
-# which it produces exactly encode_canonical's bytes; without the C extension we fall back.
-try:
-    from _json import make_encoder as _make_c_encoder
-except ImportError:  # pragma: no cover - CPython always has it
-    _make_c_encoder = None
-_C_ENCODE = (
-    None if _make_c_encoder is None else _make_c_encoder(None, None, _encode_string, None, ":", ",", True, False, False)
-)
-_SCALAR_TYPES = frozenset({str, int, bool, type(None)})
-_PLAIN_TYPES = _SCALAR_TYPES | {dict, list}
-_KEY_TYPES = frozenset({str})
-
 
 def format_ts(moment: datetime) -> str:
     """UTC timestamp with microseconds and a `Z`, fixed width so text order is time order."""
@@ -126,37 +112,6 @@ def encode_canonical(value: Any, kind: str = "") -> str:
     if isinstance(value, str):
         return _encode_string(str(value))
     raise PayloadError(kind, "", f"values of type {type(value).__name__} cannot be written")
-
-
-def _is_plain(value: dict[Any, Any] | list[Any]) -> bool:
-    """True if `value` holds only str-keyed dicts, lists, and exact str/int/bool/None.
-
-    Checked with C-level passes (`set(map(type, ...))`) per container rather than a
-    Python call per item; anything else (a float, a subclass, a non-string key) is
-    left to encode_canonical, which refuses or encodes it exactly as before.
-    """
-    if type(value) is dict:
-        if value and not set(map(type, value)) <= _KEY_TYPES:
-            return False
-        items: Any = value.values()
-    else:
-        items = value
-    types = set(map(type, items))
-    if types <= _SCALAR_TYPES:
-        return True
-    if not types <= _PLAIN_TYPES:
-        return False
-    return all(_is_plain(item) for item in items if type(item) is dict or type(item) is list)
-
-
-def encode_payload(value: Any, kind: str = "") -> str:
-    """Canonical text of a JSON-shaped payload: the C encoder for plain values, encode_canonical otherwise.
-
-    Byte-identical to `encode_canonical` (tested); several times faster on the append path.
-    """
-    if _C_ENCODE is not None and (type(value) is dict or type(value) is list) and _is_plain(value):
-        return "".join(_C_ENCODE(value, 0))
-    return encode_canonical(value, kind)
 
 
 def canonical_json(value: Any, kind: str = "") -> str:

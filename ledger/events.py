@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.canonical import encode_payload, refuse_floats
+from ledger.canonical import encode_canonical, refuse_floats
 from ledger.errors import LedgerError, PayloadError, UnknownKindError
 
 # Field names that smell of credentials; a fact such as "password changed" is fine,
@@ -54,7 +54,7 @@ class EventBody(BaseModel):
         """Canonical payload: pydantic's JSON mode (Decimal → string, date → ISO), sorted, floats refused."""
         data = self.model_dump(mode="json")
         try:
-            return encode_payload(data, self.kind)
+            return encode_canonical(data, self.kind)
         except PayloadError:
             refuse_floats(data, self.kind)  # re-walk to name the float's path
             raise

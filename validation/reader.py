@@ -297,6 +297,10 @@ _HEADER_KEYS: dict[str, dict[str, str]] = {
 }
 
 
+def _is_filled(raw: CellValue) -> bool:
+    return raw != "" and (raw.__class__ is not str or bool(raw.strip()))
+
+
 class _Place(NamedTuple):
     """Where a table column sits: sheet, column letter, zero-based first body row, table name."""
 
@@ -475,38 +479,30 @@ class _Reader:
     ) -> tuple[list[Any], list[bool]]:
         """One table column converted top to bottom, with a flag per row saying the cell was not blank.
 
-        Working column by column keeps the per-cell work inside tight loops, which is what makes
+        Working column by column keeps the per-cell work inside C-level maps, which is what makes
         2,000 rows fit the time budget. Columns repeat values (amounts, categories), so each
-        distinct text or float is converted once; other types (bool, int, dates) always go through
-        the converter because True == 1 == 1.0 would share a memo entry.
+        distinct text or float is converted once; a column holding bools, ints or dates converts
+        cell by cell, because True == 1 == 1.0 would share a dict entry.
         """
         convert = CONVERTERS[col.type]
         if lines and min(map(len, lines)) > index:
             raws = [line[index] for line in lines]
         else:
             raws = [line[index] if index < len(line) else "" for line in lines]
-        if convert is _text and set(map(type, raws)) <= {str}:  # names, notes: unique text, nothing to parse
+        kinds = set(map(type, raws))
+        if convert is _text and kinds <= {str}:  # names, notes: unique text, nothing to parse
             stripped = [raw.strip() for raw in raws]  # type: ignore[union-attr]
             return [text or None for text in stripped], [text != "" for text in stripped]
-        memo: dict[CellValue, tuple[Converted, bool]] = {}
-        memo_get = memo.get
-        values: list[Any] = []
-        filled: list[bool] = []
-        add_value = values.append
-        add_flag = filled.append
-        for raw in raws:
-            kind = raw.__class__
-            if kind is str or kind is float:
-                known = memo_get(raw)
-                if known is None:
-                    full = kind is float or bool(raw.strip())  # type: ignore[union-attr]
-                    known = memo[raw] = (convert(raw) if full else None, full)
-                add_value(known[0])
-                add_flag(known[1])
-            else:
-                full = raw != ""
-                add_value(convert(raw) if full else None)
-                add_flag(full)
+        filled: list[bool]
+        values: list[Any]
+        if kinds <= {str, float}:  # no bool or int, which would share dict keys with equal floats
+            fulls = {raw: _is_filled(raw) for raw in dict.fromkeys(raws)}
+            converted = {raw: convert(raw) if full else None for raw, full in fulls.items()}
+            values = list(map(converted.__getitem__, raws))
+            filled = list(map(fulls.__getitem__, raws))
+        else:
+            filled = list(map(_is_filled, raws))
+            values = [convert(raw) if full else None for raw, full in zip(raws, filled, strict=True)]
         if ParseProblem in set(map(type, values)):
             for offset, value in enumerate(values):
                 if value.__class__ is ParseProblem:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from validation.bundle import Bundle
+from workflow.units import Unit, UnitsView
 
 MAX_BLOB_THREADS = 16
 
@@ -80,3 +81,19 @@ def rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:
         out.append(taken)
         remaining = deferred
     return out
+
+
+class MemoUnits(UnitsView):
+    """The unit tree read once per code: a batch's ledger rules ask for the same parents and
+    first-level units again and again. Only for use while the tree cannot change (under the
+    workflow's lock, which every change of the tree also takes)."""
+
+    def __init__(self, units: UnitsView) -> None:
+        super().__init__(units._reader, units.root_code)
+        self._memo: dict[str, Unit | None] = {}
+
+    def get(self, code: str) -> Unit | None:
+        key = code.strip().upper()
+        if key not in self._memo:
+            self._memo[key] = super().get(key)
+        return self._memo[key]

@@ -23,7 +23,7 @@ from validation.model import Registration
 from validation.rules.base import Rule, RuleContext
 from workflow import machine
 from workflow.accounts import AccountStore, PasswordPolicy, ScryptParams, normalize_username
-from workflow.batch import SubmitRequest, put_all, rounds
+from workflow.batch import MemoUnits, SubmitRequest, put_all, rounds
 from workflow.config import WorkflowConfig
 from workflow.events import (
     AccountLocked,
@@ -54,7 +54,7 @@ from workflow.rules import (
     tree_findings,
 )
 from workflow.tokens import make_token, normalize_email, parse_token, token_matches, token_step
-from workflow.units import Unit
+from workflow.units import Unit, UnitsView
 from workflow.views import DecisionOutcome, SubmitOutcome
 from workflow.who import next_reviewer, review_anchor
 
@@ -156,12 +156,13 @@ class Workflow(Queries):
 
     # -- ledger-aware rules ---------------------------------------------------------------
 
-    def ledger_rules(self, filer: str) -> list[Rule]:
+    def ledger_rules(self, filer: str, units: UnitsView | None = None) -> list[Rule]:
         """Rules intake passes to `check_bundle(extra_rules=...)` for a filing by `filer`."""
         code = normalize_username(filer)
+        view = units or self.units
 
         def tree_rule(ctx: RuleContext) -> list[Finding]:
-            return list(tree_findings(self.units, code, ctx.registration))
+            return list(tree_findings(view, code, ctx.registration))
 
         def backfill_rule(ctx: RuleContext) -> list[Finding]:
             subject = subject_code(code, ctx.registration)
@@ -171,16 +172,16 @@ class Workflow(Queries):
             subject = subject_code(code, ctx.registration)
             return list(
                 open_filing_findings(
-                    ctx.registration, self.units.get(subject), self._open_filing(subject, period_of(ctx.registration))
+                    ctx.registration, view.get(subject), self._open_filing(subject, period_of(ctx.registration))
                 )
             )
 
         return [tree_rule, backfill_rule, open_filing_rule]
 
-    def _ledger_findings(self, filer: str, registration: Registration) -> list[Finding]:
+    def _ledger_findings(self, filer: str, registration: Registration, units: UnitsView | None = None) -> list[Finding]:
         context = RuleContext(registration=registration)
         found: list[Finding] = []
-        for rule in self.ledger_rules(filer):
+        for rule in self.ledger_rules(filer, units):
             found.extend(rule(context))
         return found
 
@@ -229,8 +230,9 @@ class Workflow(Queries):
             for indexes in rounds(keys):
                 specs: list[EventSpec] = []
                 new_ids = self._filing_ids()
+                units = MemoUnits(self.units)  # the tree cannot change while the lock is held
                 for index in indexes:
-                    outcome, made = self._submit_locked(requests[index], stored, annotated[index], new_ids)
+                    outcome, made = self._submit_locked(requests[index], stored, annotated[index], new_ids, units)
                     outcomes[index] = outcome
                     specs.extend(made)
                 if specs:
@@ -250,6 +252,7 @@ class Workflow(Queries):
         stored: dict[bytes, str],
         annotated: dict[tuple[tuple[str, ...], ...], str],
         new_ids: Iterator[str],
+        units: UnitsView,
     ) -> tuple[SubmitOutcome, list[EventSpec]]:
         """One filing's events, judged against the current state (the caller holds the lock)."""
         earlier = self._outcome_for_item(request.item_id)
@@ -260,7 +263,7 @@ class Workflow(Queries):
         registration: Registration | None = check_result.registration
         findings = list(check_result.findings)
         if registration is not None:
-            findings = merge_findings(findings, self._ledger_findings(filer_code, registration))
+            findings = merge_findings(findings, self._ledger_findings(filer_code, registration, units))
         subject = subject_code(filer_code, registration)
         period = period_of(registration)
         resumed = self._resumable_filing(subject, period, filer_code)
@@ -282,7 +285,9 @@ class Workflow(Queries):
         )
         specs: list[EventSpec] = [(received, filer_code, filing_id)]
         review_unit = ""
-        first = self._first_reviewer(subject, filer_code) if not errors and registration is not None else None
+        first = None
+        if not errors and registration is not None:
+            first = self._first_reviewer(subject, filer_code, units=units)
         if errors or registration is None or first is None:
             if not errors:
                 errors = [no_reviewer_finding(subject)]
@@ -325,10 +330,12 @@ class Workflow(Queries):
         """
         registration: Registration | None = check_result.registration
         findings = list(check_result.findings)
+        if not any(f.is_error for f in findings):
+            # Most likely valid: not worth the ledger rules twice. Should they find an error after
+            # all, the workbook is annotated under the lock instead (same result, rarely).
+            return {}
         if registration is not None:
             findings = merge_findings(findings, self._ledger_findings(filer, registration))
-        if not any(f.is_error for f in findings):
-            return {}
         annotated = self._annotated(bundle.workbook_bytes, findings, item_id)
         return {findings_key(findings): self.ledger.blobs.put(annotated)}
 
@@ -396,14 +403,17 @@ class Workflow(Queries):
             yield f"{prefix}{serial:06d}"
             serial += 1
 
-    def _first_reviewer(self, subject: str, filer: str, moved: tuple[str, Unit] | None = None) -> Unit | None:
-        unit = self.units.get(subject)
+    def _first_reviewer(
+        self, subject: str, filer: str, moved: tuple[str, Unit] | None = None, units: UnitsView | None = None
+    ) -> Unit | None:
+        view = units or self.units
+        unit = view.get(subject)
         if unit is None:
             return None
-        anchor = review_anchor(self.units, unit, filer)
+        anchor = review_anchor(view, unit, filer)
         if moved is not None and anchor.code == moved[0]:
             anchor = Unit(**{**anchor.__dict__, "parent": moved[1].code})
-        return next_reviewer(self.units, anchor, filer)
+        return next_reviewer(view, anchor, filer)
 
     @staticmethod
     def _request(filing_id: str, round_no: int, level: int, unit: Unit, reason: str) -> ReviewRequested:

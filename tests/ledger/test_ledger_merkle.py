@@ -72,6 +72,34 @@ def test_compact_range_matches_recursive_root_and_reports_every_complete_subtree
     assert reloaded.root() == tree.root()
 
 
+def test_extend_equals_appending_leaf_by_leaf() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        before = [merkle.leaf_hash(rng.randbytes(8)) for _ in range(rng.randrange(0, 600))]
+        batch = [merkle.leaf_hash(rng.randbytes(8)) for _ in range(rng.randrange(0, 300))]
+        one_by_one = merkle.CompactRange()
+        for leaf in before:
+            one_by_one.append(leaf)
+        extended = one_by_one.copy()
+        reported: list[tuple[int, int, bytes]] = []
+
+        def report(level: int, index: int, digest: bytes, found: list[tuple[int, int, bytes]] = reported) -> None:
+            found.append((level, index, digest))
+
+        for leaf in batch:
+            one_by_one.append(leaf, report)
+        created = extended.extend(batch, min_level=1)
+        assert (extended.size, extended.levels, extended.hashes) == (
+            one_by_one.size,
+            one_by_one.levels,
+            one_by_one.hashes,
+        )
+        assert sorted(created) == sorted(reported)
+        assert extended.root() == merkle.root_from_leaves(before + batch)
+        high = merkle.CompactRange.from_source(len(before), source_for(before)).extend(batch, min_level=4)
+        assert sorted(high) == sorted(node for node in reported if node[0] >= 4)
+
+
 def _flip(digest: bytes, bit: int = 0) -> bytes:
     return bytes([digest[0] ^ (1 << bit)]) + digest[1:]
 

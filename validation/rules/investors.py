@@ -34,9 +34,9 @@ def check_investor_sums(ctx: RuleContext) -> Iterator[Finding]:
     investors = reg.investors
     if not investors:
         return
-    subscribed = [i.subscribed for i in investors]
-    if reg.reg_capital is not None and all(s is not None for s in subscribed):
-        total = sum((s for s in subscribed if s is not None), Decimal(0))
+    subscribed = [i.__dict__["subscribed"] for i in investors]
+    if reg.reg_capital is not None and not has_none(subscribed):
+        total = sum(subscribed, Decimal(0))
         if total != reg.reg_capital:
             yield field_finding(
                 reg,
@@ -44,9 +44,9 @@ def check_investor_sums(ctx: RuleContext) -> Iterator[Finding]:
                 "investors-subscribed-sum",
                 f"为 {reg.reg_capital} 万元，但“出资人情况”各出资人认缴出资额合计为 {total} 万元，两者应相等。",
             )
-    shares = [i.share_pct for i in investors]
-    if all(s is not None for s in shares):
-        total_share = sum((s for s in shares if s is not None), Decimal(0))
+    shares = [i.__dict__["share_pct"] for i in investors]
+    if not has_none(shares):
+        total_share = sum(shares, Decimal(0))
         if abs(total_share - HUNDRED) > SHARE_TOLERANCE:
             ref = header_ref(reg, INVESTORS.name, "share_pct")
             yield Finding(
