@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from intake.mime import decode_header_text, parse_mail
 from intake.replies import CONFIRM_ADDRESS, REVIEW_ADDRESS, token_from_address
+from intake.smtpdata import BlockDataController
 from intake.spool import Arrival, MailSpool, Receiver, SpoolRecorder, new_item_id
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,8 @@ class MailGate:
     def accept(self, login: Login | None, mail_from: str, rcpts: list[str], raw: bytes) -> str:
         """The status line for one message; 250 only once it is durably spooled (the recorder stores
         and records it afterwards, in batches)."""
-        headers = BytesHeaderParser().parsebytes(raw)
+        end_of_headers = raw.find(b"\r\n\r\n")
+        headers = BytesHeaderParser().parsebytes(raw if end_of_headers < 0 else raw[: end_of_headers + 4])
         subject = decode_header_text(headers.get("subject")).strip()
         if login is not None and subject == PASSWORD_CHANGE_SUBJECT:
             return self._password_change(login, raw)
@@ -293,7 +294,7 @@ class SmtpServer:
             tls_context.load_cert_chain(config.tls_cert_file, config.tls_key_file or None)
         if not tls_context and not is_loopback(config.host):
             log.warning("intake.smtp_auth_unavailable", extra={"reason": "no TLS certificate on a public address"})
-        self.controller = Controller(
+        self.controller = BlockDataController(
             IntakeSMTPHandler(gate, self.executor),
             hostname=config.host,
             port=self.port,

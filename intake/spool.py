@@ -10,7 +10,6 @@ after the record exists.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -108,7 +107,7 @@ def _received_body(arrival: Arrival, raw: bytes, raw_blob: str) -> IntakeReceive
         channel=arrival.channel,
         purpose=arrival.purpose,
         raw_blob=raw_blob,
-        content_sha256=hashlib.sha256(raw).hexdigest(),
+        content_sha256=raw_blob,  # the blob is named by the SHA-256 of these same bytes
         sender=arrival.sender,
         filer=arrival.filer,
         reply_to=arrival.reply_to,

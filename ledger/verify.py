@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,54 +189,11 @@ _LEAF_SQL = (
 )
 _PAGE_LEVEL = 15
 _PAGE_ROWS = 1 << _PAGE_LEVEL  # pages are aligned subtrees, so each page's nodes are final once hashed
-_PAGES_AHEAD = 3
 
 
-class _PageReader:
-    """Fetches pages of a query in a background thread while the caller hashes the previous page.
-
-    sqlite3 releases the GIL while SQLite steps through rows (and builds each leaf's bytes), so
-    on a machine with a second core that work overlaps with the SHA-256 of the page before.
-    """
-
-    def __init__(self, cursor: sqlite3.Cursor, page_rows: int) -> None:
-        self._cursor = cursor
-        self._page_rows = page_rows
-        self._pages: queue.Queue[list[Any] | BaseException | None] = queue.Queue(maxsize=_PAGES_AHEAD)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ledger-verify-reader", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                rows = self._cursor.fetchmany(self._page_rows)
-                self._put(rows)
-                if not rows:
-                    return
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            self._put(exc)
-
-    def _put(self, item: list[Any] | BaseException) -> None:
-        while not self._stop.is_set():
-            try:
-                self._pages.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def pages(self) -> Iterator[list[Any]]:
-        try:
-            while True:
-                item = self._pages.get()
-                if isinstance(item, BaseException):
-                    raise item
-                if not item:
-                    return
-                yield item
-        finally:
-            self._stop.set()
-            self._thread.join()
+def _pages(cursor: sqlite3.Cursor, page_rows: int) -> Iterator[list[Any]]:
+    while rows := cursor.fetchmany(page_rows):
+        yield rows
 
 
 def stage_events(ctx: _Context) -> None:
@@ -249,7 +204,7 @@ def stage_events(ctx: _Context) -> None:
     sha256 = hashlib.sha256
     expected = 1
     suspicious: list[tuple[int, int]] = []  # (leaf position, seq) whose SQL-built leaf did not match
-    for rows in _PageReader(ctx.conn.execute(_LEAF_SQL), _PAGE_ROWS).pages():
+    for rows in _pages(ctx.conn.execute(_LEAF_SQL), _PAGE_ROWS):
         # seq is the INTEGER PRIMARY KEY (unique, ascending): first and last tell whether a page has a gap
         if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
             for position, (seq, _data, _stored) in enumerate(rows):
@@ -305,9 +260,9 @@ def stage_events(ctx: _Context) -> None:
 def _store_page_nodes(ctx: _Context, start: int, page: list[bytes]) -> None:
     """Hash the complete subtrees of an aligned page of leaves; keep the levels the database stores.
 
-    Done while the reader thread fetches the next page, so the tree costs little extra wall time.
-    Levels below MIN_STORED_LEVEL are dropped (nothing to compare them with); stage_tree derives
-    the few it needs for checkpoint roots from the leaves.
+    Built page by page as rows stream in, so no whole level below the page's top is ever held;
+    levels below MIN_STORED_LEVEL are dropped (nothing stored to compare them with) and
+    stage_tree derives the few it needs for checkpoint roots from the leaves.
     """
     sha256 = hashlib.sha256
     current = page
