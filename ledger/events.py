@@ -9,13 +9,17 @@ always available and only `.body` needs the declaration.
 from __future__ import annotations
 
 import json
+import types
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.canonical import encode_canonical, refuse_floats
+from ledger.canonical import encode_canonical, encode_string, refuse_floats
 from ledger.errors import LedgerError, PayloadError, UnknownKindError
 
 # Field names that smell of credentials; a fact such as "password changed" is fine,
@@ -49,9 +53,18 @@ class EventBody(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: ClassVar[str] = ""
+    # set by @event_kind when every field has a plain type (see _compile_payload_encoder)
+    _payload_encoder: ClassVar[Callable[[dict[str, Any]], str] | None] = None
 
     def to_payload_json(self) -> str:
         """Canonical payload: pydantic's JSON mode (Decimal → string, date → ISO), sorted, floats refused."""
+        encoder = type(self)._payload_encoder
+        if encoder is not None:
+            return encoder(self.__dict__)
+        return self.generic_payload_json()
+
+    def generic_payload_json(self) -> str:
+        """The reference encoding every kind can use; the compiled one must give the same text (tested)."""
         data = self.model_dump(mode="json")
         try:
             return encode_canonical(data, self.kind)
@@ -75,6 +88,81 @@ def _check_field_names(model: type[BaseModel], kind: str, prefix: str = "") -> N
             _check_field_names(annotation, kind, f"{prefix}{name}.")
 
 
+def _encode_int(value: int) -> str:
+    return int.__repr__(value)  # an IntEnum's str() is its name on some versions; its JSON is the number
+
+
+def _encode_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _encode_decimal(value: Decimal) -> str:
+    return encode_string(str(value))  # pydantic's JSON mode writes str(Decimal) too
+
+
+def _encode_str_list(value: list[str]) -> str:
+    return "[" + ",".join(map(encode_string, value)) + "]"
+
+
+_PLAIN_ENCODERS: dict[Any, Callable[[Any], str]] = {
+    str: encode_string,
+    int: _encode_int,
+    bool: _encode_bool,
+    Decimal: _encode_decimal,
+    list[str]: _encode_str_list,
+}
+
+
+def _optional(encode: Callable[[Any], str]) -> Callable[[Any], str]:
+    def encode_optional(value: Any) -> str:
+        return "null" if value is None else encode(value)
+
+    return encode_optional
+
+
+def _field_encoder(annotation: Any) -> Callable[[Any], str] | None:
+    """Direct encoder for a plain field type, or None when only pydantic's own dump is safe."""
+    encoder = _PLAIN_ENCODERS.get(annotation)
+    if encoder is not None:
+        return encoder
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1 and len(typing.get_args(annotation)) == 2 and members[0] in _PLAIN_ENCODERS:
+            return _optional(_PLAIN_ENCODERS[members[0]])
+    return None
+
+
+def _compile_payload_encoder(cls: type[EventBody]) -> Callable[[dict[str, Any]], str] | None:
+    """A per-kind encoder that writes the canonical payload straight from the field values.
+
+    Appends are the ledger's hot path, and pydantic's JSON-mode dump followed by a
+    sorted re-encode costs more than the SQLite insert's own share; for kinds whose
+    fields are plain (str, int, bool, Decimal, list[str], optionally None) the
+    canonical text can be written directly, in sorted key order, with the same string
+    encoder. Anything else - nested models, dicts, dates, custom serializers, aliases
+    - keeps the generic path, so the shortcut never changes a byte (tests compare both).
+    """
+    decorators = cls.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers or cls.model_computed_fields:
+        return None
+    terms: list[str] = []
+    namespace: dict[str, Any] = {}
+    for position, name in enumerate(sorted(cls.model_fields)):
+        info = cls.model_fields[name]
+        if info.alias is not None or info.serialization_alias is not None or info.exclude:
+            return None
+        encoder = _field_encoder(info.annotation)
+        if encoder is None:
+            return None
+        namespace[f"encode_{position}"] = encoder
+        terms.append(f"{encode_string(name) + ':'!r} + encode_{position}(values[{name!r}])")
+    # generated like dataclasses' __init__: one expression, no per-field loop or call on the hot path
+    source = "def encode(values):\n    return '{' + " + (" + ',' + ".join(terms) or "''") + " + '}'\n"
+    exec(source, namespace)  # the source holds only field names (identifiers) and repr()-quoted literals
+    encode: Callable[[dict[str, Any]], str] = namespace["encode"]
+    return encode
+
+
 def event_kind(kind: str) -> Any:
     """Class decorator declaring `kind` as the event kind of an `EventBody` subclass."""
     if not kind or kind != kind.strip():
@@ -90,6 +178,7 @@ def event_kind(kind: str) -> Any:
             )
         _check_field_names(cls, kind)
         cls.kind = kind
+        cls._payload_encoder = _compile_payload_encoder(cls)
         _REGISTRY[kind] = cls
         return cls
 

@@ -67,6 +67,7 @@ class Writer:
         projections: list[Projection],
         checkpoint_interval_seconds: float,
         max_batch: int,
+        max_gather_seconds: float = 0.002,
     ) -> None:
         self._conn = conn
         self.signer = signer
@@ -78,6 +79,9 @@ class Writer:
         self._range = merkle.CompactRange.from_source(db_size(conn), node_source(conn))
         self._signed_size = last_checkpoint_size(conn)
         self._last_sign = 0.0
+        self.max_gather_seconds = max_gather_seconds
+        self._last_commit_seconds = 0.0
+        self._last_batch_callers = 1
         self._thread = threading.Thread(target=self._run_writer, name=f"ledger-writer:{name}", daemon=True)
         self._thread.start()
 
@@ -124,6 +128,7 @@ class Writer:
             sign_requests: list[_SignRequest] = []
             count = 0
             item = first
+            gather_until: float | None = None
             while True:
                 if item is _STOP:
                     stopping = True
@@ -137,10 +142,29 @@ class Writer:
                     break
                 try:
                     item = self._queue.get_nowait()
+                    continue
+                except queue.Empty:
+                    pass
+                # Callers released by the previous commit come back with their next append a
+                # moment later; committing without them splits them into two alternating
+                # cohorts that each pay a full fsync. So while fewer callers are here than were
+                # in the last batch, wait for them - never longer than a fraction of a commit.
+                if len(batch) >= self._last_batch_callers:
+                    break
+                now = time.monotonic()
+                if gather_until is None:
+                    gather_until = now + min(self.max_gather_seconds, self._last_commit_seconds / 2)
+                if now >= gather_until:
+                    break
+                try:
+                    item = self._queue.get(timeout=gather_until - now)
                 except queue.Empty:
                     break
             if batch:
+                started = time.monotonic()
                 self._commit(batch)
+                self._last_commit_seconds = time.monotonic() - started
+                self._last_batch_callers = len(batch)
             if sign_requests:
                 self._sign_tail()
                 for sign_request in sign_requests:

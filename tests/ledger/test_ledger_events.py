@@ -175,3 +175,63 @@ def test_standalone_ed25519_agrees_with_cryptography() -> None:
         assert not script.ed25519_verify(public, message, bytes([signature[0] ^ 4]) + signature[1:])
         other = NoteSigner(ORIGIN, Ed25519PrivateKey.generate()).verifier.public_raw
         assert not script.ed25519_verify(other, message, signature)
+
+
+# Strings that trip hand-written JSON encoders: quotes, backslashes, controls, separators, CJK, astral.
+TRICKY_TEXT = ["", '"', "\\", "a\nb\tc\r", "\x00\x1f\x7f", "\u2028\u2029", "国资委（测试）", "😀 emoji", "</script>"]
+TRICKY_DECIMALS = ["0", "-0", "0.00", "1E+3", "1e-7", "12345.6700", "123456789012345678901234567890.123"]
+
+
+def _sample_value(annotation: object, variant: int) -> object:
+    import typing
+
+    if annotation is str:
+        return TRICKY_TEXT[variant % len(TRICKY_TEXT)]
+    if annotation is int:
+        return [0, -7, 2**63, 42][variant % 4]
+    if annotation is bool:
+        return variant % 2 == 0
+    if annotation is Decimal:
+        return Decimal(TRICKY_DECIMALS[variant % len(TRICKY_DECIMALS)])
+    if annotation == list[str]:
+        return TRICKY_TEXT[: variant % len(TRICKY_TEXT)]
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(args) == 1:
+        return None if variant % 3 == 0 else _sample_value(args[0], variant)
+    return None
+
+
+def test_compiled_payload_encoders_write_exactly_the_generic_bytes() -> None:
+    """Every declared kind with a compiled encoder agrees with pydantic's dump + canonical encoder."""
+    import intake.events  # noqa: F401 - registers the kinds under test
+    import outbox.events
+    import outbox.pdf.events  # noqa: F401
+    import workflow.events  # noqa: F401
+    from ledger.events import registered_kinds
+
+    compiled = 0
+    for kind, cls in registered_kinds().items():
+        if cls._payload_encoder is None:
+            continue
+        compiled += 1
+        for variant in range(12):
+            values = {
+                name: _sample_value(info.annotation, variant + i)
+                for i, (name, info) in enumerate(cls.model_fields.items())
+            }
+            body = cls.model_validate(values)
+            assert body.to_payload_json() == body.generic_payload_json(), (kind, values)
+            assert json.loads(body.to_payload_json()) == json.loads(body.generic_payload_json())
+    assert compiled >= 20  # the shortcut covers the common kinds; a regression to none would be silent otherwise
+
+
+def test_kinds_with_nested_or_loose_fields_keep_the_generic_encoder() -> None:
+    @event_kind("test.nested_payload")
+    class Nested(EventBody):
+        items: list[dict[str, str]]
+        when: date
+        extra: dict[str, object] | None = None
+
+    assert Nested._payload_encoder is None
+    body = Nested(items=[{"b": "2", "a": "1"}], when=date(2026, 1, 2))
+    assert body.to_payload_json() == '{"extra":null,"items":[{"a":"1","b":"2"}],"when":"2026-01-02"}'

@@ -79,6 +79,9 @@ def test_concurrent_appends_share_commits_and_stay_gapless(ledger: Ledger) -> No
     for thread in threads:
         thread.join()
     assert sorted(seen) == list(range(1, 801))
+    # all events of one transaction carry its timestamp: concurrent callers must share commits
+    transactions = len({e.ts for e in ledger.events()})
+    assert transactions <= 800 // 3, transactions
     leaves = [e.leaf_hash for e in ledger.events()]
     assert ledger.root() == merkle.root_from_leaves(leaves)
     assert ledger.verify().ok
