@@ -16,7 +16,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    EVENT_TYPE_CLOSED_NO_WRITE,
+    EVENT_TYPE_DELETED,
+    EVENT_TYPE_MODIFIED,
+    EVENT_TYPE_MOVED,
+    EVENT_TYPE_OPENED,
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -29,6 +43,8 @@ log = logging.getLogger(__name__)
 RECEIPTS_FOLDER = "回执"
 CLAIM_BATCH = 256
 MIN_SCAN_INTERVAL = 0.1
+# A full rescan runs at most once per this many of its own durations (at most a tenth of the time).
+FULL_SCAN_SHARE = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,8 +55,27 @@ class DropboxConfig:
     polling_observer: bool = False
 
 
+# Events that can never make a new candidate: something left, was only read, or a folder's
+# listing changed (the entry that changed it has an event of its own). The scanner's own claims
+# cause exactly these, and must not send it back to the folders it has just emptied.
+_NO_NEW_CANDIDATE = frozenset({EVENT_TYPE_DELETED, EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE})
+
+
+# What inotify is asked for. Not opens, reads or deletions: every scan opens each folder it
+# lists, and with thousands of unit folders those events alone overflowed the kernel's queue
+# (after which watchdog walks the whole tree again).
+_WANTED_EVENTS = (
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+)
+
+
 class _Wake(FileSystemEventHandler):
-    """Any change under the drop folder only wakes the scanner and names the unit folder to look at;
+    """A change under the drop folder only wakes the scanner and names the unit folder to look at;
     it never decides anything."""
 
     def __init__(self, wake: threading.Event, hints: Hints) -> None:
@@ -48,8 +83,14 @@ class _Wake(FileSystemEventHandler):
         self.hints = hints
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        self.hints.add(str(event.src_path))
-        self.hints.add(str(getattr(event, "dest_path", "") or ""))
+        if event.event_type in _NO_NEW_CANDIDATE:
+            return
+        if event.event_type == EVENT_TYPE_MODIFIED and event.is_directory:
+            return
+        if event.event_type == EVENT_TYPE_MOVED:
+            self.hints.add(str(getattr(event, "dest_path", "") or ""))  # what moved away is no candidate
+        else:
+            self.hints.add(str(event.src_path))
         self.wake.set()
 
 
@@ -206,7 +247,9 @@ class DropboxWatcher:
     # -- the loop ----------------------------------------------------------------------------
     def _observer(self) -> BaseObserver:
         observer: BaseObserver = PollingObserver(timeout=1.0) if self.config.polling_observer else Observer()
-        observer.schedule(_Wake(self.wake, self.hints), str(self.config.root), recursive=True)
+        observer.schedule(
+            _Wake(self.wake, self.hints), str(self.config.root), recursive=True, event_filter=list(_WANTED_EVENTS)
+        )
         return observer
 
     def _waiting_folders(self) -> set[str]:
@@ -220,21 +263,24 @@ class DropboxWatcher:
         observer = self._observer()
         observer.start()
         last_full = float("-inf")
+        full_interval = self.config.rescan_seconds
         try:
             while not stop.is_set():
                 started = self.clock()
                 hinted = self.hints.take()
-                full = hinted is None or started - last_full >= self.config.rescan_seconds
+                full = hinted is None or started - last_full >= full_interval
                 try:
                     self.scan_once(None if full else (hinted or set()) | self._waiting_folders())
                     if full:
                         last_full = started
+                        # a full scan of a huge drop folder must not eat the time of the work it finds
+                        full_interval = max(self.config.rescan_seconds, FULL_SCAN_SHARE * (self.clock() - started))
                 except OSError:
                     log.exception("intake.dropbox_scan_failed")
                 took = self.clock() - started
                 now = self.clock()
                 due = self.tracker.next_due(now)
-                timeout = last_full + self.config.rescan_seconds - now
+                timeout = last_full + full_interval - now
                 if due is not None:
                     timeout = min(timeout, due + 0.01)
                 self.wake.wait(max(0.01, timeout))

@@ -64,6 +64,25 @@ def prepare_filing(channel: str, original_name: str, raw_path: str) -> Prepared:
     return Prepared(bundle, check_bundle(bundle))
 
 
+def prepare_filings(jobs: Sequence[tuple[str, str, str]]) -> list[Prepared | None]:
+    """Runs in a worker process: several filings per call, so that the serve process hands out
+    and collects work a chunk at a time (one pipe round trip and one wake-up of its busy
+    interpreter per chunk, not per filing). None for an item that failed unexpectedly: the
+    serve process prepares that one again in its own thread, where the error is logged."""
+    out: list[Prepared | None] = []
+    for channel, original_name, raw_path in jobs:
+        try:
+            out.append(prepare_filing(channel, original_name, raw_path))
+        except Exception:
+            out.append(None)
+    return out
+
+
+def _warm_up() -> None:
+    """Imports what checking needs (a second or so per process)."""
+    import validation.check  # noqa: F401
+
+
 def _exit_with_parent(parent: int) -> None:
     """A worker outlives a killed serve process otherwise (its pipe never reaches end of file)."""
 
@@ -78,30 +97,44 @@ def _exit_with_parent(parent: int) -> None:
 class PreparePool:
     """A few worker processes (spawned, not forked: the serve process has threads and open SQLite files)."""
 
+    # Chunks per process and batch: enough to balance the processes, few enough to keep the
+    # per-call overhead (pickling, pipe, the serve process's attention) small.
+    CHUNKS_PER_PROCESS = 4
+
     def __init__(self, processes: int) -> None:
+        self.processes = processes
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_exit_with_parent,
             initargs=(os.getpid(),),
         )
+        # Start the processes and their imports now, while the watcher's first scan settles,
+        # rather than when the first filings are already waiting for them.
+        for _ in range(processes):
+            self._pool.submit(_warm_up)
 
     def prepare(self, jobs: Sequence[tuple[str, str, Path]]) -> list[Prepared | None]:
         """(channel, original name, raw blob path) → Prepared; None where the pool failed (the caller
         then prepares that item in its own thread)."""
-        futures: list[Future[Prepared] | None] = []
-        for channel, name, path in jobs:
+        plain = [(channel, name, str(path)) for channel, name, path in jobs]
+        chunks = max(1, min(len(plain), self.processes * self.CHUNKS_PER_PROCESS))
+        size = -(-len(plain) // chunks)
+        futures: list[tuple[int, Future[list[Prepared | None]] | None]] = []
+        for start in range(0, len(plain), size):
+            chunk = plain[start : start + size]
             try:
-                futures.append(self._pool.submit(prepare_filing, channel, name, str(path)))
+                futures.append((len(chunk), self._pool.submit(prepare_filings, chunk)))
             except RuntimeError:  # shut down or broken
-                futures.append(None)
+                futures.append((len(chunk), None))
         results: list[Prepared | None] = []
-        for future in futures:
+        for count, future in futures:
             try:
-                results.append(future.result() if future is not None else None)
+                prepared = future.result() if future is not None else [None] * count
             except Exception:
                 log.warning("intake.prepare_pool_failed", exc_info=True)
-                results.append(None)
+                prepared = [None] * count
+            results.extend(prepared)
         return results
 
     def close(self) -> None:

@@ -71,12 +71,13 @@ class WorkflowAdapter:
         self._lock = threading.Lock()
 
     def unit_code(self, folder_or_user: str) -> str | None:
-        """The unit a drop folder or login names; remembered for a few seconds, because every scan
-        asks it for every folder (a unit added meanwhile is seen at the next scan after that)."""
+        """The unit a drop folder or login names. Every scan asks it for every folder, so answers are
+        remembered: a unit found stays found (units are never removed and codes never change), a
+        name not found is asked again after a few seconds (a unit added meanwhile is seen then)."""
         now = time.monotonic()
         with self._lock:
             cached = self._codes.get(folder_or_user)
-            if cached is not None and now - cached[0] < UNIT_CACHE_SECONDS:
+            if cached is not None and (cached[1] is not None or now - cached[0] < UNIT_CACHE_SECONDS):
                 return cached[1]
         code = self._lookup_unit_code(folder_or_user)
         with self._lock:

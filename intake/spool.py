@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 from intake import state
 from intake.events import IntakeReceived
-from workflow.batch import put_all
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +148,11 @@ class Receiver:
         fresh = [(arrival, raw) for arrival, raw in arrivals if not self.is_recorded(arrival.item_id)]
         if not fresh:
             return []
-        stored = put_all(self.ledger.blobs.put, [raw for _, raw in fresh])
-        entries = [(_received_body(arrival, raw, stored[raw]), arrival) for arrival, raw in fresh]
+        digests = self.ledger.blobs.put_many([raw for _, raw in fresh])
+        entries = [
+            (_received_body(arrival, raw, digest), arrival)
+            for (arrival, raw), digest in zip(fresh, digests, strict=True)
+        ]
         self.ledger.append_many([(body, arrival.sender or "intake", arrival.item_id) for body, arrival in entries])
         for _, arrival in entries:
             log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})

@@ -15,20 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from ledger import verify_events
 from ledger.blobs import BlobStore
-from ledger.canonical import leaf_data
 from ledger.merkle import EMPTY_ROOT, NODE_PREFIX, root_from_leaves
 from ledger.note import NoteError, NoteVerifier, open_note
 from ledger.schema import MIN_STORED_LEVEL, NODE_LEVEL_SHIFT, connect
+from ledger.verify_events import default_workers, split_hashes
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 _MAX_PROBLEMS_PER_CODE = 20
-_MAX_CLASSIFIED = 200  # mismatched rows examined for being moved rather than edited
 
 PROBLEM_TEXT = {
     "content_changed": "事件内容被修改（叶哈希不符）",
@@ -93,14 +92,20 @@ class _SignedRoot:
 @dataclass
 class _Context:
     conn: sqlite3.Connection
+    db_path: Path
+    workers: int  # second processes that hash pages alongside this one
     verifier: NoteVerifier | None
     checkpoint_files: Sequence[Path]
     blobs: BlobStore | None
     progress: Progress | None
     report: VerifyReport
-    leaves: list[bytes] = field(default_factory=list)
-    # stored levels (>= MIN_STORED_LEVEL) up to _PAGE_LEVEL, built page by page while rows stream in
-    page_nodes: list[list[bytes]] = field(default_factory=lambda: [[] for _ in range(_PAGE_LEVEL + 1)])
+    # Hashes are kept joined (32 bytes each) rather than as a million small objects: a page from a
+    # worker is appended as it arrives, and whole levels compare with the stored nodes in one step.
+    leaves: bytearray = field(default_factory=bytearray)
+    # stored levels (>= MIN_STORED_LEVEL) up to verify_events.PAGE_LEVEL, joined, built page by page
+    page_nodes: list[bytearray] = field(
+        default_factory=lambda: [bytearray() for _ in range(verify_events.PAGE_LEVEL + 1)]
+    )
     blob_refs: dict[str, int] = field(default_factory=dict)  # digest -> first seq naming it
     signed: list[_SignedRoot] = field(default_factory=list)
     wanted_nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
@@ -176,123 +181,11 @@ def stage_checkpoints_load(ctx: _Context) -> None:
             ctx.wanted_nodes[key] = b""
 
 
-# The leaf bytes are assembled by SQLite: json_array(seq, ts, kind, actor, subject) is the
-# canonical array's head (SQLite escapes strings exactly like Python's encode_basestring), its
-# closing bracket is replaced by the stored payload. One JSON function and four concatenations
-# per row instead of four json_quote calls and twelve concatenations. A row whose SQL-built leaf
-# does not match is recomputed in Python before anything is reported, so the fast path can
-# never cause a false finding; and since json_array is itself an unambiguous JSON encoding, a
-# match on the fast path can never hide an edit either.
-_LEAF_SQL = (
-    "SELECT seq, CAST(x'00' || rtrim(json_array(seq, ts, kind, actor, subject), ']') || ',' || payload || ']'"
-    " AS BLOB), leaf_hash FROM ledger_events ORDER BY seq"
-)
-_PAGE_LEVEL = 15
-_PAGE_ROWS = 1 << _PAGE_LEVEL  # pages are aligned subtrees, so each page's nodes are final once hashed
-
-
-def _pages(cursor: sqlite3.Cursor, page_rows: int) -> Iterator[list[Any]]:
-    while rows := cursor.fetchmany(page_rows):
-        yield rows
-
-
 def stage_events(ctx: _Context) -> None:
-    """Recompute every leaf from its row; detect gaps, edits and swaps."""
-    report = ctx.report
-    total = int(ctx.conn.execute("SELECT coalesce(max(seq), 0) FROM ledger_events").fetchone()[0])
-    leaves = ctx.leaves
-    sha256 = hashlib.sha256
-    expected = 1
-    suspicious: list[tuple[int, int]] = []  # (leaf position, seq) whose SQL-built leaf did not match
-    for rows in _pages(ctx.conn.execute(_LEAF_SQL), _PAGE_ROWS):
-        # seq is the INTEGER PRIMARY KEY (unique, ascending): first and last tell whether a page has a gap
-        if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
-            for position, (seq, _data, _stored) in enumerate(rows):
-                if seq != expected:
-                    detail = f"缺少第 {expected} 至 {seq - 1} 号" if seq > expected else "序号重复"
-                    report.add("gap", expected, detail)
-                    if ctx.gap_at is None:
-                        ctx.gap_at = len(leaves) + position
-                    expected = seq
-                expected += 1
-        else:
-            expected += len(rows)
-        computed = [sha256(data).digest() for _seq, data, _stored in rows]
-        stored = [row[2] for row in rows]
-        if computed != stored:
-            base = len(leaves)
-            suspicious.extend(
-                (base + i, rows[i][0])
-                for i, (mine, theirs) in enumerate(zip(computed, stored, strict=True))
-                if mine != theirs
-            )
-        _store_page_nodes(ctx, len(leaves), computed)
-        leaves.extend(computed)
-        ctx.tick("events", len(leaves), total)
-    mismatched: list[tuple[int, str, str, str, str, str, bytes]] = []
-    changed_pages: set[int] = set()
-    for position, suspect_seq in suspicious:
-        seq, ts, kind, actor, subject, payload, stored_leaf = ctx.conn.execute(
-            "SELECT seq, ts, kind, actor, subject, payload, leaf_hash FROM ledger_events WHERE seq = ?",
-            (suspect_seq,),
-        ).fetchone()
-        recomputed = sha256(b"\x00" + leaf_data(seq, ts, kind, actor, subject, payload)).digest()
-        if leaves[position] != recomputed:
-            leaves[position] = recomputed
-            changed_pages.add(position // _PAGE_ROWS)
-        if recomputed == stored_leaf:
-            continue
-        ctx.bad_leaves.add(position)
-        if len(mismatched) < _MAX_CLASSIFIED:
-            mismatched.append((seq, ts, kind, actor, subject, payload, stored_leaf))
-        else:
-            report.add("content_changed", seq, f"类型 {kind}，主体 {subject}")
-    for page in changed_pages:  # the tree must rest on the Python-recomputed leaves
-        start = page * _PAGE_ROWS
-        _store_page_nodes(ctx, start, leaves[start : start + _PAGE_ROWS])
-    _classify_mismatches(report, mismatched)
-    report.size = len(leaves)
-    ctx.max_seq = expected - 1
-    for key in _decomposition(report.size):
+    """Recompute every leaf from its row; detect gaps, edits and swaps (see ledger.verify_events)."""
+    verify_events.scan_events(ctx)
+    for key in _decomposition(ctx.report.size):
         ctx.wanted_nodes[key] = b""
-
-
-def _store_page_nodes(ctx: _Context, start: int, page: list[bytes]) -> None:
-    """Hash the complete subtrees of an aligned page of leaves; keep the levels the database stores.
-
-    Built page by page as rows stream in, so no whole level below the page's top is ever held;
-    levels below MIN_STORED_LEVEL are dropped (nothing stored to compare them with) and
-    stage_tree derives the few it needs for checkpoint roots from the leaves.
-    """
-    sha256 = hashlib.sha256
-    current = page
-    level = 0
-    while len(current) > 1:
-        pairs = iter(current)
-        current = [sha256(NODE_PREFIX + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
-        level += 1
-        if level >= MIN_STORED_LEVEL:
-            first = start >> level
-            ctx.page_nodes[level][first : first + len(current)] = current
-
-
-def _classify_mismatches(report: VerifyReport, rows: list[tuple[int, str, str, str, str, str, bytes]]) -> None:
-    """A row whose content and stored hash belong to another bad position was moved, not edited."""
-    positions = [row[0] for row in rows]
-    for seq, ts, kind, actor, subject, payload, stored in rows:
-        origin = next(
-            (
-                other
-                for other in positions
-                if other != seq
-                and hashlib.sha256(b"\x00" + leaf_data(other, ts, kind, actor, subject, payload)).digest() == stored
-            ),
-            None,
-        )
-        if origin is not None:
-            report.add("reordered", seq, f"此位置上是原第 {origin} 号事件（类型 {kind}，主体 {subject}）")
-        else:
-            report.add("content_changed", seq, f"类型 {kind}，主体 {subject}")
 
 
 def stage_tree(ctx: _Context) -> None:
@@ -303,65 +196,71 @@ def stage_tree(ctx: _Context) -> None:
     for wanted_level, wanted_index in wanted:
         wanted_by_level.setdefault(wanted_level, []).append(wanted_index)
     leaves = ctx.leaves
-    size = len(leaves)
+    size = len(leaves) // 32
     for (wanted_level, wanted_index), _empty in list(wanted.items()):
         if wanted_level < MIN_STORED_LEVEL and (wanted_index + 1) << wanted_level <= size:
             first = wanted_index << wanted_level
-            wanted[(wanted_level, wanted_index)] = root_from_leaves(leaves[first : first + (1 << wanted_level)])
-    cursor = ctx.conn.execute("SELECT id, hash FROM ledger_nodes ORDER BY id")
-    pending = cursor.fetchmany(10000)
-    position = 0
-    mask = (1 << NODE_LEVEL_SHIFT) - 1
+            below = split_hashes(leaves[32 * first : 32 * (first + (1 << wanted_level))])
+            wanted[(wanted_level, wanted_index)] = root_from_leaves(below)
     level = 0
     sha256 = hashlib.sha256
     bad_here = ctx.bad_leaves
-    level_hashes: list[bytes] = []
+    level_hashes = b""  # the current level's nodes, joined
     while size >> level > 1:  # a level with more than one complete node has a level above it
         level += 1
         if level < MIN_STORED_LEVEL:  # not stored: damage below simply propagates upwards
             bad_here = {index >> 1 for index in bad_here}
             continue
-        if level <= _PAGE_LEVEL:
-            level_hashes = ctx.page_nodes[level]
+        if level <= verify_events.PAGE_LEVEL:
+            level_hashes = bytes(ctx.page_nodes[level])
         else:
-            pairs = iter(level_hashes)
-            level_hashes = [sha256(NODE_PREFIX + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+            pairs = iter(split_hashes(level_hashes))
+            level_hashes = b"".join([sha256(NODE_PREFIX + a + b).digest() for a, b in zip(pairs, pairs, strict=False)])
         for index in wanted_by_level.get(level, []):
-            if index < len(level_hashes):
-                wanted[(level, index)] = level_hashes[index]
-        seen = 0
-        bad_below = bad_here
-        bad_here = set()
-        while True:
-            if position >= len(pending):
-                pending = cursor.fetchmany(10000)
-                position = 0
-                if not pending:
-                    break
-            node_key, stored = pending[position]
-            node_level = node_key >> NODE_LEVEL_SHIFT
-            if node_level < level:
-                position += 1
-                continue
-            if node_level > level:
-                break
-            index = node_key & mask
-            position += 1
-            if index >= len(level_hashes):
-                continue  # nodes beyond the recomputed tree: truncation is reported elsewhere
-            seen += 1
-            if stored != level_hashes[index]:
-                bad_here.add(index)
-                # report only where the damage starts, not every ancestor it propagates to
-                after_gap = ctx.gap_at is not None and (index + 1) << level > ctx.gap_at
-                if 2 * index not in bad_below and 2 * index + 1 not in bad_below and not after_gap:
-                    first_seq = (index << level) + 1
-                    report.add("node_mismatch", first_seq, f"层 {level} 第 {index} 个节点")
-        if seen < len(level_hashes):
-            report.add("node_missing", None, f"层 {level}：应有 {len(level_hashes)} 个，只有 {seen} 个")
+            if 32 * index < len(level_hashes):
+                wanted[(level, index)] = level_hashes[32 * index : 32 * index + 32]
+        bad_here = _compare_level(ctx, level, level_hashes, bad_here)
         ctx.tick("tree", level, max(1, report.size.bit_length()))
-    ctx.leaves = []
+    ctx.leaves = bytearray()
     ctx.page_nodes = []
+
+
+_LEVEL_QUERY = (
+    "SELECT count(*), total(bad_length), CAST(group_concat(hash, '') AS BLOB)"
+    " FROM (SELECT hash, length(hash) <> 32 AS bad_length FROM ledger_nodes WHERE id >= ? AND id <= ? ORDER BY id)"
+)
+
+
+def _compare_level(ctx: _Context, level: int, level_hashes: bytes, bad_below: set[int]) -> set[int]:
+    """Compare one level's stored nodes with the recomputed ones; returns the indexes that differ.
+
+    One aggregate query confirms a whole level (count, every hash 32 bytes, the joined hashes
+    equal); only a level it cannot confirm is walked node by node to say where. Stored nodes
+    beyond the recomputed tree are not looked at: truncation is reported elsewhere.
+    """
+    report = ctx.report
+    low = level << NODE_LEVEL_SHIFT
+    count = len(level_hashes) // 32
+    found, bad_lengths, joined = ctx.conn.execute(_LEVEL_QUERY, (low, low + count - 1)).fetchone()
+    if found == count and bad_lengths == 0 and joined == level_hashes:
+        return set()
+    bad_here: set[int] = set()
+    seen = 0
+    rows = ctx.conn.execute(
+        "SELECT id, hash FROM ledger_nodes WHERE id >= ? AND id < ? ORDER BY id", (low, low + count)
+    )
+    for node_key, stored in rows:
+        index = node_key - low
+        seen += 1
+        if stored != level_hashes[32 * index : 32 * index + 32]:
+            bad_here.add(index)
+            # report only where the damage starts, not every ancestor it propagates to
+            after_gap = ctx.gap_at is not None and (index + 1) << level > ctx.gap_at
+            if 2 * index not in bad_below and 2 * index + 1 not in bad_below and not after_gap:
+                report.add("node_mismatch", (index << level) + 1, f"层 {level} 第 {index} 个节点")
+    if seen < count:
+        report.add("node_missing", None, f"层 {level}：应有 {count} 个，只有 {seen} 个")
+    return bad_here
 
 
 def _root_for(ctx: _Context, size: int) -> bytes:
@@ -458,11 +357,22 @@ def verify_ledger(
     checkpoint_files: Sequence[Path] = (),
     blobs: BlobStore | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
+    """Audit the ledger at db_path; `workers` second processes share the hashing (default: one per spare core)."""
     conn = connect(db_path, read_only=True)
     try:
         conn.execute("BEGIN")
-        ctx = _Context(conn, verifier, list(checkpoint_files), blobs, progress, VerifyReport())
+        ctx = _Context(
+            conn,
+            db_path,
+            default_workers() if workers is None else workers,
+            verifier,
+            list(checkpoint_files),
+            blobs,
+            progress,
+            VerifyReport(),
+        )
         for stage in STAGES:
             stage(ctx)
         conn.execute("COMMIT")

@@ -88,6 +88,7 @@ def check_workbook_bytes(
         missing_tables=read.missing_tables,
         today=today or dt.date.today(),
     )
+    ctx.seed_columns(read.columns)
     findings = read.findings + run_rules(ctx, (*DEFAULT_RULES, *extra_rules))
     log.debug(
         "validation.checked",

@@ -14,7 +14,7 @@ import posixpath
 import re
 import threading
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -27,7 +27,7 @@ from python_calamine import CalamineWorkbook
 
 from validation.codes import fold_width
 from validation.findings import ERROR, WARNING, Finding, where
-from validation.model import CellRef, DocumentEntry, Investor, Registration, construct_row
+from validation.model import CellRef, DocumentEntry, Investor, Registration, row_builder
 from validation.parsing import (
     CellValue,
     ParseProblem,
@@ -42,7 +42,9 @@ from validation.parsing import (
 )
 from validation.safety import BundleError, inspect_xlsx, member_checksums
 from validation.spec import (
+    DOCUMENTS,
     FIELD_LIST,
+    INVESTORS,
     MAX_TABLE_ROWS,
     TABLES,
     TEMPLATE_SOURCE_HINT,
@@ -114,6 +116,9 @@ class ReadResult:
     problem_cells: frozenset[CellRef] = frozenset()
     missing_tables: frozenset[str] = frozenset()
     layout: WorkbookLayout | None = field(default=None, repr=False)
+    columns: dict[tuple[str, str], list[Any]] = field(default_factory=dict, repr=False)
+    """(table, column key) -> the column's values in row order, exactly the values the rows hold;
+    the rules start from these instead of taking them out of the rows again."""
 
 
 def _resolve_target(base_dir: str, target: str) -> str:
@@ -297,6 +302,13 @@ _HEADER_KEYS: dict[str, dict[str, str]] = {
 }
 
 
+_ROW_MODELS: dict[str, tuple[type[Investor] | type[DocumentEntry], tuple[str, ...]]] = {
+    name: (model, tuple(model.model_fields)[1:])
+    for name, model in ((INVESTORS.name, Investor), (DOCUMENTS.name, DocumentEntry))
+}
+"""Each table's row model and its column keys in the order row_builder takes them (after `row`)."""
+
+
 def _is_filled(raw: CellValue) -> bool:
     return raw != "" and (raw.__class__ is not str or bool(raw.strip()))
 
@@ -344,6 +356,7 @@ class _Reader:
         self.sheets = sheets
         self.findings: list[Finding] = []
         self.problem_cells: set[CellRef] = set()
+        self.columns: dict[tuple[str, str], list[Any]] = {}
 
     def convert(self, ref: CellRef, key: str, label: str, ftype: FieldType, raw: CellValue) -> Converted:
         if is_blank(raw):
@@ -401,7 +414,7 @@ class _Reader:
         raw = self.sheets.value(ref)
         return None if is_blank(raw) else clean_text(raw)
 
-    def table(self, spec: TableSpec) -> tuple[list[dict[str, Any]], dict[str, str], str] | None:
+    def table(self, spec: TableSpec) -> tuple[list[Any], dict[str, str], str] | None:
         loc = self.layout.tables.get(spec.name)
         if loc is None:
             self.findings.append(
@@ -456,28 +469,42 @@ class _Reader:
             )
         present = [col for col in spec.columns if col.key in positions]
         lines = grid[first : min(last, len(grid))]
-        columns = [
-            self._column(lines, col, positions[col.key], _Place(loc.sheet, letters[col.key], first, spec.name))
+        widths = set(map(len, lines))
+        cells_by_column = list(zip(*lines, strict=True)) if len(widths) == 1 else None  # calamine's grid is rectangular
+        columns = {
+            col.key: self._column(
+                lines, cells_by_column, col, positions[col.key], _Place(loc.sheet, letters[col.key], first, spec.name)
+            )
             for col in present
-        ]
+        }
         if not columns:
             return [], letters, loc.sheet
-        missing = [col.key for col in spec.columns if col.key not in positions]
-        keys = ("row", *(col.key for col in present), *missing)
-        filled_rows = [any(flags) for flags in zip(*(flags for _, flags in columns), strict=True)]
-        numbers = range(first + 1, first + 1 + len(lines))
-        value_columns = [values for values, _ in columns]
-        value_columns.extend([None] * len(lines) for _ in missing)
-        body: Iterable[tuple[Any, ...]] = zip(numbers, *value_columns, strict=True)
-        if not all(filled_rows):
-            body = compress(body, filled_rows)
-        rows = [dict(zip(keys, values, strict=True)) for values in body]
+        flag_columns = [flags for _, flags in columns.values()]
+        if any(flags is None for flags in flag_columns):  # a column filled in every row: no row is empty
+            filled_rows = [True] * len(lines)
+        else:
+            filled_rows = list(map(any, zip(*flag_columns, strict=True)))
+        blank = [None] * len(lines)
+        value_columns = [columns[key][0] if key in columns else blank for key in _ROW_MODELS[spec.name][1]]
+        numbers: Iterable[int] = range(first + 1, first + 1 + len(lines))
+        if not all(filled_rows):  # rows left empty inside the table are skipped
+            numbers = compress(numbers, filled_rows)
+            value_columns = [list(compress(values, filled_rows)) for values in value_columns]
+        rows = list(map(row_builder(_ROW_MODELS[spec.name][0]), numbers, *value_columns))
+        for key, values in zip(_ROW_MODELS[spec.name][1], value_columns, strict=True):
+            self.columns[spec.name, key] = values if values is not blank else [None] * len(rows)
         return rows, letters, loc.sheet
 
     def _column(
-        self, lines: list[list[CellValue]], col: ColumnSpec, index: int, place: _Place
-    ) -> tuple[list[Any], list[bool]]:
-        """One table column converted top to bottom, with a flag per row saying the cell was not blank.
+        self,
+        lines: list[list[CellValue]],
+        cells_by_column: list[tuple[CellValue, ...]] | None,
+        col: ColumnSpec,
+        index: int,
+        place: _Place,
+    ) -> tuple[list[Any], list[bool] | None]:
+        """One table column converted top to bottom, with a flag per row saying the cell was not blank
+        (None when no cell of the column is blank, the common case, which needs no flags).
 
         Working column by column keeps the per-cell work inside C-level maps, which is what makes
         2,000 rows fit the time budget. Columns repeat values (amounts, categories), so each
@@ -485,21 +512,22 @@ class _Reader:
         cell by cell, because True == 1 == 1.0 would share a dict entry.
         """
         convert = CONVERTERS[col.type]
-        if lines and min(map(len, lines)) > index:
-            raws = [line[index] for line in lines]
+        raws: Sequence[CellValue]
+        if cells_by_column is not None and index < len(cells_by_column):
+            raws = cells_by_column[index]
         else:
             raws = [line[index] if index < len(line) else "" for line in lines]
         kinds = set(map(type, raws))
         if convert is _text and kinds <= {str}:  # names, notes: unique text, nothing to parse
-            stripped = [raw.strip() for raw in raws]  # type: ignore[union-attr]
-            return [text or None for text in stripped], [text != "" for text in stripped]
-        filled: list[bool]
+            stripped = list(map(str.strip, raws))  # type: ignore[arg-type]
+            return [text or None for text in stripped], None if all(stripped) else list(map(bool, stripped))
+        filled: list[bool] | None
         values: list[Any]
         if kinds <= {str, float}:  # no bool or int, which would share dict keys with equal floats
             fulls = {raw: _is_filled(raw) for raw in dict.fromkeys(raws)}
             converted = {raw: convert(raw) if full else None for raw, full in fulls.items()}
             values = list(map(converted.__getitem__, raws))
-            filled = list(map(fulls.__getitem__, raws))
+            filled = None if all(fulls.values()) else list(map(fulls.__getitem__, raws))
         else:
             filled = list(map(_is_filled, raws))
             values = [convert(raw) if full else None for raw, full in zip(raws, filled, strict=True)]
@@ -554,10 +582,12 @@ def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
     registration = Registration.model_construct(
         template_version=version,
         **values,
-        investors=[construct_row(Investor, row) for row in investors_got[0]] if investors_got else [],
-        documents=[construct_row(DocumentEntry, row) for row in documents_got[0]] if documents_got else [],
+        investors=investors_got[0] if investors_got else [],
+        documents=documents_got[0] if documents_got else [],
         cells=cells,
         table_columns={k: v[1] for k, v in tables.items() if v},
         table_sheets={k: v[2] for k, v in tables.items() if v},
     )
-    return ReadResult(registration, reader.findings, frozenset(reader.problem_cells), frozenset(missing), layout)
+    return ReadResult(
+        registration, reader.findings, frozenset(reader.problem_cells), frozenset(missing), layout, reader.columns
+    )

@@ -21,6 +21,7 @@ import io
 import posixpath
 import re
 import struct
+import threading
 import zipfile
 import zlib
 from collections import deque
@@ -68,6 +69,7 @@ _BINARY_SUFFIXES = (".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".t
 _MACRO_PARTS = re.compile(r"(^|/)(vbaproject\.bin|vbadata\.xml)$|^xl/(macrosheets|dialogsheets|activex)/", re.I)
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?\"")
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
+_UTF16_STARTS = frozenset((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<"))
 _PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
 
 
@@ -177,19 +179,35 @@ def _fast_entries(data: bytes) -> list[_Entry] | None:
     return entries if pos == eocd else None
 
 
+_LAST_DIRECTORIES: deque[tuple[bytes, list[_Entry] | None]] = deque(maxlen=2)
+"""The central directories parsed last, with the bytes objects they came from: the reader asks
+member_checksums about the object _inspect_xlsx has just parsed. bytes cannot change, so identity is enough."""
+
+
+def _remembered_entries(data: bytes) -> list[_Entry] | None:
+    """_fast_entries, remembered for the last small workbooks so that a check parses the directory once."""
+    for seen, entries in tuple(_LAST_DIRECTORIES):  # a snapshot: other threads may append meanwhile
+        if seen is data:
+            return entries
+    entries = _fast_entries(data)
+    if type(data) is bytes and len(data) <= _REMEMBER_BYTES:
+        _LAST_DIRECTORIES.append((data, entries))
+    return entries
+
+
 def member_checksums(data: bytes) -> list[tuple[str, int, int]] | None:
     """(name, CRC-32, size) of every member from a plain zip's central directory, None for an unusual zip.
 
     Lets the reader recognise the template's parts without building a ZipFile for every filing.
     """
-    entries = _fast_entries(data)
+    entries = _remembered_entries(data)
     if entries is None:
         return None
     return [(entry.filename, entry.crc, entry.file_size) for entry in entries]
 
 
 def _entries(data: bytes, kind: _Kind, name: str) -> list[_Entry]:
-    fast = _fast_entries(data)
+    fast = _remembered_entries(data)
     if fast is not None:
         return fast
     with _open_zip(data, kind, name) as zf:
@@ -413,7 +431,7 @@ def _check_xml_prolog(data: bytes, info: _Entry, kind: _Kind, name: str, *, limi
 def _prolog_decided(head: bytes, complete: bool, info: _Entry, kind: _Kind, name: str) -> bool:
     """False while the prolog may go on past `head`; raises on a DOCTYPE or a UTF-16 part."""
     where = f"“{name}”" if name else kind.label
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:2] in (b"<\x00", b"\x00<"):
+    if head[:2] in _UTF16_STARTS:
         raise BundleError(
             f"{kind.prefix}-xml-entities",
             f"{where}中的“{info.filename}”使用了 UTF-16 编码的 XML，正常的 Excel 文件不会这样保存，已拒收。"
@@ -655,15 +673,18 @@ _RECENTLY_PASSED: deque[bytes] = deque(maxlen=4)
 object, and bytes cannot change, so the second look is free. Holding them keeps their ids unique;
 only small ones are held, so that a long-running service keeps at most a few MB alive."""
 _REMEMBER_BYTES = 4 * 1024 * 1024
+_RECENTLY_PASSED_LOCK = threading.Lock()  # checks run in threads too (intake with check_processes=0)
 
 
 def inspect_xlsx(data: bytes, *, name: str = "") -> None:
     """Refuse a workbook that is not a plain, macro-free, bounded .xlsx; return quietly otherwise."""
-    if any(seen is data for seen in _RECENTLY_PASSED):
-        return
+    with _RECENTLY_PASSED_LOCK:
+        if any(seen is data for seen in _RECENTLY_PASSED):
+            return
     _inspect_xlsx(data, name)
     if type(data) is bytes and len(data) <= _REMEMBER_BYTES:  # a bytearray could change after the look
-        _RECENTLY_PASSED.append(data)
+        with _RECENTLY_PASSED_LOCK:
+            _RECENTLY_PASSED.append(data)
 
 
 def _inspect_xlsx(data: bytes, name: str) -> None:

@@ -3,7 +3,8 @@
 openpyxl is only ever used to write (and, in annotate.py, to rewrite the filer's own file);
 reading goes through calamine in reader.py. Table body protection and number formats are set
 as column styles rather than per cell, so the blank template stays small and the used range
-stays a few rows long however many rows are unlocked.
+stays a few rows long however many rows are unlocked. Everything written here is saved the way
+Excel saves it, with a shared string table (excel_form.py, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from validation.excel_form import excel_form
 from validation.spec import (
     ALLOWED_EXTENSIONS,
     BASIC_FIELDS,
@@ -301,7 +303,7 @@ def template_bytes(prefill: Registration | None = None) -> bytes:
         _fill(wb, values, investors, None)
     buf = io.BytesIO()
     wb.save(buf)
-    return buf.getvalue()
+    return excel_form(buf.getvalue())
 
 
 # --- filling by defined name and table column, as an outside tool would ---------------------
@@ -380,11 +382,15 @@ def fill_workbook(
     values: Mapping[str, object],
     investors: Sequence[Mapping[str, object]] | None = None,
     documents: Sequence[Mapping[str, object]] | None = None,
+    *,
+    shared_strings: bool = True,
 ) -> bytes:
     """Fills a workbook by defined name and table column, exactly as an outside tool would.
 
     `values` maps defined names to values; `investors`/`documents` replace the table bodies
-    (None leaves a table as it is). Returns the saved .xlsx bytes.
+    (None leaves a table as it is). Returns the saved .xlsx bytes, by default in the form Excel
+    saves (a shared string table, see excel_form.py); `shared_strings=False` keeps openpyxl's
+    inline strings, so that tests and the benchmark can show the reader handles both.
     """
     source = io.BytesIO(template) if isinstance(template, bytes) else Path(template)
     wb = load_workbook(source)
@@ -392,4 +398,4 @@ def fill_workbook(
     buf = io.BytesIO()
     wb.save(buf)
     wb.close()
-    return buf.getvalue()
+    return excel_form(buf.getvalue()) if shared_strings else buf.getvalue()

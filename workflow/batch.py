@@ -1,25 +1,21 @@
 """Helpers for submitting many filings at once (`Workflow.submit_many`).
 
 A drained backlog must not pay one lock round, one ledger commit and two sequential
-fsyncs per filing: the blobs of a whole batch are written concurrently (the
-filesystem journal then commits their fsyncs together) and the batch's events go
-into one `append_many`. Filings that could see each other (same subject unit, or
-the same item twice) are split into successive rounds, so every filing is judged
-against the state its predecessors left, exactly as one-by-one submits would.
+fsyncs per filing: the blobs of a whole batch are stored by one `BlobStore.put_many`
+(shared fsync waits) and the batch's events go into one `append_many`. Filings that
+could see each other (same subject unit, or the same item twice) are split into
+successive rounds, so every filing is judged against the state its predecessors
+left, exactly as one-by-one submits would.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from validation.bundle import Bundle
 from workflow.units import Unit, UnitsView
-
-MAX_BLOB_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -32,31 +28,6 @@ class SubmitRequest:
     reply_to: str
     bundle: Bundle
     check_result: Any
-
-
-def put_all(put: Callable[[bytes], str], blobs: Iterable[bytes]) -> dict[bytes, str]:
-    """Stores each distinct byte string once, concurrently; maps the bytes to their digests.
-
-    Each `put` fsyncs its file and directory; run side by side, those fsyncs share the
-    filesystem's journal commits instead of queueing one behind the other.
-    """
-    distinct = list(dict.fromkeys(blobs))
-    if len(distinct) <= 1:
-        return {data: put(data) for data in distinct}
-    return dict(zip(distinct, _blob_pool().map(put, distinct), strict=True))
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _blob_pool() -> ThreadPoolExecutor:
-    """One pool for the process: starting threads per batch would cost more than the fsyncs it saves."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=MAX_BLOB_THREADS, thread_name_prefix="blob-put")
-        return _pool
 
 
 def rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:

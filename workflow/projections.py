@@ -8,16 +8,20 @@ Rows hold only what the events say (times are event times), so a rebuild is iden
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ledger.events import StoredEvent
 from workflow import machine
 from workflow.machine import FilingStatus
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _ts(event: StoredEvent) -> str:
@@ -142,6 +146,69 @@ def load_filing(conn: sqlite3.Connection, filing_id: str) -> machine.FilingState
     return None if row is None else machine.FilingState.from_json(json.loads(row[0]))
 
 
+_STATE_FIELDS = tuple(f.name for f in fields(machine.FilingState))
+
+
+def state_json(state: machine.FilingState) -> dict[str, Any]:
+    """`state.to_json()` without its deep copy: the dict is serialized at once and dropped, so
+    it may share the registration and lists with the state (the copy was most of the cost of
+    appending a filing event)."""
+    out = {name: getattr(state, name) for name in _STATE_FIELDS}
+    out["decisions"] = [vars(decision) for decision in state.decisions]
+    return out
+
+
+# Stands in for the registration while the rest of a state is serialized; its text is then
+# replaced by the registration's own (random, so no opinion or name can contain it).
+_PLACEHOLDER = f"registration-{secrets.token_hex(16)}"
+_PLACEHOLDER_JSON = _dumps(_PLACEHOLDER)
+
+
+def state_text(state: machine.FilingState, registration_text: str | None) -> str:
+    """`_dumps(state.to_json())`, reusing the registration's JSON when it is already known
+    (the registration is most of a state, and it does not change after the filing is received)."""
+    body = state_json(state)
+    if registration_text is None or state.registration is None:
+        return _dumps(body)
+    body["registration"] = _PLACEHOLDER
+    return _dumps(body).replace(_PLACEHOLDER_JSON, registration_text, 1)
+
+
+@dataclass
+class _Written:
+    """A state as this projection last wrote it."""
+
+    text: str
+    state: machine.FilingState
+    registration: dict[str, Any] | None  # the object `registration_text` was made from
+    registration_text: str | None
+
+
+class _StateCache:
+    """The last states this projection wrote, keyed by filing id with the exact JSON text stored.
+
+    A filing's events usually come in pairs in one transaction (received + review requested);
+    the second need not parse what the first just wrote, nor serialize its registration again.
+    An entry is used only when the row still holds exactly the text it was made from, so a
+    rolled-back transaction or a write by anything else simply misses; it is taken out while
+    `machine.apply` mutates its state.
+    """
+
+    LIMIT = 512  # a few batches of filings; registrations are kilobytes each
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Written] = {}
+
+    def take(self, filing_id: str, text: str) -> _Written | None:
+        entry = self._entries.pop(filing_id, None)
+        return entry if entry is not None and entry.text == text else None
+
+    def put(self, filing_id: str, entry: _Written) -> None:
+        if len(self._entries) >= self.LIMIT:
+            self._entries.clear()
+        self._entries[filing_id] = entry
+
+
 class FilingsProjection:
     """Filings with their state, the review queue, approved registrations by period, issued documents."""
 
@@ -166,16 +233,31 @@ class FilingsProjection:
         "CREATE INDEX IF NOT EXISTS wf_registrations_unit ON wf_registrations(unit, period)",
     ]
 
+    def __init__(self) -> None:
+        self._states = _StateCache()
+
     def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
         if event.kind not in FILING_KINDS:
             return
         p = event.payload
         filing_id = str(p.get("filing_id", event.subject))
         at = _ts(event)
-        before = load_filing(conn, filing_id)
+        row = conn.execute("SELECT state FROM wf_filings WHERE filing_id = ?", (filing_id,)).fetchone()
+        written = None if row is None else self._states.take(filing_id, row[0])
+        if written is not None:
+            before: machine.FilingState | None = written.state
+        else:
+            before = None if row is None else machine.FilingState.from_json(json.loads(row[0]))
         state = machine.apply(before, event.kind, p, at)
         if state is None:
             return
+        registration_text = None
+        if state.registration is not None:
+            if written is not None and written.registration is state.registration:
+                registration_text = written.registration_text
+            else:
+                registration_text = _dumps(state.registration)
+        text = state_text(state, registration_text)
         conn.execute(
             "INSERT OR REPLACE INTO wf_filings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -190,9 +272,10 @@ class FilingsProjection:
                 state.review_unit,
                 state.received_at,
                 state.updated_at,
-                _dumps(state.to_json()),
+                text,
             ),
         )
+        self._states.put(state.filing_id, _Written(text, state, state.registration, registration_text))
         if event.kind == "filing.received":
             conn.execute("INSERT OR IGNORE INTO wf_items VALUES (?, ?, ?)", (p["item_id"], filing_id, p["round"]))
         if state.status == FilingStatus.IN_REVIEW:
@@ -218,7 +301,7 @@ class FilingsProjection:
                     event.seq,
                     at,
                     str(state.registration.get("ent_name") or ""),
-                    _dumps(state.registration),
+                    registration_text or _dumps(state.registration),
                 ),
             )
 

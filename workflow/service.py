@@ -23,7 +23,7 @@ from validation.model import Registration
 from validation.rules.base import Rule, RuleContext
 from workflow import machine
 from workflow.accounts import AccountStore, PasswordPolicy, ScryptParams, normalize_username
-from workflow.batch import MemoUnits, SubmitRequest, put_all, rounds
+from workflow.batch import MemoUnits, SubmitRequest, rounds
 from workflow.config import WorkflowConfig
 from workflow.events import (
     AccountLocked,
@@ -203,24 +203,21 @@ class Workflow(Queries):
     def submit_many(self, requests: Sequence[SubmitRequest]) -> list[SubmitOutcome]:
         """`submit` for several filings, with the same outcomes as submitting them one by one in order.
 
-        The blobs are written concurrently before the lock (content-addressed and idempotent, so
-        concurrent submits only serialize on the checks and the append); under the lock each round
+        The blobs are written in one `put_many` before the lock (content-addressed and idempotent,
+        so concurrent submits only serialize on the checks and the append); under the lock each round
         of filings that cannot see each other (workflow.batch.rounds) is one `append_many`.
         """
         if not requests:
             return []
-        blobs = self.ledger.blobs
-        stored = put_all(
-            blobs.put,
-            [
-                data
-                for request in requests
-                for data in (
-                    request.bundle.workbook_bytes,
-                    *(request.bundle.attachments[name] for name in sorted(request.bundle.attachments)),
-                )
-            ],
-        )
+        datas = [
+            data
+            for request in requests
+            for data in (
+                request.bundle.workbook_bytes,
+                *(request.bundle.attachments[name] for name in sorted(request.bundle.attachments)),
+            )
+        ]
+        stored = dict(zip(datas, self.ledger.blobs.put_many(datas), strict=True))
         annotated = [
             self._annotate_early(r.item_id, normalize_username(r.filer), r.bundle, r.check_result) for r in requests
         ]
@@ -231,8 +228,11 @@ class Workflow(Queries):
                 specs: list[EventSpec] = []
                 new_ids = self._filing_ids()
                 units = MemoUnits(self.units)  # the tree cannot change while the lock is held
+                submitted = self._items_submitted([requests[index].item_id for index in indexes])
                 for index in indexes:
-                    outcome, made = self._submit_locked(requests[index], stored, annotated[index], new_ids, units)
+                    outcome, made = self._submit_locked(
+                        requests[index], stored, annotated[index], new_ids, units, submitted=submitted
+                    )
                     outcomes[index] = outcome
                     specs.extend(made)
                 if specs:
@@ -253,9 +253,12 @@ class Workflow(Queries):
         annotated: dict[tuple[tuple[str, ...], ...], str],
         new_ids: Iterator[str],
         units: UnitsView,
+        *,
+        submitted: set[str],
     ) -> tuple[SubmitOutcome, list[EventSpec]]:
-        """One filing's events, judged against the current state (the caller holds the lock)."""
-        earlier = self._outcome_for_item(request.item_id)
+        """One filing's events, judged against the current state (the caller holds the lock);
+        `submitted` holds the item ids of the round that were filed before."""
+        earlier = self._outcome_for_item(request.item_id) if request.item_id in submitted else None
         if earlier is not None:
             return earlier, []
         bundle, check_result = request.bundle, request.check_result
@@ -345,6 +348,17 @@ class Workflow(Queries):
         except Exception:  # an unreadable workbook cannot be annotated; the findings still go out
             log.warning("filing.annotate_failed", extra={"filing_id": filing_id}, exc_info=True)
             return workbook
+
+    def _items_submitted(self, item_ids: Sequence[str]) -> set[str]:
+        """Which of these items were filed already: one query per round instead of one per filing."""
+        found: set[str] = set()
+        with self.ledger.reader() as conn:
+            for start in range(0, len(item_ids), 500):
+                chunk = list(item_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(f"SELECT item_id FROM wf_items WHERE item_id IN ({marks})", chunk)
+                found.update(str(row[0]) for row in rows)
+        return found
 
     def _outcome_for_item(self, item_id: str) -> SubmitOutcome | None:
         with self.ledger.reader() as conn:

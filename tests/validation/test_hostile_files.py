@@ -269,12 +269,12 @@ def test_unusual_zips_fall_back_to_zipfile() -> None:
                 fout.write(fin.read())
     zip64 = out.getvalue()
     inspect_xlsx(zip64)  # zip64 extra fields are fine; zipfile parses them
-    with pytest.raises(BundleError) as info:
+    with pytest.raises(BundleError) as refused:
         inspect_xlsx(prepended)
-    assert info.value.code == "workbook-not-zip"  # a self-extracting program is no workbook
-    with pytest.raises(BundleError) as info:
+    assert refused.value.code == "workbook-not-zip"  # a self-extracting program is no workbook
+    with pytest.raises(BundleError) as refused:
         inspect_xlsx(zip64[:-30])
-    assert info.value.code == "workbook-truncated"
+    assert refused.value.code == "workbook-truncated"
 
 
 def test_unsupported_compression_method_is_refused() -> None:
@@ -282,9 +282,9 @@ def test_unsupported_compression_method_is_refused() -> None:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_BZIP2) as zf, zipfile.ZipFile(io.BytesIO(plain_workbook())) as src:
         for info in src.infolist():
             zf.writestr(info.filename, src.read(info))
-    with pytest.raises(BundleError) as info:
+    with pytest.raises(BundleError) as refused:
         inspect_xlsx(out.getvalue(), name="bz.xlsx")
-    assert info.value.code == "workbook-compression"
+    assert refused.value.code == "workbook-compression"
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from validation.codes import (
     org_check_char,
     org_code_of_uscc,
     uscc_check_char,
+    valid_usccs,
 )
 
 ORG_BODY = st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=8, max_size=8)
@@ -93,3 +94,17 @@ def test_uscc_refuses_letters_outside_the_alphabet() -> None:
     assert not is_valid_uscc("91350100M000100YI3")
     with pytest.raises(ValueError):
         uscc_check_char("I" * 17)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(lambda body: body + uscc_check_char(body), USCC_BODY),
+            st.text(alphabet=USCC_ALPHABET, min_size=18, max_size=18),
+            st.text(alphabet=USCC_ALPHABET + "IOZSV-\n ", min_size=0, max_size=40),
+        ),
+        max_size=12,
+    )
+)
+def test_bulk_uscc_check_agrees_with_the_single_check(codes: list[str]) -> None:
+    assert valid_usccs(codes) == [is_valid_uscc(code) for code in codes]

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import is_
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from validation.findings import ERROR, Finding, Severity, display_value, where
@@ -29,10 +29,34 @@ class RuleContext:
     missing_tables: frozenset[str] = frozenset()
     today: dt.date = field(default_factory=dt.date.today)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    _columns: dict[tuple[str, str], list[Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def unreadable(self, ref: CellRef) -> bool:
         """True when reading already reported this cell (so rules do not pile on a second finding)."""
         return ref in self.problem_cells
+
+    def seed_columns(self, columns: Mapping[tuple[str, str], list[Any]]) -> None:
+        """Hands over columns the reader already built (ReadResult.columns) for `column` to return.
+
+        They must be exactly the values of this context's registration rows, in row order.
+        """
+        self._columns.update(columns)
+
+    def column(self, table: str, key: str) -> list[Any]:
+        """The values of one table column, top to bottom, shared by every rule that asks.
+
+        Several rules look at the same investor columns; taking each out of 2,000 rows once is a
+        noticeable part of a big table's check. Callers must not change the list.
+        """
+        found = self._columns.get((table, key))
+        if found is None:
+            rows = self._rows.get(table)
+            if rows is None:
+                entries = self.registration.investors if table == "investors" else self.registration.documents
+                rows = self._rows[table] = list(map(vars, entries))
+            found = self._columns[table, key] = list(map(itemgetter(key), rows))
+        return found
 
 
 Rule = Callable[[RuleContext], Iterable[Finding]]

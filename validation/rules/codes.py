@@ -78,7 +78,7 @@ def check_unit_codes(ctx: RuleContext) -> Iterator[Finding]:
 
 def check_investor_codes(ctx: RuleContext) -> Iterator[Finding]:
     reg = ctx.registration
-    codes = [inv.__dict__["investor_code"] for inv in reg.investors]
+    codes = ctx.column(INVESTORS.name, "investor_code")
     usccs = [code for code in codes if code and len(code) == 18]
     valid = {code for code, ok in zip(usccs, valid_usccs(usccs), strict=True) if ok}  # the common case, in bulk
     for inv, code in zip(reg.investors, codes, strict=True):

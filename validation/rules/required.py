@@ -58,11 +58,10 @@ def check_required_columns(ctx: RuleContext) -> Iterator[Finding]:
             f"{where(ref.sheet, cell)}起没有填写任何出资人，至少应有一行。",
         )
         return
-    rows = [inv.__dict__ for inv in reg.investors]
-    if not any(has_none(map(itemgetter(col.key), rows)) for col in INVESTORS.columns):
+    if not any(has_none(ctx.column(INVESTORS.name, col.key)) for col in INVESTORS.columns):
         return  # every cell filled: the common case of a big table, decided column by column
     columns = itemgetter(*(col.key for col in INVESTORS.columns))
-    for inv, row in zip(reg.investors, rows, strict=True):
+    for inv, row in zip(reg.investors, map(vars, reg.investors), strict=True):
         if None not in columns(row):
             continue
         for col in INVESTORS.columns:

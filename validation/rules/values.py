@@ -53,7 +53,7 @@ def check_enumerations(ctx: RuleContext) -> Iterator[Finding]:
         for col in table.columns:
             if col.type != "enum":
                 continue
-            values = [getattr(entry, col.key) for entry in entries]
+            values = ctx.column(table.name, col.key)
             if set(values) <= _ALLOWED_OR_NONE[col.allowed]:
                 continue
             for entry, value in zip(entries, values, strict=True):
@@ -130,7 +130,7 @@ def check_numbers(ctx: RuleContext) -> Iterator[Finding]:
                 continue
             percent = col.type == "percent"
             key = col.key
-            bad = _bad_values([entry.__dict__[key] for entry in entries], percent)
+            bad = _bad_values(ctx.column(table.name, key), percent)
             if not bad:
                 continue
             for entry in entries:
