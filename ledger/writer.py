@@ -36,17 +36,38 @@ from ledger.schema import MIN_STORED_LEVEL, NODE_LEVEL_SHIFT
 log = logging.getLogger(__name__)
 
 
+class _Signal:
+    """A one-shot "done" for exactly one waiter: a lock created held, released by the writer.
+
+    threading.Event is a Condition in Python code; under group commit a dozen callers
+    wake at once, and every bytecode they run holds the interpreter lock the writer
+    needs back from its fsync. A bare lock waits and wakes in C.
+    """
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        self._lock.release()
+
+    def wait(self) -> None:
+        self._lock.acquire()
+
+
 @dataclass
 class _Request:
     rows: list[tuple[str, str, str, str]]  # kind, actor, subject, payload_json
-    done: threading.Event = field(default_factory=threading.Event)
+    done: _Signal = field(default_factory=_Signal)
     result: list[StoredEvent] = field(default_factory=list)
     error: BaseException | None = None
 
 
 @dataclass
 class _SignRequest:
-    done: threading.Event = field(default_factory=threading.Event)
+    done: _Signal = field(default_factory=_Signal)
 
 
 _STOP = object()
@@ -81,7 +102,7 @@ class Writer:
         self._last_sign = 0.0
         self.max_gather_seconds = max_gather_seconds
         self._last_commit_seconds = 0.0
-        self._last_batch_callers = 1
+        self._expected_callers = 1
         self._thread = threading.Thread(target=self._run_writer, name=f"ledger-writer:{name}", daemon=True)
         self._thread.start()
 
@@ -148,8 +169,9 @@ class Writer:
                 # Callers released by the previous commit come back with their next append a
                 # moment later; committing without them splits them into two alternating
                 # cohorts that each pay a full fsync. So while fewer callers are here than were
-                # in the last batch, wait for them - never longer than a fraction of a commit.
-                if len(batch) >= self._last_batch_callers:
+                # active around the last commit, wait for them - never longer than a fraction
+                # of a commit.
+                if len(batch) >= self._expected_callers:
                     break
                 now = time.monotonic()
                 if gather_until is None:
@@ -164,7 +186,9 @@ class Writer:
                 started = time.monotonic()
                 self._commit(batch)
                 self._last_commit_seconds = time.monotonic() - started
-                self._last_batch_callers = len(batch)
+                # those just committed will come back, and those who queued meanwhile are a
+                # second cohort: both belong in the next transaction
+                self._expected_callers = len(batch) + self._queue.qsize()
             if sign_requests:
                 self._sign_tail()
                 for sign_request in sign_requests:
