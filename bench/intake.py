@@ -37,7 +37,10 @@ from typing import Any
 # This file is named like the package it measures: keep bench/ off the path, the helpers on it.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent / "tests" / "intake"))
+# tests/ holds folders named like the packages (tests/ledger, ...): the project root goes first so
+# that the packages win, tests/ only serves `support`
+sys.path[:0] = [str(_HERE.parent), str(_HERE.parent / "tests" / "intake")]
+sys.path.append(str(_HERE.parent / "tests"))
 
 from intake_helpers import (  # noqa: E402
     CHILD,

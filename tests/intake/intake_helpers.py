@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from support.registrations import (
+    DOCUMENT_KINDS,
+    SMALL_PDF,
+    WHOLLY_STATE_OWNED,
+    document_rows,
+    investor_row,
+    registration_values,
+)
 
 from intake.dropbox import DropboxConfig
 from intake.service import IntakeConfig, IntakeService
@@ -19,7 +27,7 @@ from ledger import Ledger
 from validation.bundle import Bundle
 from validation.check import check_bundle
 from validation.codes import make_org_code
-from validation.template import template_bytes
+from validation.template import fill_workbook, template_bytes
 from workflow import ScryptParams, Workflow, all_projections
 
 TOKEN_KEY = b"intake-test-token-key-0123456789"
@@ -126,57 +134,15 @@ def close_env(env: Env) -> None:
     env.ledger.close()
 
 
-PDF = b"%PDF-1.4\n%test\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-DOCS = ("业务办理申请文件", "经济行为批准文件", "企业章程", "营业执照副本", "验资报告或出资证明")
+PDF = SMALL_PDF
+DOCS = DOCUMENT_KINDS
 
 
 def valid_workbook(unit: str = CHILD, name: str = "重庆测试子公司", parent: str = FIRST, level: int = 2) -> bytes:
     """A workbook that passes every check (filled by defined name, as an outside tool would)."""
-    from validation.codes import make_uscc
-    from validation.template import fill_workbook
-
-    values: dict[str, Any] = {
-        "reg_type": "占有产权登记",
-        "reg_situation": "投资设立",
-        "is_biz_registered": "是",
-        "filer_org_code": unit,
-        "ent_name": name,
-        "uscc": make_uscc("91500000", unit),
-        "org_code": unit,
-        "established_on": dt.date(2010, 1, 1),
-        "ent_level": ("", "一级", "二级", "三级")[level],
-        "state_relation": "国有全资",
-        "org_form": "有限责任公司",
-        "reg_capital": 1000,
-        "currency": "人民币",
-        "region_code": "500000",
-        "address": "重庆市渝中区解放碑1号",
-        "industry": "C 制造业",
-        "op_status": "正常经营",
-        "is_overseas": "否",
-        "is_listed": "否",
-        "legal_rep": "张三",
-        "parent_org_code": parent if level > 1 else "",
-        "main_investor_code": parent if level > 1 else "",
-        "contact_name": "李四",
-        "contact_phone": "023-12345678",
-        "contact_email": "li@example.com",
-        "act_date": dt.date(2025, 3, 1),
-    }
-    investors: list[Mapping[str, object]] = [
-        {
-            "investor_name": "出资企业",
-            "investor_code": parent,
-            "investor_category": "国有独资（全资）企业",
-            "subscribed": 1000,
-            "paid_in": 1000,
-            "share_pct": 100,
-        }
-    ]
-    documents: list[Mapping[str, object]] = [
-        {"doc_kind": kind, "required": "是", "file_name": f"{index}.pdf"} for index, kind in enumerate(DOCS)
-    ]
-    return fill_workbook(workbook(), values, investors, documents)
+    values = registration_values(unit, name, level, parent)
+    investors = [investor_row("出资企业", parent, WHOLLY_STATE_OWNED, 1000, 100)]
+    return fill_workbook(workbook(), values, investors, document_rows(DOCS))
 
 
 def valid_attachments() -> dict[str, bytes]:
