@@ -23,37 +23,19 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
-# this file is bench/ledger.py: keep its folder from shadowing the `ledger` package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# this file is named like the package it measures: the project root goes ahead of bench/, which
+# stays on the path (last) for the shared ledger_rows module
+_BENCH = Path(__file__).resolve().parent
+sys.path[:] = [str(_BENCH.parent), *(p for p in sys.path if Path(p or ".").resolve() != _BENCH), str(_BENCH)]
 
-from ledger import EventBody, Ledger, event_kind, generate_key_files, verify_ledger  # noqa: E402
+from ledger_rows import ACTOR, ORIGIN, BenchFiling, body, fill  # noqa: E402
+
+from ledger import Ledger, generate_key_files, verify_ledger  # noqa: E402
 from ledger.canonical import format_ts, leaf_data  # noqa: E402
 from ledger.merkle import leaf_hash, verify_inclusion  # noqa: E402
 from ledger.note import load_verifier  # noqa: E402
-
-ORIGIN = "bench.chanquan/ledger"
-
-
-@event_kind("bench.filing_received")
-class BenchFiling(EventBody):
-    filing_id: str
-    unit: str
-    period: str
-    capital: Decimal
-    workbook_blob: str
-
-
-def body(i: int) -> BenchFiling:
-    return BenchFiling(
-        filing_id=f"CQ2026-{i:06d}",
-        unit=f"91500000MA5U{i % 10000:04d}",
-        period="2026-06-30",
-        capital=Decimal("12345.67"),
-        workbook_blob=f"{i:064x}",
-    )
 
 
 def raw_rows(start: int, count: int) -> list[tuple[int, str, str, str, str, str, bytes]]:
@@ -61,8 +43,8 @@ def raw_rows(start: int, count: int) -> list[tuple[int, str, str, str, str, str,
     rows = []
     for seq in range(start, start + count):
         payload = body(seq).to_payload_json()
-        leaf = leaf_hash(leaf_data(seq, ts, BenchFiling.kind, "SASAC0001", f"CQ{seq}", payload))
-        rows.append((seq, ts, BenchFiling.kind, "SASAC0001", f"CQ{seq}", payload, leaf))
+        leaf = leaf_hash(leaf_data(seq, ts, BenchFiling.kind, ACTOR, f"CQ{seq}", payload))
+        rows.append((seq, ts, BenchFiling.kind, ACTOR, f"CQ{seq}", payload, leaf))
     return rows
 
 
@@ -88,7 +70,7 @@ def raw_rate(folder: Path, batch: int, total: int, tag: str = "") -> float:
 
 
 def ledger_rate(folder: Path, batch: int, total: int, key: Path, tag: str) -> float:
-    bodies = [(body(i), "SASAC0001", f"CQ{i}") for i in range(1, total + 1)]
+    bodies = [(body(i), ACTOR, f"CQ{i}") for i in range(1, total + 1)]
     gc.freeze()  # the prepared bodies are the bench's, not the ledger's: keep them out of GC passes
     with Ledger.open(
         folder / f"ledger-{batch}{tag}.sqlite3",
@@ -143,7 +125,7 @@ def main() -> None:
 
             def worker(offset: int) -> None:
                 for i in range(per_thread):
-                    ledger.append(body(offset + i), "SASAC0001", f"CQ{offset + i}")
+                    ledger.append(body(offset + i), ACTOR, f"CQ{offset + i}")
 
             pool = [threading.Thread(target=worker, args=(t * per_thread,)) for t in range(threads)]
             started = time.perf_counter()
@@ -161,8 +143,7 @@ def main() -> None:
         n = args.events
         with Ledger.open(big, signing_key_path=key, checkpoint_file=folder / "big.log", origin=ORIGIN) as ledger:
             started = time.perf_counter()
-            for offset in range(0, n, 1000):
-                ledger.append_many([(body(i), "SASAC0001", f"CQ{i}") for i in range(offset, min(n, offset + 1000))])
+            fill(ledger, 1, n)
             build = time.perf_counter() - started
         print(f"build {n:,} events with batch=1000: {build:.1f} s ({n / build:,.0f} events/s)")
 
@@ -204,7 +185,7 @@ def main() -> None:
                 timings.append(time.perf_counter() - t0)
                 assert verify_inclusion(ledger.get(seq).leaf_hash, seq - 1, size, proof, root)
             t0 = time.perf_counter()
-            ledger.append(body(0), "SASAC0001", "CQ0")
+            ledger.append(body(0), ACTOR, "CQ0")
             with_first_append.append(time.perf_counter() - t0)
         finally:
             ledger.close()

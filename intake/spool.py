@@ -100,7 +100,7 @@ def folder_as_zip(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _received_body(arrival: Arrival, raw: bytes, raw_blob: str) -> IntakeReceived:
+def _received_body(arrival: Arrival, raw_blob: str) -> IntakeReceived:
     return IntakeReceived(
         item_id=arrival.item_id,
         channel=arrival.channel,
@@ -136,7 +136,7 @@ class Receiver:
         """Stores the raw bytes and records the item; a no-op when the id is already recorded."""
         if self.is_recorded(arrival.item_id):
             return arrival.item_id
-        body = _received_body(arrival, raw, self.ledger.blobs.put(raw))
+        body = _received_body(arrival, self.ledger.blobs.put(raw))
         self.ledger.append(body, actor=arrival.sender or "intake", subject=arrival.item_id)
         log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
         if self.on_recorded is not None:
@@ -149,10 +149,8 @@ class Receiver:
         if not fresh:
             return []
         digests = self.ledger.blobs.put_many([raw for _, raw in fresh])
-        entries = [
-            (_received_body(arrival, raw, digest), arrival)
-            for (arrival, raw), digest in zip(fresh, digests, strict=True)
-        ]
+        arrived = [arrival for arrival, _ in fresh]
+        entries = [(_received_body(arrival, digest), arrival) for arrival, digest in zip(arrived, digests, strict=True)]
         self.ledger.append_many([(body, arrival.sender or "intake", arrival.item_id) for body, arrival in entries])
         for _, arrival in entries:
             log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})

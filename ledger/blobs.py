@@ -77,10 +77,7 @@ class BlobStore:
         return self.path(digest).is_file()
 
     def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        if not self.exists(digest):
-            self._write(digest, [data])
-        return digest
+        return self.put_many([data])[0]
 
     def put_many(self, datas: Iterable[bytes]) -> list[str]:
         """`put` for several blobs at once: the digests in order, each blob as durable as `put` makes it.
@@ -90,10 +87,7 @@ class BlobStore:
         once. A blob is never visible under its name before its bytes are durable.
         """
         items = [(hashlib.sha256(data).hexdigest(), data) for data in datas]
-        missing: dict[str, bytes] = {}
-        for digest, data in items:
-            if digest not in missing:
-                missing[digest] = data
+        missing = dict(items)  # equal digests, equal bytes: each stored once
         root = os.fspath(self.root)
         staged: list[tuple[str, str]] = []  # (temporary name, final name)
         folders: dict[str, None] = {}

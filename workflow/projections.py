@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from ledger.events import StoredEvent
@@ -146,18 +146,6 @@ def load_filing(conn: sqlite3.Connection, filing_id: str) -> machine.FilingState
     return None if row is None else machine.FilingState.from_json(json.loads(row[0]))
 
 
-_STATE_FIELDS = tuple(f.name for f in fields(machine.FilingState))
-
-
-def state_json(state: machine.FilingState) -> dict[str, Any]:
-    """`state.to_json()` without its deep copy: the dict is serialized at once and dropped, so
-    it may share the registration and lists with the state (the copy was most of the cost of
-    appending a filing event)."""
-    out = {name: getattr(state, name) for name in _STATE_FIELDS}
-    out["decisions"] = [vars(decision) for decision in state.decisions]
-    return out
-
-
 # Stands in for the registration while the rest of a state is serialized; its text is then
 # replaced by the registration's own (random, so no opinion or name can contain it).
 _PLACEHOLDER = f"registration-{secrets.token_hex(16)}"
@@ -167,7 +155,7 @@ _PLACEHOLDER_JSON = _dumps(_PLACEHOLDER)
 def state_text(state: machine.FilingState, registration_text: str | None) -> str:
     """`_dumps(state.to_json())`, reusing the registration's JSON when it is already known
     (the registration is most of a state, and it does not change after the filing is received)."""
-    body = state_json(state)
+    body = state.to_json()
     if registration_text is None or state.registration is None:
         return _dumps(body)
     body["registration"] = _PLACEHOLDER
