@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,13 @@ CLAIM_BATCH = 256
 MIN_SCAN_INTERVAL = 0.1
 # A full rescan runs at most once per this many of its own durations (at most a tenth of the time).
 FULL_SCAN_SHARE = 10.0
+
+# watchdog's inotify observer registers a folder created with its subfolders (`mkdir -p a/b`) twice:
+# once while walking `a`, once on `b`'s own create event. Re-adding the watch is harmless (watchdog
+# overwrites it), but it warns from its own thread, which would fill the service log and, under
+# `filterwarnings = error`, turn a correct run into a thread exception. pyproject.toml repeats this.
+DUPLICATE_WATCH_WARNING = r"Callback with id .* already exists for watch"
+warnings.filterwarnings("ignore", message=DUPLICATE_WATCH_WARNING, category=RuntimeWarning)
 
 
 @dataclass(frozen=True)
