@@ -296,6 +296,7 @@ def open_intake(
         dropbox=DropboxConfig(
             root=dropbox if dropbox is not None else resolve_in_data_dir(data_dir, i.dropbox_dir),
             settle_seconds=i.settle_seconds,
+            empty_settle_seconds=i.empty_settle_seconds,
             rescan_seconds=i.rescan_seconds,
             polling_observer=i.polling_observer,
         ),

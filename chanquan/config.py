@@ -66,6 +66,11 @@ class IntakeSettings(_Section):
     settle_seconds: float = Field(
         2.0, description="A dropped item is taken once its size and mtime stayed unchanged this long."
     )
+    empty_settle_seconds: float = Field(
+        60.0,
+        description="An empty (0-byte) dropped item is usually a copy that has only just begun: it is taken,"
+        " and answered as empty, only after staying empty this long.",
+    )
     rescan_seconds: float = Field(
         30.0, description="Interval of the full rescan that catches events the watcher missed."
     )

@@ -59,6 +59,7 @@ warnings.filterwarnings("ignore", message=DUPLICATE_WATCH_WARNING, category=Runt
 class DropboxConfig:
     root: Path
     settle_seconds: float = 2.0
+    empty_settle_seconds: float = 60.0
     rescan_seconds: float = 30.0
     polling_observer: bool = False
 
@@ -151,7 +152,7 @@ class DropboxWatcher:
         self.unit_code = unit_code
         self.report_unknown_folder = report_unknown_folder
         self.clock = clock
-        self.tracker = ReadinessTracker(config.settle_seconds)
+        self.tracker = ReadinessTracker(config.settle_seconds, config.empty_settle_seconds)
         self.wake = threading.Event()
         self.hints = Hints(config.root)
         self._unknown_seen: set[str] = set()

@@ -4,6 +4,11 @@ Watcher events are only hints: the tracker is fed snapshots of what a scan saw
 (size and mtime per candidate) with the time of the scan, so it can be tested
 with a fake clock and no filesystem events at all. A candidate is ready once its
 signature stayed the same for `settle_seconds`; any change restarts the wait.
+
+Zero bytes is what every copy looks like between creating the file and writing it, and a
+writer descheduled for a moment (a loaded machine, a slow network share) leaves it so for
+longer than the settle time. An empty candidate therefore waits `empty_settle_seconds`
+(a minute by default) before it is taken and answered as empty; an empty folder waits forever.
 """
 
 from __future__ import annotations
@@ -70,9 +75,13 @@ class _Watch:
 class ReadinessTracker:
     """Tracks candidates across scans and reports those that settled."""
 
-    def __init__(self, settle_seconds: float) -> None:
+    def __init__(self, settle_seconds: float, empty_settle_seconds: float = 60.0) -> None:
         self.settle_seconds = settle_seconds
+        self.empty_settle_seconds = max(settle_seconds, empty_settle_seconds)
         self._watches: dict[str, _Watch] = {}
+
+    def _settle_for(self, signature: Signature) -> float:
+        return self.empty_settle_seconds if signature.size == 0 else self.settle_seconds
 
     def observe(self, key: str, signature: Signature | None, now: float) -> bool:
         """Record one observation; True when the candidate is ready to be taken now."""
@@ -82,11 +91,11 @@ class ReadinessTracker:
         watch = self._watches.get(key)
         if watch is None or watch.signature != signature:
             self._watches[key] = _Watch(signature, now)
-            return self.settle_seconds <= 0 and not signature.busy
+            return self._settle_for(signature) <= 0 and not signature.busy
         if signature.busy or (signature.entries == 0 and signature.size == 0):
             watch.stable_since = now  # an empty or busy folder is not a bundle yet
             return False
-        return now - watch.stable_since >= self.settle_seconds
+        return now - watch.stable_since >= self._settle_for(signature)
 
     def forget(self, key: str) -> None:
         """Drop a candidate once it was claimed (or vanished)."""
@@ -110,5 +119,5 @@ class ReadinessTracker:
         """Seconds until the earliest candidate may become ready; None when nothing waits."""
         if not self._watches:
             return None
-        earliest = min(w.stable_since for w in self._watches.values())
-        return max(0.0, earliest + self.settle_seconds - now)
+        earliest = min(w.stable_since + self._settle_for(w.signature) for w in self._watches.values())
+        return max(0.0, earliest - now)

@@ -106,12 +106,19 @@ def intake_config(data: Path, **overrides: Any) -> IntakeConfig:
     settle = overrides.pop("settle_seconds", 0.2)
     rescan = overrides.pop("rescan_seconds", 1.0)
     polling = overrides.pop("polling_observer", False)
+    empty_settle = overrides.pop("empty_settle_seconds", 60.0)
     # in-thread checking unless a test asks for worker processes (spawning them costs a second)
     overrides.setdefault("check_processes", 0)
     return IntakeConfig(
         inbound_dir=data / "inbound",
         processing_dir=data / "processing",
-        dropbox=DropboxConfig(data / "dropbox", settle_seconds=settle, rescan_seconds=rescan, polling_observer=polling),
+        dropbox=DropboxConfig(
+            data / "dropbox",
+            settle_seconds=settle,
+            empty_settle_seconds=empty_settle,
+            rescan_seconds=rescan,
+            polling_observer=polling,
+        ),
         smtp=overrides.pop("smtp", SmtpConfig(port=free_port(), max_message_bytes=2 * 1024 * 1024)),
         **overrides,
     )

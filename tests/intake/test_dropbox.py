@@ -51,6 +51,31 @@ def test_half_written_file_is_taken_only_once_complete(running: Env) -> None:
     assert processed_outcomes(running) == Counter({"invalid": 1})  # the blank workbook loads and is checked
 
 
+def test_file_still_empty_after_the_settle_time_is_not_taken_until_its_grace_ends(tmp_path: Path) -> None:
+    """A copy whose writer is descheduled between creating and writing the file must not be
+    claimed empty (seen once in the crash test); a file left empty is still answered."""
+    env = build_env(tmp_path / "data", empty_settle_seconds=2.0)
+    env.service.start()
+    try:
+        unit_dir = env.dropbox / CHILD
+        unit_dir.mkdir(parents=True)
+        (unit_dir / "late.zip").write_bytes(b"")
+        (unit_dir / "abandoned.zip").write_bytes(b"")
+        time.sleep(1.0)  # five settle times
+        assert env.kinds("intake.received") == []
+        (unit_dir / "late.zip").write_bytes(bundle_zip())
+        env.wait_for(lambda: len(env.kinds("intake.processed")) == 2)
+        by_name = {ev.payload["original_name"]: ev.payload["item_id"] for ev in env.kinds("intake.received")}
+        assert set(by_name) == {"late.zip", "abandoned.zip"}
+        filed = [ev.payload["item_id"] for ev in env.kinds("filing.received")]
+        assert filed == [by_name["late.zip"]]
+        (rejected,) = env.kinds("intake.rejected")
+        assert rejected.payload["item_id"] == by_name["abandoned.zip"]
+        assert rejected.payload["code"] == "bundle-truncated" and "空文件" in rejected.payload["message"]
+    finally:
+        close_env(env)
+
+
 def test_partial_and_lock_files_are_never_taken(running: Env) -> None:
     unit_dir = running.dropbox / CHILD
     unit_dir.mkdir(parents=True)

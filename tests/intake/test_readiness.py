@@ -35,6 +35,26 @@ def test_busy_or_empty_folder_is_never_ready() -> None:
     assert not tracker.observe("empty", empty, now=10.0)
 
 
+def test_empty_file_waits_for_the_long_grace_then_is_taken() -> None:
+    """A copy creates the file before writing it: zero bytes for a while is normal, not a bundle."""
+    tracker = ReadinessTracker(settle_seconds=0.2, empty_settle_seconds=30.0)
+    empty = Signature(size=0, mtime_ns=1)
+    assert not tracker.observe("a.zip", empty, now=0.0)
+    assert not tracker.observe("a.zip", empty, now=5.0)
+    assert tracker.next_due(now=5.0) == 25.0
+    assert not tracker.observe("a.zip", Signature(size=100, mtime_ns=2), now=6.0)  # the writer came back
+    assert tracker.observe("a.zip", Signature(size=100, mtime_ns=2), now=6.2)
+    tracker.observe("b.zip", empty, now=0.0)
+    assert tracker.observe("b.zip", empty, now=30.0)  # left empty: taken, so the filer is told
+
+
+def test_empty_grace_is_never_shorter_than_the_settle_time() -> None:
+    tracker = ReadinessTracker(settle_seconds=5.0, empty_settle_seconds=1.0)
+    tracker.observe("a.zip", Signature(size=0, mtime_ns=1), now=0.0)
+    assert not tracker.observe("a.zip", Signature(size=0, mtime_ns=1), now=4.0)
+    assert tracker.observe("a.zip", Signature(size=0, mtime_ns=1), now=5.0)
+
+
 def test_vanished_and_unseen_candidates_are_forgotten() -> None:
     tracker = ReadinessTracker(settle_seconds=1.0)
     tracker.observe("a", Signature(1, 1), now=0.0)
