@@ -175,12 +175,14 @@ class Ledger:
         """Append events in one transaction with consecutive seqs; returns once durable."""
         rows = []
         for body, actor, subject in items:
-            kind = type(body).kind
+            cls = type(body)
+            kind = cls.kind
             if not kind:
-                raise LedgerError(f"{type(body).__name__} is not declared with @event_kind")
+                raise LedgerError(f"{cls.__name__} is not declared with @event_kind")
             if not isinstance(actor, str) or not isinstance(subject, str):
                 raise LedgerError("actor and subject must be strings")
-            rows.append((kind, actor, subject, body.to_payload_json()))
+            encoder = cls._payload_encoder  # the compiled encoder straight away: this loop is the hot path
+            rows.append((kind, actor, subject, encoder(body.__dict__) if encoder else body.generic_payload_json()))
         if not rows:
             return []
         if self._writer.is_writer_thread():
