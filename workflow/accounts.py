@@ -45,6 +45,8 @@ Notify = Callable[[str, str, dict[str, object]], None]  # (kind, username, extra
 
 def normalize_username(text: str) -> str:
     """Organization code as a user name: full-width folded, hyphens and blanks removed, upper case."""
+    if text.isascii() and text.isalnum():
+        return text.upper()  # the usual plain code: NFKC and the filter would change nothing but case
     folded = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in folded if ch not in "-– \t\r\n").upper()
 

@@ -42,7 +42,11 @@ class UnitsProjection:
         "CREATE INDEX IF NOT EXISTS wf_units_parent ON wf_units(parent)",
     ]
 
+    kinds = frozenset({"unit.added", "unit.updated", "unit.contacts_set", "unit.designated", "unit.moved"})
+
     def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
+        if event.kind not in self.kinds:
+            return  # every append passes through every projection: no payload parse for the others
         p = event.payload
         if event.kind == "unit.added":
             conn.execute(
@@ -101,7 +105,11 @@ class AccountsProjection:
         " must_change INTEGER NOT NULL, password_changed_at TEXT, locked_at TEXT, locked_until TEXT, reset_at TEXT)",
     ]
 
+    kinds = frozenset({"account.created", "account.password_changed", "account.locked", "account.reset"})
+
     def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
+        if event.kind not in self.kinds:
+            return  # every append passes through every projection: no payload parse for the others
         p = event.payload
         at = _ts(event)
         if event.kind == "account.created":

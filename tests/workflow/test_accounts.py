@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from helpers import Tree
+from hypothesis import given
+from hypothesis import strategies as st
 
 from workflow import AccountStore, PasswordPolicyError, ScryptParams, Workflow
 
@@ -100,3 +102,25 @@ def test_lockout_is_a_ledger_fact_and_reset_unlocks(wf: Workflow, tree: Tree) ->
     assert again.ok and again.must_change
     facts = wf.account_facts(tree.b)
     assert facts is not None and facts["must_change"] == 1 and facts["reset_at"]
+
+
+def _normalized_the_long_way(text: str) -> str:
+    import unicodedata
+
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if ch not in "-– \t\r\n").upper()
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=24))
+def test_username_normalization_fast_path_changes_nothing(text: str) -> None:
+    from workflow.accounts import normalize_username
+
+    assert normalize_username(text) == _normalized_the_long_way(text)
+
+
+def test_username_normalization_examples() -> None:
+    from workflow.accounts import normalize_username
+
+    assert normalize_username("ma5u1234x") == "MA5U1234X"
+    assert normalize_username("MA5U-1234 X") == "MA5U1234X"
+    assert normalize_username("ＭＡ５Ｕ１２３４Ｘ") == "MA5U1234X"
+    assert normalize_username("ß") == "SS"  # not ASCII: the long way, as before

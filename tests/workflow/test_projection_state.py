@@ -148,3 +148,25 @@ def test_state_text_matches_to_json_with_and_without_a_registration() -> None:
         assert state.to_json() == asdict(state)  # the same values, only without the deep copy
         assert state_text(state, known) == _dumps(asdict(state))
         assert state_text(state, None) == _dumps(asdict(state))
+
+
+def test_unit_and_account_projections_name_every_kind_they_handle() -> None:
+    """They skip any event outside `kinds` before parsing it, so a new unit.* or account.* kind left
+    out of the set would silently never reach its table."""
+    import workflow.events  # noqa: F401 (declares the kinds)
+    from ledger.events import registered_kinds
+    from workflow.projections import AccountsProjection, UnitsProjection
+
+    declared = registered_kinds()
+    assert UnitsProjection.kinds == {kind for kind in declared if kind.startswith("unit.")}
+    assert AccountsProjection.kinds == {kind for kind in declared if kind.startswith("account.")}
+
+
+def test_unit_and_account_projections_leave_other_events_unparsed() -> None:
+    from workflow.projections import AccountsProjection, UnitsProjection
+
+    event = StoredEvent(1, datetime(2026, 1, 1, tzinfo=UTC), "intake.received", "intake", "IN1", "not json", b"")
+    conn = sqlite3.connect(":memory:")
+    for projection in (UnitsProjection(), AccountsProjection()):
+        projection.apply(conn, event)  # would raise on the payload if it were parsed
+    assert event._payload is None
