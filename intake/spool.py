@@ -149,8 +149,9 @@ class Receiver:
         if not fresh:
             return []
         digests = self.ledger.blobs.put_many([raw for _, raw in fresh])
-        arrived = [arrival for arrival, _ in fresh]
-        entries = [(_received_body(arrival, digest), arrival) for arrival, digest in zip(arrived, digests, strict=True)]
+        entries = [
+            (_received_body(arrival, digest), arrival) for (arrival, _), digest in zip(fresh, digests, strict=True)
+        ]
         self.ledger.append_many([(body, arrival.sender or "intake", arrival.item_id) for body, arrival in entries])
         for _, arrival in entries:
             log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})

@@ -175,14 +175,12 @@ class Ledger:
         """Append events in one transaction with consecutive seqs; returns once durable."""
         rows = []
         for body, actor, subject in items:
-            cls = type(body)
-            kind = cls.kind
+            kind = type(body).kind
             if not kind:
-                raise LedgerError(f"{cls.__name__} is not declared with @event_kind")
+                raise LedgerError(f"{type(body).__name__} is not declared with @event_kind")
             if not isinstance(actor, str) or not isinstance(subject, str):
                 raise LedgerError("actor and subject must be strings")
-            encoder = cls._payload_encoder  # the compiled encoder straight away: this loop is the hot path
-            rows.append((kind, actor, subject, encoder(body.__dict__) if encoder else body.generic_payload_json()))
+            rows.append((kind, actor, subject, body.to_payload_json()))
         if not rows:
             return []
         if self._writer.is_writer_thread():

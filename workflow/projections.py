@@ -297,7 +297,7 @@ class FilingsProjection:
                     event.seq,
                     at,
                     str(state.registration.get("ent_name") or ""),
-                    registration_text or _dumps(state.registration),
+                    registration_text,
                 ),
             )
 
