@@ -167,11 +167,18 @@ def main() -> None:
             f"{seconds:.2f} s wall, {cpu:.2f} s CPU (both processes)"
         )
 
-        reopen = timed(lambda: Ledger.open(big, signing_key_path=key, origin=ORIGIN).close())
+        # reopening checks the tree head against the newest line of the checkpoint file (a rolled-back
+        # database is refused), so the file is passed as a deployment passes it
+        log_file = folder / "big.log"
+        reopens = [
+            timed(lambda: Ledger.open(big, signing_key_path=key, checkpoint_file=log_file, origin=ORIGIN).close())
+            for _ in range(21)
+        ]
+        reopen = statistics.median(reopens)
         with_first_append: list[float] = []
         ledger = None
         started = time.perf_counter()
-        ledger = Ledger.open(big, signing_key_path=key, origin=ORIGIN)
+        ledger = Ledger.open(big, signing_key_path=key, checkpoint_file=log_file, origin=ORIGIN)
         opened = time.perf_counter() - started
         try:
             size = ledger.size()
@@ -189,7 +196,7 @@ def main() -> None:
             with_first_append.append(time.perf_counter() - t0)
         finally:
             ledger.close()
-        print(f"reopen {n:,}-event ledger: {opened * 1000:.0f} ms (open+close {reopen * 1000:.0f} ms)")
+        print(f"reopen {n:,}-event ledger: {opened * 1000:.1f} ms (open+close median of 21: {reopen * 1000:.1f} ms)")
         print(
             f"inclusion proof in a {n:,}-event tree: median {statistics.median(timings) * 1e6:.0f} us, "
             f"p99 {sorted(timings)[989] * 1e6:.0f} us"

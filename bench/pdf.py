@@ -3,6 +3,8 @@
 Run: .venv/bin/python bench/pdf.py [--runs N]
 One line per case: median and p90 over N runs after a warm-up, and the signed/unsigned ratio
 measured in the same run. Targets: signed certificate <= 40 ms, signed 200-investor form <= 150 ms.
+The third case puts CJK Extension B characters into every tenth investor name, so the fallback
+faces (fonts-hanazono) are split into and embedded as well.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from outbox.pdf.keys import create_signing_identity, identity_files
+from outbox.pdf.model import DocumentData
 from outbox.pdf.render import render
 from outbox.pdf.samples import sample_document
 from outbox.pdf.signing import DocumentSigner, SignRequest
@@ -36,6 +40,15 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[list[float], list[float]
     return wall, cpu
 
 
+def with_rare_names(data: DocumentData) -> DocumentData:
+    """Every tenth investor named with Extension B characters (U+20BB7, U+2A6A5, U+24B62)."""
+    investors = [
+        dict(inv, investor_name=f"𠮷𪚥𤭢{inv['investor_name']}") if n % 10 == 0 else inv
+        for n, inv in enumerate(data.registration["investors"])
+    ]
+    return replace(data, registration=dict(data.registration, investors=investors))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
@@ -45,10 +58,16 @@ def main() -> int:
         keys = Path(tmp) / "keys"
         create_signing_identity(keys, "重庆市国资委")
         signer = DocumentSigner(identity_files(keys), "重庆市国资委")
-        cases = [("certificate", CERTIFICATE, 3, 40.0), ("form-200-investors", FORM, 200, 150.0)]
+        cases = [
+            ("certificate", CERTIFICATE, 3, 40.0),
+            ("form-200-investors", FORM, 200, 150.0),
+            ("form-200-ext-b", FORM, 200, 150.0),
+        ]
         for label, doc_type, investors, target in cases:
             template = catalog.get(doc_type, "标准")
             data = sample_document(doc_type, investors)
+            if label.endswith("ext-b"):
+                data = with_rare_names(data)
 
             def unsigned(data: object = data, template: object = template) -> object:
                 return render(data, template)  # type: ignore[arg-type]

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from chanquan.config import Settings, load_settings
-from ledger import Ledger, Projection
+from chanquan.config import Settings, load_settings, resolve_in_data_dir
+from ledger import Ledger, NoteVerifier, Projection, load_verifier
 
 if TYPE_CHECKING:
     from intake.service import IntakeService
     from outbox import Outbox, OutboxConfig
     from outbox.pdf import DocumentIssuer
     from outbox.transport import RelaySecurity
-    from validation import Registration
+    from validation import Registration, RuleOptions
     from workflow import Workflow, WorkflowConfig
 
 
@@ -42,6 +42,12 @@ class DataDir:
     @property
     def keys(self) -> Path:
         return self.root / "keys"
+
+    @property
+    def default_witness_dir(self) -> Path:
+        """Where `chanquan init` puts the witness copy unless told otherwise: beside the data directory, outside it."""
+        root = self.root.absolute()
+        return root.parent / f"{root.name}-witness"
 
     @property
     def blobs(self) -> Path:
@@ -68,6 +74,14 @@ def settings_for(data_dir: Path) -> Settings:
     return load_settings(data_dir)
 
 
+def rule_options(settings: Settings) -> RuleOptions:
+    """The `validation.*` settings as validation takes them (it never reads the configuration itself)."""
+    from validation import RuleOptions
+
+    v = settings.validation
+    return RuleOptions(backfill_cutoff=v.backfill_cutoff, backfill_cutoff_severity=v.backfill_cutoff_severity)
+
+
 def all_projections() -> list[Projection]:
     """Every projection kept in the ledger database, in the order they are applied.
 
@@ -81,11 +95,40 @@ def all_projections() -> list[Projection]:
     return [*workflow_projections(), IntakeProjection()]
 
 
-def open_ledger(data_dir: Path, settings: Settings | None = None, projections: Sequence[Projection] = ()) -> Ledger:
-    """The ledger of a data directory, signing checkpoints with keys/ledger.key when it exists."""
+WITNESS_LOG = "checkpoints.log"
+RETIRED_KEYS = "retired"
+
+
+def retired_verifiers(data_dir: Path) -> list[NoteVerifier]:
+    """Verifier keys of earlier checkpoint keys (keys/retired/*.pub): what was signed before a rotation."""
+    folder = DataDir(data_dir).keys / RETIRED_KEYS
+    return [load_verifier(path) for path in sorted(folder.glob("*.pub"))] if folder.is_dir() else []
+
+
+def witness_dir(data_dir: Path, settings: Settings) -> Path | None:
+    """The configured witness folder (setting ledger.witness_dir), or None."""
+    value = settings.ledger.witness_dir
+    return resolve_in_data_dir(data_dir, value) if value else None
+
+
+def open_ledger(
+    data_dir: Path,
+    settings: Settings | None = None,
+    projections: Sequence[Projection] = (),
+    *,
+    read_only: bool = False,
+) -> Ledger:
+    """The ledger of a data directory, signing checkpoints with keys/ledger.key when it exists.
+
+    Checkpoint lines (checkpoints.log and the witness copy) are checked with keys/ledger.pub;
+    a database that does not extend them raises LedgerForkError, or, `read_only`, opens for
+    reading with `ledger.fork` set. A read-only ledger never creates or changes a file.
+    """
     settings = settings if settings is not None else load_settings(data_dir)
     paths = DataDir(data_dir)
     key_path = paths.keys / "ledger.key"
+    pub_path = paths.keys / "ledger.pub"
+    witness = witness_dir(data_dir, settings)
     return Ledger.open(
         paths.ledger_db,
         signing_key_path=key_path if key_path.exists() else None,
@@ -95,7 +138,18 @@ def open_ledger(data_dir: Path, settings: Settings | None = None, projections: S
         blobs_dir=paths.blobs,
         checkpoint_interval_seconds=settings.ledger.checkpoint_interval_seconds,
         max_batch=settings.ledger.max_batch,
+        witness_file=witness / WITNESS_LOG if witness is not None else None,
+        verifier=load_verifier(pub_path) if pub_path.exists() else None,
+        retired_verifiers=retired_verifiers(data_dir),
+        read_only=read_only,
     )
+
+
+def fork_notice(ledger: Ledger) -> str | None:
+    """What a looking-only command prints to stderr first when the ledger disagrees with its checkpoints."""
+    if ledger.fork is None:
+        return None
+    return "注意：以下内容仅供查看——账本处于只读状态，写入命令都会被拒绝。\n" + ledger.fork.message_zh
 
 
 REVIEW_TOKEN_KEY = "review-token.key"
@@ -127,25 +181,32 @@ def workflow_config(settings: Settings) -> WorkflowConfig:
     )
 
 
-def open_workflow(data_dir: Path, settings: Settings | None = None, ledger: Ledger | None = None) -> Workflow:
+def open_workflow(
+    data_dir: Path, settings: Settings | None = None, ledger: Ledger | None = None, *, read_only: bool = False
+) -> Workflow:
     """The workflow of a data directory; it owns (and closes) the ledger unless one is passed in.
 
     The review-token key is created on first use when `chanquan init` has not made it yet.
+    `read_only` is for commands that only look (filings list, units tree, print --list): the
+    ledger and the accounts are opened read-only, nothing is created or recorded (not even
+    the supervising body's root unit), and a ledger that disagrees with its signed checkpoints
+    can still be read (`workflow.ledger.fork` says how).
     """
     from workflow import Workflow
 
     settings = settings if settings is not None else load_settings(data_dir)
     key_path = DataDir(data_dir).keys / REVIEW_TOKEN_KEY
-    if not key_path.exists():
+    if not key_path.exists() and not read_only:
         init_review_token_key(data_dir, settings)
     owns = ledger is None
     if ledger is None:
-        ledger = open_ledger(data_dir, settings, all_projections())
+        ledger = open_ledger(data_dir, settings, all_projections(), read_only=read_only)
     try:
         workflow = Workflow(
             ledger,
             accounts_db=DataDir(data_dir).accounts_db,
-            token_key=key_path.read_bytes(),
+            # a looking-only workflow issues no review tokens: without the key file any key will do
+            token_key=key_path.read_bytes() if key_path.exists() else secrets.token_bytes(32),
             settings=workflow_config(settings),
             owns_ledger=owns,
         )
@@ -153,7 +214,8 @@ def open_workflow(data_dir: Path, settings: Settings | None = None, ledger: Ledg
         if owns:
             ledger.close()
         raise
-    workflow.units.ensure_root()
+    if not ledger.read_only:
+        workflow.units.ensure_root()
     return workflow
 
 
@@ -196,6 +258,7 @@ def open_document_issuer(
             templates=TemplateCatalog(),
             default_template=settings.pdf.default_template,
             font_file=settings.pdf.font_file,
+            fallback_font_files=settings.pdf.fallback_font_files,
             timestamp_url=settings.pdf.timestamp_url,
             ledger_pub=paths.keys / "ledger.pub",
             closers=[wf.close] if owned else [],
@@ -288,6 +351,7 @@ def open_intake(
     from validation.check import check_bundle
 
     i = settings.intake
+    options = rule_options(settings)
     paths = DataDir(data_dir)
     token_key = (paths.keys / REVIEW_TOKEN_KEY).read_bytes()
     config = IntakeConfig(
@@ -315,7 +379,7 @@ def open_intake(
         config,
         ledger=workflow.ledger,
         workflow=workflow,
-        check_bundle=lambda bundle, rules: check_bundle(bundle, extra_rules=rules),
+        check_bundle=lambda bundle, rules: check_bundle(bundle, extra_rules=rules, options=options),
         # its own key, derived from the review-token secret: a review token is never a confirmation token
         confirm_key=hmac.new(token_key, b"intake-confirmation", hashlib.sha256).digest(),
     )

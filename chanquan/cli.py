@@ -59,8 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from ledger import LedgerRefusedError
+
     try:
         return int(handler(args))
+    except LedgerRefusedError as exc:
+        # a forked or unavailable ledger: the message names what disagrees and how to recover
+        print(exc.message_zh, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)
         return 130

@@ -8,9 +8,10 @@ reference in docs/configuration.md is generated from it (`chanquan config docs`)
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -49,6 +50,13 @@ class LedgerSettings(_Section):
         2.0, description="Most seconds between signed checkpoints while events keep arriving."
     )
     max_batch: int = Field(1000, description="Most events one group commit may carry before it is written.")
+    witness_dir: str = Field(
+        "",
+        description="Folder outside the data directory (ideally another machine's share) that every new signed"
+        " checkpoint is also appended to, as checkpoints.log beside a copy of keys/ledger.pub; the ledger refuses"
+        " to write when its database is behind it, and `ledger verify` checks it. Empty: no witness copy"
+        " (`chanquan init` sets one up beside the data directory).",
+    )
 
 
 class WorkflowSettings(_Section):
@@ -127,12 +135,68 @@ class PdfSettings(_Section):
     font_file: str = Field(
         "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", description="TrueType CJK font embedded in PDFs."
     )
+    fallback_font_files: tuple[str, ...] = Field(
+        (
+            "/usr/share/fonts/truetype/hanazono/HanaMinA.ttf",
+            "/usr/share/fonts/truetype/hanazono/HanaMinB.ttf",
+            "/usr/share/fonts/truetype/babelstone/BabelStoneHan.ttf",
+        ),
+        description="TrueType fonts tried in order for characters `font_file` lacks (CJK Extension B-G);"
+        " loaded only when a document needs one. A character none of them has is printed as"
+        " 〓U+XXXX〓 and recorded in `document.issued`.",
+    )
     pkcs12_file: str = Field(
         "", description="Existing PKCS#12 signing identity; empty uses the one `chanquan init` created."
     )
     pkcs12_password: str = Field("", description="Password of the configured PKCS#12 file.")
     timestamp_url: str = Field("", description="RFC 3161 timestamp authority URL; empty signs without one.")
     default_template: str = Field("标准", description="Print template used when none is named.")
+
+
+class WebSettings(_Section):
+    """The web portal (pages, sessions, login limits)."""
+
+    host: str = Field("127.0.0.1", description="Address the web portal binds to.")
+    port: int = Field(8080, description="Port of the web portal (0 picks a free port).")
+    public_url: str = Field(
+        "",
+        description="Base URL people reach the portal at (printed in QR codes and mail);"
+        " empty: http://<web.host>:<web.port>.",
+    )
+    session_idle_minutes: int = Field(
+        30, description="A portal session ends after this many minutes without a request."
+    )
+    session_max_hours: int = Field(
+        12, description="A portal session ends this many hours after its login, however active it is."
+    )
+    secure_cookies: bool = Field(
+        False,
+        description="Mark the session cookie Secure (only sent over HTTPS); turn on when the portal is"
+        " served behind HTTPS.",
+    )
+    login_rate_per_minute: int = Field(
+        20,
+        description="Most login attempts one client address may make per minute (on top of the per-account"
+        " lockout shared with SMTP).",
+    )
+
+    def base_url(self) -> str:
+        """`public_url`, or the address the portal listens on when none is set."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+class ValidationSettings(_Section):
+    """The checks of a filed workbook that the operator may tune."""
+
+    backfill_cutoff: dt.date = Field(
+        dt.date(2012, 6, 30),
+        description="数据时点 every 补录历史数据 (backfill) filing must have: the cut-off date of the backfill"
+        " campaign (the original one was 2012-06-30). A backfill with another date gets `backfill-as-of-date`.",
+    )
+    backfill_cutoff_severity: Literal["warning", "error"] = Field(
+        "warning",
+        description="How `backfill-as-of-date` is reported: warning (the filing goes on) or error (it is refused).",
+    )
 
 
 class Settings(_Section):
@@ -144,6 +208,8 @@ class Settings(_Section):
     intake: IntakeSettings = Field(default_factory=IntakeSettings, description="Drop folder and SMTP.")
     outbox: OutboxSettings = Field(default_factory=OutboxSettings, description="Outgoing mail.")
     pdf: PdfSettings = Field(default_factory=PdfSettings, description="Signed documents.")
+    web: WebSettings = Field(default_factory=WebSettings, description="The web portal.")
+    validation: ValidationSettings = Field(default_factory=ValidationSettings, description="Workbook checks.")
 
 
 class ConfigError(Exception):
@@ -186,12 +252,19 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
 
-def render_default_toml() -> str:
-    """The configuration file `chanquan init` writes: every setting, commented with its description."""
+def render_default_toml(values: dict[str, Any] | None = None) -> str:
+    """The configuration file `chanquan init` writes: every setting, commented with its description.
+
+    `values` ("section.key" -> value) replaces defaults chosen for this data directory
+    (e.g. the witness folder beside it).
+    """
+    values = values or {}
     lines = ["# chanquan configuration. Every setting is listed with its default and what it does.", ""]
     current = None
     for section, key, default, description in iter_settings():
@@ -201,7 +274,7 @@ def render_default_toml() -> str:
             lines.append(f"[{section}]")
             current = section
         lines.append(f"# {description}")
-        lines.append(f"{key} = {_toml_value(default)}")
+        lines.append(f"{key} = {_toml_value(values.get(f'{section}.{key}', default))}")
     return "\n".join(lines) + "\n"
 
 

@@ -80,6 +80,11 @@ class Demo:
         return self.data_dir / "dropbox"
 
     @property
+    def witness_dir(self) -> Path:
+        """The witness copy of the checkpoints, outside the data directory as a real one would be."""
+        return witness_dir_for(self.data_dir)
+
+    @property
     def maildir(self) -> Path:
         return self.data_dir / "maildir"
 
@@ -171,7 +176,9 @@ def step_prepare(demo: Demo) -> None:
     (demo.data_dir / DEMO_MARKER).write_text("chanquan demo data directory; `chanquan demo` may wipe it.\n")
     from chanquan.config import render_default_toml
 
-    config = render_default_toml()
+    demo.witness_dir.mkdir(parents=True, exist_ok=True)
+    (demo.witness_dir / DEMO_MARKER).write_text("chanquan demo witness folder; `chanquan demo` may wipe it.\n")
+    config = render_default_toml({"ledger.witness_dir": str(demo.witness_dir)})
     config = config.replace("smtp_port = 8025", f"smtp_port = {demo.smtp_port}")
     config = config.replace("settle_seconds = 2.0", "settle_seconds = 0.5")
     config = config.replace("rescan_seconds = 30.0", "rescan_seconds = 2.0")
@@ -181,6 +188,7 @@ def step_prepare(demo: Demo) -> None:
     demo.say(
         "建立数据目录和单位树",
         f"数据目录：{demo.data_dir}",
+        f"见证副本（每个签名检查点都追加到数据目录之外）：{demo.witness_dir}",
         "市国资委 → 渝发集团、山城能源（一级企业）→ 子企业、境外企业、参股企业（inbox_samples/units.csv）",
     )
 
@@ -406,12 +414,24 @@ def _quiet(cli: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
+def witness_dir_for(data_dir: Path) -> Path:
+    from chanquan.app import DataDir
+
+    return DataDir(data_dir).default_witness_dir
+
+
 def prepare_directory(data_dir: Path) -> None:
-    """Only a directory the demo made itself may be wiped; anything else is refused."""
-    if data_dir.exists():
-        if not (data_dir / DEMO_MARKER).exists():
-            raise DemoError("prepare", f"{data_dir} exists and is not a demo directory; choose another --dir")
-        shutil.rmtree(data_dir)
+    """Only directories the demo made itself may be wiped; anything else is refused.
+
+    The previous demo's witness folder goes with its data directory: a fresh ledger next to
+    an old witness copy would rightly be refused as a rolled-back one.
+    """
+    for folder in (data_dir, witness_dir_for(data_dir)):
+        if folder.exists() and not (folder / DEMO_MARKER).exists():
+            raise DemoError("prepare", f"{folder} exists and is not the demo's; choose another --dir")
+    for folder in (data_dir, witness_dir_for(data_dir)):
+        if folder.exists():
+            shutil.rmtree(folder)
 
 
 @contextmanager

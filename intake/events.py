@@ -57,6 +57,7 @@ class ReviewUnclear(EventBody):
     sender: str
     message_id: str
     item_id: str
+    reason: str = ""  # intake.replies.Unclear: no-decision | both-decisions | negated | question
 
 
 @event_kind("intake.folder_unknown")

@@ -45,7 +45,9 @@ class WorkflowPort(Protocol):
 
     def submit_many(self, requests: Sequence[Any]) -> list[Any]: ...
 
-    def decide(self, token: str, from_addr: str, decision: Any, opinion: str, mail_blob: str) -> Any: ...
+    def decide(
+        self, token: str, from_addr: str, decision: Any, opinion: str, mail_blob: str, *, message_id: str = ""
+    ) -> Any: ...
 
     def ledger_rules(self, filer: str) -> list[Any]: ...
 
@@ -124,6 +126,8 @@ def submit_stage(proc: Processor, ctx: ItemContext) -> None:
         reply_to=ctx.item.reply_to,
         bundle=ctx.bundle,
         check_result=ctx.check_result,
+        original_name=ctx.item.original_name,
+        message_id=ctx.item.message_id,
     )
     ctx.filing_id = outcome.filing_id
     ctx.finish("filed" if outcome.accepted else "invalid")
@@ -138,6 +142,8 @@ def submit_request(ctx: ItemContext) -> SubmitRequest:
         reply_to=ctx.item.reply_to,
         bundle=ctx.bundle,
         check_result=ctx.check_result,
+        original_name=ctx.item.original_name,
+        message_id=ctx.item.message_id,
     )
 
 
@@ -160,6 +166,9 @@ def decide_stage(proc: Processor, ctx: ItemContext) -> None:
     ctx.filing_id = step.split("-r")[0].upper() if step else ""
     sender = ctx.mail.from_addr or ctx.item.sender
     if ctx.reply.decision is None:
+        # Contradictory, negated or questioning first lines land here too: asked again, never guessed.
+        reason = str(ctx.reply.unclear or "")
+        log.info("intake.reply_unclear", extra={"item_id": ctx.item.item_id, "step": step, "reason": reason})
         with proc.ledger.reader() as conn:
             answered = state.unclear_answered(conn, sender, step)
         if answered:
@@ -171,11 +180,14 @@ def decide_stage(proc: Processor, ctx: ItemContext) -> None:
             sender=sender,
             message_id=ctx.mail.message_id,
             item_id=ctx.item.item_id,
+            reason=reason,
         )
         ctx.finish("unclear", (unclear, sender, ctx.filing_id or ctx.item.item_id))
         return
     decision = proc.decision_values[ctx.reply.decision]
-    outcome = proc.workflow.decide(token, sender, decision, ctx.reply.opinion, ctx.item.raw_blob)
+    outcome = proc.workflow.decide(
+        token, sender, decision, ctx.reply.opinion, ctx.item.raw_blob, message_id=ctx.mail.message_id
+    )
     ctx.finish("decided" if outcome.applied else "refused")
 
 

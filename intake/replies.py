@@ -24,7 +24,7 @@ class ReplyDecision(StrEnum):
 
 
 APPROVE_WORDS = ("通过", "同意", "批准", "APPROVE", "APPROVED")
-RETURN_WORDS = ("退回", "驳回", "不同意", "RETURN", "RETURNED", "REJECT")
+RETURN_WORDS = ("退回", "驳回", "RETURN", "RETURNED", "REJECT", "REJECTED")
 
 _AUTO_SUBJECT = re.compile(
     r"(自动回复|自动答复|自动应答|休假|不在办公室|out of (the )?office|auto(matic)?[ -]?reply|autoreply|"
@@ -106,26 +106,131 @@ def _strip_signature(text: str) -> str:
     return parts[0]
 
 
+class Unclear(StrEnum):
+    """Why a first line decides nothing; logged, so that an operator can tell a reviewer what went wrong."""
+
+    NO_DECISION = "no-decision"  # the line does not start with a decision word
+    BOTH = "both-decisions"  # words of both decisions: 同意退回, 通过？不，退回
+    NEGATED = "negated"  # a negation next to a decision word: 不通过, 暂不同意, 不予批准, Not approved
+    QUESTION = "question"  # a question about the decision: 通过？, 同意吗, 是否退回
+
+
 @dataclass(frozen=True)
 class ParsedReply:
     decision: ReplyDecision | None
     opinion: str
     first_line: str
+    unclear: Unclear | None = None  # set when `decision` is None and the reply was not empty
 
 
-# Longest words first so that 不同意 is not read as 同意.
+# Longest words first so that a longer word is matched before a word it contains.
 _DECISION_WORDS = sorted(
     [(w, ReplyDecision.RETURN) for w in RETURN_WORDS] + [(w, ReplyDecision.APPROVE) for w in APPROVE_WORDS],
     key=lambda pair: -len(pair[0]),
 )
+_CJK_WORDS = [(w, kind) for w, kind in _DECISION_WORDS if not w.isascii()]
+_ASCII_WORDS = {w: kind for w, kind in _DECISION_WORDS if w.isascii()}
 _LEADING_NOISE = " \t\u3000*_>#【】[]「」『』\"'“”‘’"
+
+# A negation right before a decision word (不通过, 暂不同意, 不予批准, 未能通过, 没有同意, 无法同意) or
+# right after it (通过不了, 同意不同意); looked for within the clause the word stands in.
+_CJK_NEGATIONS = frozenset("不未没沒非无無勿别別莫否拒")
+_NEGATION_REACH = 4  # characters before the word: "不能够" + 同意
+_AFTER_WORD_NEGATION = frozenset("不没沒否")
+_CLAUSE_BREAK = re.compile(r"[,.;:!?，。；：！？、\s()（）\[\]【】<>《》\"'“”‘’/|~—-]")
+_EN_NEGATIONS = frozenset(
+    {"NOT", "NO", "NEVER", "NOR", "DONT", "DON'T", "DOESNT", "DOESN'T", "CANNOT", "CANT", "CAN'T", "WONT", "WON'T"}
+)
+_EN_NEGATED_WORD = re.compile(r"^(DIS|UN|NON)-?(APPROV|RETURN|REJECT)")
+# A question about the decision: a question mark anywhere on the line (after NFKC, ？ is ?), a
+# question particle right after a decision word (同意吗, 通过否), or a 是否-style phrase.
+_QUESTION_AFTER_WORD = frozenset("吗嗎么麼嘛呢否")
+_QUESTION_PHRASES = ("是否", "能否", "可否", "要否", "是不是", "可不可以", "能不能", "行不行", "要不要")
+# Where the decision clause of a 退回 line ends and its opinion begins.
+_SENTENCE_BREAK = re.compile(r"[,.;:!?。、/|]")
+_APPROVE_WORDS = [w for w, kind in _DECISION_WORDS if kind == ReplyDecision.APPROVE]
+
+
+def _decision_words(upper: str) -> list[tuple[int, int, ReplyDecision]]:
+    """(start, end, kind) of every decision word on an upper-cased, NFKC-normalized line."""
+    found: list[tuple[int, int, ReplyDecision]] = []
+    taken = [False] * len(upper)
+    for word, kind in _CJK_WORDS:
+        for match in re.finditer(re.escape(word), upper):
+            if not any(taken[match.start() : match.end()]):
+                found.append((match.start(), match.end(), kind))
+                taken[match.start() : match.end()] = [True] * len(word)
+    for match in re.finditer(r"[A-Z]+", upper):
+        if match.group() in _ASCII_WORDS:
+            found.append((match.start(), match.end(), _ASCII_WORDS[match.group()]))
+    return sorted(found)
+
+
+def _negated(upper: str, start: int, end: int) -> bool:
+    if upper[start:end].isascii():
+        before = re.findall(r"[A-Z]+(?:'[A-Z]+)?", upper[:start])[-2:]
+        return any(token in _EN_NEGATIONS for token in before)
+    clause = _CLAUSE_BREAK.split(upper[:start])[-1][-_NEGATION_REACH:]
+    after = upper[end : end + 1]
+    return any(char in _CJK_NEGATIONS for char in clause) or after in _AFTER_WORD_NEGATION
+
+
+def _unclear_reason(upper: str) -> Unclear | None:
+    """Why a line (or a 退回 line's decision clause) decides nothing despite its words, or None.
+
+    Only an unambiguous line decides: words of both decisions, a negation next to any decision
+    word, or a question make it unclear, and the reviewer is asked again instead of guessed for.
+    """
+    upper = upper.replace("\u2019", "'")  # DON’T as typed by word processors
+    words = _decision_words(upper)
+    if len({kind for _, _, kind in words}) > 1:
+        return Unclear.BOTH
+    if "?" in upper or any(phrase in upper for phrase in _QUESTION_PHRASES):
+        return Unclear.QUESTION
+    if any(upper[end : end + 1] in _QUESTION_AFTER_WORD for _, end, _ in words):
+        return Unclear.QUESTION
+    if any(_EN_NEGATED_WORD.match(token) for token in re.findall(r"[A-Z]+", upper)):
+        return Unclear.NEGATED
+    if any(_negated(upper, start, end) for start, end, _ in words):
+        return Unclear.NEGATED
+    return None
+
+
+def _starts_with_approval(clause: str) -> bool:
+    clause = clause.strip(_LEADING_NOISE)
+    return any(
+        clause.startswith(w) and not (w.isascii() and clause[len(w) : len(w) + 1].isalnum()) for w in _APPROVE_WORDS
+    )
+
+
+def _return_unclear_reason(upper: str) -> Unclear | None:
+    """A 退回 line is checked strictly only in its decision clause (up to the first punctuation).
+
+    After that comes the opinion, and opinions name approvals all the time (缺少批准文件, 修改后
+    可以通过, a question about the materials). A 退回 is never an approval, so only what really
+    contradicts it makes it unclear: a decision clause that is negated, asks or holds an
+    approval word (退回同意, 退回？), or a later clause that starts with one (退回，同意…).
+    """
+    found = _SENTENCE_BREAK.search(upper)
+    end = found.start() if found else len(upper)
+    reason = _unclear_reason(upper[:end])
+    if reason is not None:
+        return reason
+    if upper[end : end + 1] == "?":
+        return Unclear.QUESTION
+    if any(_starts_with_approval(clause) for clause in _SENTENCE_BREAK.split(upper[end:])):
+        return Unclear.BOTH
+    return None
 
 
 def parse_decision(text: str) -> ParsedReply:
     """The first non-empty line decides; full-width punctuation and case are tolerated.
 
     "通过。", "同意，请继续", "退回：附件不全", "APPROVE - ok" all count; a line that merely
-    mentions a word later ("我认为应当通过") does not.
+    mentions a word later ("我认为应当通过") does not, and neither does a line that starts with a
+    decision word but is not unambiguous ("同意退回", "通过？不，退回", "不予通过", "同意吗"):
+    a reply is never read as an approval when it might not be one. An approval line is checked
+    whole; a 退回 line in its decision clause (see `_return_unclear_reason`).
     """
     lines = text.split("\n")
     for index, line in enumerate(lines):
@@ -143,7 +248,10 @@ def parse_decision(text: str) -> ParsedReply:
                 decision, word = kind, candidate
                 break
         if decision is None:
-            return ParsedReply(None, text.strip(), normalized)
+            return ParsedReply(None, text.strip(), normalized, _unclear_reason(upper) or Unclear.NO_DECISION)
+        unclear = _return_unclear_reason(upper) if decision == ReplyDecision.RETURN else _unclear_reason(upper)
+        if unclear is not None:
+            return ParsedReply(None, text.strip(), normalized, unclear)
         original = line.strip().strip(_LEADING_NOISE)
         tail = original[len(word) :] if original.upper().startswith(word) else normalized[len(word) :]
         remainder = tail.strip().lstrip(".,;:!。，；：！、-—~ \u3000").strip()

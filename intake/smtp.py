@@ -24,7 +24,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from intake.mime import decode_header_text, parse_mail
+from intake.mime import attachments_label, decode_header_text, parse_mail
 from intake.replies import CONFIRM_ADDRESS, REVIEW_ADDRESS, token_from_address
 from intake.smtpdata import BlockDataController
 from intake.spool import Arrival, MailSpool, Receiver, SpoolRecorder, new_item_id
@@ -41,20 +41,22 @@ logging.getLogger("mail.log").addFilter(_not_login_data_deprecation)
 
 PASSWORD_CHANGE_SUBJECT = "修改密码"
 
-# Status lines. SMTP clients show them to users, so each carries a Chinese explanation.
-OK_RECEIVED = "250 2.0.0 OK 已收到，回执编号 {item_id}"
-OK_RESENT = "250 2.0.0 OK 此邮件此前已收到（重复发送），回执编号 {item_id}"
-OK_PASSWORD = "250 2.0.0 OK 密码已修改，请用新密码登录后报送"
+# Status lines. Mail programs show them to people (in an error dialog or a bounce), so each
+# says in Chinese first what happened and what to do; a short English gloss may follow.
+OK_RECEIVED = "250 2.0.0 已收到，回执编号 {item_id} (OK)"
+OK_RESENT = "250 2.0.0 此邮件此前已收到（重复发送），回执编号 {item_id} (OK, already received)"
+OK_PASSWORD = "250 2.0.0 密码已修改，请用新密码登录后报送 (OK, password changed)"
 NEED_AUTH = (
-    "550 5.7.1 Authentication required: 报送请先用组织机构代码登录（SMTP 认证）；"
-    "审核回复请直接回复审核邮件（发往 review+…@ 地址）"
+    "550 5.7.1 报送请先用组织机构代码登录（SMTP 认证）；"
+    "审核回复请直接回复审核邮件（发往 review+…@ 地址） (Authentication required)"
 )
 MUST_CHANGE = (
-    "553 5.7.1 Password change required: 账户仍在使用初始密码，须先修改密码。"
-    "请发送主题为“修改密码”的邮件，正文两行均写新密码"
+    "553 5.7.1 账户仍在使用初始密码，须先修改密码。"
+    "请发送主题为“修改密码”的邮件，正文两行均写新密码 (Password change required)"
 )
-PASSWORD_FORM = "554 5.7.1 修改密码邮件的正文须为新密码，连写两行且两行相同"
-TEMPORARY_FAILURE = "451 4.3.0 暂时无法保存邮件，请稍后重发"
+PASSWORD_FORM = "554 5.7.1 修改密码邮件的正文须为新密码，连写两行且两行相同 (New password expected twice)"
+TEMPORARY_FAILURE = "451 4.3.0 暂时无法保存邮件，请稍后重发 (Temporary failure, try again later)"
+AUTH_FAILED = "535 5.7.8 登录失败：{reason} (Authentication failed)"
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class MailGate:
             return self._password_change(login, raw)
         if login is not None and login.must_change:
             return MUST_CHANGE
-        arrival = self._arrival(login, mail_from, rcpts, headers.get("message-id", "").strip(), subject)
+        arrival = self._arrival(login, mail_from, rcpts, headers.get("message-id", "").strip(), attachments_label(raw))
         if arrival is None:
             return NEED_AUTH
         content_sha256 = hashlib.sha256(raw).hexdigest()
@@ -170,9 +172,10 @@ class MailGate:
         return OK_RECEIVED.format(item_id=arrival.item_id)
 
     def _arrival(
-        self, login: Login | None, mail_from: str, rcpts: list[str], message_id: str, subject: str
+        self, login: Login | None, mail_from: str, rcpts: list[str], message_id: str, original_name: str
     ) -> Arrival | None:
-        common = {"item_id": new_item_id(), "channel": "smtp", "message_id": message_id, "original_name": subject}
+        """`original_name` is the mail's attachment names: what the filer will look for in the answers."""
+        common = {"item_id": new_item_id(), "channel": "smtp", "message_id": message_id, "original_name": original_name}
         # A reply to a review or confirmation address is a reply even from a logged-in session.
         for rcpt in rcpts:
             if token_from_address(rcpt, REVIEW_ADDRESS):
@@ -198,7 +201,7 @@ class MailGate:
             return PASSWORD_FORM
         refusal = self.change_password(login.username, login.password, lines[0])
         if refusal:
-            return f"554 5.7.1 {refusal}"
+            return f"554 5.7.1 {refusal} (Password not changed)"
         self.forget_login(login.username, login.password)
         log.info("intake.password_changed", extra={"username": login.username})
         return OK_PASSWORD
@@ -251,7 +254,7 @@ def make_authenticator(gate: MailGate) -> Callable[..., AuthResult]:
         outcome = gate.authenticate(login, password)
         if not outcome.ok:
             reason = outcome.reason_zh or "用户名或密码错误"
-            return AuthResult(success=False, handled=False, message=f"535 5.7.8 Authentication failed: {reason}")
+            return AuthResult(success=False, handled=False, message=AUTH_FAILED.format(reason=reason))
         return AuthResult(success=True, auth_data=Login(outcome.username, outcome.filer, outcome.must_change, password))
 
     return authenticator

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 
@@ -211,3 +211,17 @@ def queue_status(conn: sqlite3.Connection) -> QueueStatus:
         "SELECT item_id, received_at FROM intake_items WHERE processed_seq IS NULL ORDER BY received_seq LIMIT 1"
     ).fetchone()
     return QueueStatus(waiting, oldest[0] if oldest else "", oldest[1] if oldest else "", processed)
+
+
+REFUSED_OUTCOMES = ("refused",)
+UNCLEAR_OUTCOMES = ("unclear", "unclear-again")
+
+
+def reply_outcomes_since(conn: sqlite3.Connection, since: datetime) -> dict[str, int]:
+    """Reviewer replies received since `since` and closed, counted by outcome (for `chanquan status`)."""
+    rows = conn.execute(
+        "SELECT outcome, COUNT(*) FROM intake_items WHERE purpose = 'review_reply' AND processed_seq IS NOT NULL"
+        " AND received_at >= ? GROUP BY outcome",
+        (since.astimezone(UTC).isoformat(),),  # received_at is written in UTC
+    )
+    return {str(outcome): int(count) for outcome, count in rows}

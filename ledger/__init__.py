@@ -8,13 +8,20 @@ from ledger.errors import (
     KeyFileError,
     LedgerClosedError,
     LedgerError,
+    LedgerForkError,
+    LedgerMissingError,
+    LedgerReadOnlyError,
+    LedgerRefusedError,
     PayloadError,
+    ProjectionsOutdatedError,
     ProofError,
     UnknownKindError,
+    WitnessUnavailableError,
 )
 from ledger.events import EventBody, StoredEvent, event_kind, registered_kinds
 from ledger.note import Checkpoint, NoteSigner, NoteVerifier, generate_key_files, load_verifier, open_note
 from ledger.projections import Projection, TableDifference
+from ledger.schema import read_only_uri
 from ledger.store import Ledger, StoredCheckpoint
 from ledger.verify import Problem, VerifyReport, verify_ledger
 
@@ -28,23 +35,30 @@ __all__ = [
     "Ledger",
     "LedgerClosedError",
     "LedgerError",
+    "LedgerForkError",
+    "LedgerMissingError",
+    "LedgerReadOnlyError",
+    "LedgerRefusedError",
     "NoteSigner",
     "NoteVerifier",
     "PayloadError",
     "Problem",
     "Projection",
+    "ProjectionsOutdatedError",
     "ProofError",
     "StoredCheckpoint",
     "StoredEvent",
     "TableDifference",
     "UnknownKindError",
     "VerifyReport",
+    "WitnessUnavailableError",
     "canonical_json",
     "event_kind",
     "generate_key_files",
     "leaf_data",
     "load_verifier",
     "open_note",
+    "read_only_uri",
     "registered_kinds",
     "verify_ledger",
 ]

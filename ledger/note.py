@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +133,33 @@ def open_note(note: str, verifier: NoteVerifier) -> Checkpoint:
         verified = True
     if not verified:
         raise NoteError(f"no signature by {verifier.name}")
+    return _checkpoint_text(text)
+
+
+def open_any(note: str, verifiers: Sequence[NoteVerifier]) -> Checkpoint:
+    """The checkpoint of a note signed by any of `verifiers`; the first verifier's complaint otherwise."""
+    first: NoteError | None = None
+    for verifier in verifiers:
+        try:
+            return open_note(note, verifier)
+        except NoteError as exc:
+            first = first or exc
+    raise first or NoteError("no verifier key")
+
+
+def read_unverified(note: str) -> Checkpoint:
+    """The checkpoint a note claims, signature not checked: for a deployment without any key file.
+
+    It can still tell that a database is older than what was once signed; only with a
+    verifier can it tell that the claim itself is genuine.
+    """
+    text, sep, _signatures = note.partition("\n\n")
+    if not sep:
+        raise NoteError("no blank line between text and signatures")
+    return _checkpoint_text(text + "\n")
+
+
+def _checkpoint_text(text: str) -> Checkpoint:
     lines = text.split("\n")
     if len(lines) < 4 or not lines[1].isdigit():
         raise NoteError("checkpoint text must be origin, size, root")

@@ -81,3 +81,14 @@ def replay(conn: sqlite3.Connection, projections: Sequence[Projection], events: 
             projection.apply(conn, event)
         count += 1
     return count
+
+
+def stale_projections(conn: sqlite3.Connection, projections: Sequence[Projection]) -> list[str]:
+    """Names of the projections whose tables are missing or were built from another DDL."""
+    stale = []
+    for projection in projections:
+        row = conn.execute("SELECT ddl_sha256 FROM ledger_projections WHERE name = ?", (projection.name,)).fetchone()
+        tables_present = all(table_exists(conn, "main", t) for t in projection.tables)
+        if row is None or row[0] != ddl_digest(projection) or not tables_present:
+            stale.append(projection.name)
+    return stale

@@ -73,9 +73,29 @@ def _authorizer(action: int, arg1: str | None, arg2: str | None, db_name: str | 
     return sqlite3.SQLITE_OK
 
 
+def read_only_uri(path: Path) -> str:
+    """A SQLite URI (open with uri=True, then PRAGMA query_only) that reads a WAL database without leaving a trace.
+
+    It never creates the file. While a -wal file exists (another process is writing, or a
+    crash left one) it is mode=ro, since a read-write handle closing last would checkpoint
+    that file into the database; otherwise mode=rw, so that closing removes the -wal and
+    -shm files SQLite makes while reading and the folder is as it was. (immutable=1 would
+    make no files at all, but reads pages unlocked while another process may write.)
+    """
+    mode = "ro" if Path(f"{path}-wal").exists() else "rw"
+    return f"{Path(path).absolute().as_uri()}?mode={mode}"
+
+
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """A guarded connection: WAL, synchronous=FULL, busy timeout, DROP/ALTER of ledger tables refused."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    """A guarded connection: WAL, synchronous=FULL, busy timeout, DROP/ALTER of ledger tables refused.
+
+    A read-only one never creates or changes a file (see read_only_uri).
+    """
+    if read_only:
+        target = read_only_uri(path)
+        conn = sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA temp_store = MEMORY")

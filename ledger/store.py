@@ -21,10 +21,28 @@ from typing import Any
 from ledger import merkle
 from ledger.blobs import BlobStore
 from ledger.canonical import format_ts
-from ledger.errors import EventNotFoundError, LedgerClosedError, LedgerError
+from ledger.errors import (
+    EventNotFoundError,
+    LedgerClosedError,
+    LedgerError,
+    LedgerForkError,
+    LedgerMissingError,
+    LedgerReadOnlyError,
+    ProjectionsOutdatedError,
+    WitnessUnavailableError,
+)
 from ledger.events import EventBody, StoredEvent
+from ledger.heads import Head, database_size, find_fork, newest_head
 from ledger.note import NoteSigner, NoteVerifier, load_signer
-from ledger.projections import Projection, TableDifference, compare_tables, ddl_digest, replay, table_exists
+from ledger.projections import (
+    Projection,
+    TableDifference,
+    compare_tables,
+    ddl_digest,
+    replay,
+    stale_projections,
+    table_exists,
+)
 from ledger.rows import EVENT_COLUMNS, StoredCheckpoint, db_size, node_source, row_to_event
 from ledger.schema import connect, create_schema
 from ledger.verify import Progress, VerifyReport, verify_ledger
@@ -37,7 +55,12 @@ _READ_PAGE = 2000
 
 
 class Ledger:
-    """Append-only, tamper-evident event store; see docs/ledger.md."""
+    """Append-only, tamper-evident event store; see docs/ledger.md.
+
+    Opening compares the tree with the newest line of the checkpoint file and of the
+    witness copy (ledger.heads). A database that does not extend them is refused with
+    LedgerForkError; opened `read_only`, it is readable and `fork` says what is wrong.
+    """
 
     def __init__(
         self,
@@ -49,11 +72,20 @@ class Ledger:
         blobs: BlobStore,
         checkpoint_interval_seconds: float,
         max_batch: int,
+        witness_file: Path | None = None,
+        verifier: NoteVerifier | None = None,
+        retired_verifiers: Sequence[NoteVerifier] = (),
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self.blobs = blobs
         self.signer = signer
         self.checkpoint_file = checkpoint_file
+        self.witness_file = witness_file
+        self.verifier = verifier if verifier is not None else signer.verifier if signer is not None else None
+        self.retired_verifiers = list(retired_verifiers)
+        self.read_only = read_only
+        self.fork: LedgerForkError | None = None
         self.projections = list(projections)
         self.checkpoint_interval_seconds = checkpoint_interval_seconds
         self.max_batch = max(1, max_batch)
@@ -62,7 +94,14 @@ class Ledger:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._close_lock = threading.Lock()
-        conn = connect(path)
+        self._writer: Writer | None = None
+        conn = self._open_checked()
+        if read_only:
+            try:
+                self._check_projections(conn)
+            finally:
+                conn.close()
+            return
         try:
             create_schema(conn)
             self._setup_projections(conn)
@@ -74,6 +113,7 @@ class Ledger:
             name=path.name,
             signer=signer,
             checkpoint_file=checkpoint_file,
+            witness_file=witness_file,
             projections=self.projections,
             checkpoint_interval_seconds=checkpoint_interval_seconds,
             max_batch=max_batch,
@@ -95,14 +135,24 @@ class Ledger:
         blobs_dir: Path | None = None,
         checkpoint_interval_seconds: float = 2.0,
         max_batch: int = 1000,
+        witness_file: Path | None = None,
+        verifier: NoteVerifier | None = None,
+        retired_verifiers: Sequence[NoteVerifier] = (),
+        read_only: bool = False,
     ) -> Ledger:
-        """Open (creating on first use) the ledger at `path`.
+        """Open (creating on first use, unless `read_only`) the ledger at `path`.
 
         Without `signing_key_path` no checkpoints are signed: fine for tests and
-        read-only tools, not for a deployment.
+        read-only tools, not for a deployment. Checkpoint lines are checked with
+        `verifier` (default: the signing key's public half) or, after a key rotation,
+        one of `retired_verifiers`. `witness_file` is a second checkpoint file, outside
+        the data directory, that every new checkpoint is appended to and that the
+        database must extend as well. A `read_only` ledger never creates or changes a
+        file and cannot append.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         signer = load_signer(signing_key_path, origin) if signing_key_path is not None else None
         return cls(
             path,
@@ -112,7 +162,53 @@ class Ledger:
             blobs=BlobStore(blobs_dir if blobs_dir is not None else path.parent / "blobs"),
             checkpoint_interval_seconds=checkpoint_interval_seconds,
             max_batch=max_batch,
+            witness_file=witness_file,
+            verifier=verifier,
+            retired_verifiers=retired_verifiers,
+            read_only=read_only,
         )
+
+    def _heads(self) -> list[Head]:
+        files = [f for f in (self.checkpoint_file, self.witness_file) if f is not None]
+        verifiers = [v for v in (self.verifier, *self.retired_verifiers) if v is not None]
+        return [head for f in files if (head := newest_head(f, verifiers)) is not None]
+
+    def _open_checked(self) -> sqlite3.Connection:
+        """The database connection, once the database is known to extend every checkpoint file.
+
+        Nothing is created or written before that check: a missing database next to signed
+        checkpoints is refused, not re-created empty.
+        """
+        if self.witness_file is not None and not self.witness_file.parent.is_dir():
+            if not self.read_only:
+                raise WitnessUnavailableError(str(self.witness_file.parent))
+            log.info("ledger.witness_unavailable", extra={"witness": str(self.witness_file.parent)})
+        heads = self._heads()
+        if not self.path.exists() and (heads or self.read_only):
+            raise find_fork(self.path, None, heads) or LedgerMissingError(str(self.path))
+        conn = connect(self.path, read_only=self.read_only)
+        try:
+            fork = find_fork(self.path, conn, heads)
+            unusable = self.read_only and database_size(conn) == 0 and not _has_schema(conn)
+        except BaseException:
+            conn.close()
+            raise
+        if fork is not None and (unusable or not self.read_only):
+            conn.close()
+            raise fork
+        if unusable:
+            conn.close()
+            raise LedgerMissingError(str(self.path))
+        if fork is not None:
+            log.info("ledger.fork_read_only", extra={"reason": fork.reason, "source": fork.source})
+        self.fork = fork
+        return conn
+
+    def _check_projections(self, conn: sqlite3.Connection) -> None:
+        """Read-only: projection tables must be current, since they cannot be rebuilt without writing."""
+        stale = stale_projections(conn, self.projections)
+        if stale:
+            raise ProjectionsOutdatedError(str(self.path), stale)
 
     def __enter__(self) -> Ledger:
         return self
@@ -127,25 +223,23 @@ class Ledger:
                 return
             self._closed = True
         atexit.unregister(self.close)
-        self._writer.stop()
+        # readers first: the writer's connection, closing last, is the one that may remove the -wal
+        # and -shm files (a read-only connection never does)
         with self._readers_lock:
             for conn in self._all_readers:
                 conn.close()
             self._all_readers.clear()
+        if self._writer is not None:
+            self._writer.stop()
 
     def _setup_projections(self, conn: sqlite3.Connection) -> None:
         """Create projection tables; a new or changed DDL gets fresh tables filled by replay."""
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
             raise LedgerError(f"projection names must be unique: {names}")
-        for projection in self.projections:
+        stale = stale_projections(conn, self.projections)
+        for projection in (p for p in self.projections if p.name in stale):
             digest = ddl_digest(projection)
-            row = conn.execute(
-                "SELECT ddl_sha256 FROM ledger_projections WHERE name = ?", (projection.name,)
-            ).fetchone()
-            tables_present = all(table_exists(conn, "main", t) for t in projection.tables)
-            if row is not None and row[0] == digest and tables_present:
-                continue
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for table in projection.tables:
@@ -183,6 +277,8 @@ class Ledger:
             rows.append((kind, actor, subject, body.to_payload_json()))
         if not rows:
             return []
+        if self._writer is None:
+            raise LedgerReadOnlyError(str(self.path))
         if self._writer.is_writer_thread():
             raise LedgerError("a projection must not append to the ledger (it runs inside the append)")
         with self._close_lock:  # nothing may be queued behind the writer's stop marker
@@ -195,6 +291,8 @@ class Ledger:
         """Sign the current tree now unless already signed (e.g. before printing a proof); None without a key."""
         if self.signer is None:
             return None
+        if self._writer is None:
+            raise LedgerReadOnlyError(str(self.path))
         with self._close_lock:
             if self._closed:
                 raise LedgerClosedError("the ledger is closed")
@@ -322,13 +420,15 @@ class Ledger:
         progress: Progress | None = None,
     ) -> VerifyReport:
         """Full audit (see ledger.verify); defaults to this ledger's key and checkpoint file."""
-        if verifier is None and self.signer is not None:
-            verifier = self.signer.verifier
+        retired: Sequence[NoteVerifier] = ()
+        if verifier is None:
+            verifier, retired = self.verifier, self.retired_verifiers
         if checkpoint_files is None:
-            checkpoint_files = [self.checkpoint_file] if self.checkpoint_file and self.checkpoint_file.exists() else []
+            checkpoint_files = [f for f in (self.checkpoint_file, self.witness_file) if f is not None and f.exists()]
         return verify_ledger(
             self.path,
             verifier=verifier,
+            retired_verifiers=retired,
             checkpoint_files=checkpoint_files,
             blobs=self.blobs if check_blobs else None,
             progress=progress,
@@ -389,3 +489,7 @@ class Ledger:
         finally:
             source.close()
             target.close()
+
+
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    return table_exists(conn, "main", "ledger_events") and table_exists(conn, "main", "ledger_projections")

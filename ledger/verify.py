@@ -22,7 +22,7 @@ from pathlib import Path
 from ledger import verify_events
 from ledger.blobs import BlobStore
 from ledger.merkle import EMPTY_ROOT, NODE_PREFIX, root_from_leaves
-from ledger.note import NoteError, NoteVerifier, open_note
+from ledger.note import NoteError, NoteVerifier, open_any
 from ledger.schema import MIN_STORED_LEVEL, NODE_LEVEL_SHIFT, connect
 from ledger.verify_events import default_workers, split_hashes
 
@@ -95,6 +95,7 @@ class _Context:
     db_path: Path
     workers: int  # second processes that hash pages alongside this one
     verifier: NoteVerifier | None
+    retired_verifiers: Sequence[NoteVerifier]
     checkpoint_files: Sequence[Path]
     blobs: BlobStore | None
     progress: Progress | None
@@ -148,11 +149,11 @@ def stage_checkpoints_load(ctx: _Context) -> None:
                 continue
             try:
                 record = json.loads(line)
-                notes.append((f"{path.name} 第 {number} 行", None, None, str(record["note"])))
+                notes.append((f"{path} 第 {number} 行", None, None, str(record["note"])))
             except (ValueError, KeyError, TypeError):
                 # a torn last line after a crash is expected; anything else is reported
                 if number != len(lines):
-                    ctx.report.add("bad_checkpoint", None, f"{path.name} 第 {number} 行")
+                    ctx.report.add("bad_checkpoint", None, f"{path} 第 {number} 行")
     seen: dict[str, _SignedRoot | None] = {}
     for source, size, root, note in notes:
         if note in seen:
@@ -164,7 +165,7 @@ def stage_checkpoints_load(ctx: _Context) -> None:
         if ctx.verifier is None:
             continue
         try:
-            checkpoint = open_note(note, ctx.verifier)
+            checkpoint = open_any(note, [ctx.verifier, *ctx.retired_verifiers])
         except NoteError as exc:
             ctx.report.add("bad_signature", None, f"{source}：{exc}")
             continue
@@ -358,8 +359,12 @@ def verify_ledger(
     blobs: BlobStore | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    retired_verifiers: Sequence[NoteVerifier] = (),
 ) -> VerifyReport:
-    """Audit the ledger at db_path; `workers` second processes share the hashing (default: one per spare core)."""
+    """Audit the ledger at db_path; `workers` second processes share the hashing (default: one per spare core).
+
+    Checkpoints verify with `verifier` or, signed before a key rotation, with one of `retired_verifiers`.
+    """
     conn = connect(db_path, read_only=True)
     try:
         conn.execute("BEGIN")
@@ -368,6 +373,7 @@ def verify_ledger(
             db_path,
             default_workers() if workers is None else workers,
             verifier,
+            list(retired_verifiers),
             list(checkpoint_files),
             blobs,
             progress,

@@ -89,10 +89,12 @@ class Writer:
         checkpoint_interval_seconds: float,
         max_batch: int,
         max_gather_seconds: float = 0.002,
+        witness_file: Path | None = None,
     ) -> None:
         self._conn = conn
         self.signer = signer
         self.checkpoint_file = checkpoint_file
+        self.witness_file = witness_file
         self.projections = projections
         self.checkpoint_interval_seconds = checkpoint_interval_seconds
         self.max_batch = max(1, max_batch)
@@ -342,21 +344,34 @@ class Writer:
         return StoredCheckpoint(checkpoint.size, checkpoint.root, ts, note)
 
     def _write_checkpoint_file(self, checkpoint: StoredCheckpoint) -> None:
-        """Append the checkpoint outside the database (after commit: the file never runs ahead)."""
-        if self.checkpoint_file is None:
-            return
+        """Append the checkpoint outside the database, to the local file and then the witness copy.
+
+        After the commit, so neither file ever runs ahead of the database. A witness that
+        cannot be written (a share gone away) lags behind, which is safe: the next open
+        refuses only a database that is behind a file, never a file that is behind.
+        """
         line = json.dumps(
             {"size": checkpoint.size, "ts": checkpoint.ts, "note": checkpoint.note}, ensure_ascii=False
         ).encode("utf-8")
-        try:
-            fd = os.open(self.checkpoint_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        for path, event in (
+            (self.checkpoint_file, "ledger.checkpoint_file_failed"),
+            (self.witness_file, "ledger.witness_failed"),
+        ):
+            if path is None:
+                continue
             try:
-                end = os.fstat(fd).st_size
-                if end and os.pread(fd, 1, end - 1) != b"\n":
-                    line = b"\n" + line  # a line torn by a crash stays on its own line
-                os.write(fd, line + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            log.exception("ledger.checkpoint_file_failed")
+                _append_line(path, line)
+            except OSError:
+                log.exception(event, extra={"file": str(path)})
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        end = os.fstat(fd).st_size
+        if end and os.pread(fd, 1, end - 1) != b"\n":
+            line = b"\n" + line  # a line torn by a crash stays on its own line
+        os.write(fd, line + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)

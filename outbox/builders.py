@@ -16,7 +16,13 @@ from outbox.notices import (
     on_intake_rejected,
     on_password_changed,
 )
-from outbox.review_notices import on_filing_returned, on_review_decided, on_review_requested, on_review_unclear
+from outbox.review_notices import (
+    on_filing_returned,
+    on_review_decided,
+    on_review_refused,
+    on_review_requested,
+    on_review_unclear,
+)
 
 Builder = Callable[[NoticeContext, StoredEvent], list[Notice]]
 
@@ -31,5 +37,6 @@ BUILDERS: dict[str, Builder] = {
     "credentials.mail_requested": on_credentials,
     "account.password_changed": on_password_changed,
     "review.unclear": on_review_unclear,
+    "review.refused": on_review_refused,
     "intake.confirmation_requested": on_confirmation_requested,
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -25,6 +26,9 @@ from outbox.mime import build_message, encode_address
 from outbox.spool import Envelope
 
 CHINA = timezone(timedelta(hours=8), "CST")
+# A Message-ID taken from an inbound mail goes into our headers only in this plain shape (no
+# spaces, line breaks or brackets inside): anything else is dropped rather than passed on.
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>\Z")
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "mail"
 
 
@@ -61,6 +65,7 @@ class MailSpec:
     reply_to: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     auto_submitted: bool = True
+    in_reply_to: str = ""  # the Message-ID of the mail this answers (a reviewer's reply), if any
 
 
 def _hash(text: str, length: int = 12) -> str:
@@ -139,11 +144,14 @@ class Composer:
             ("Date", format_datetime(spec.date.astimezone(CHINA))),
             ("Message-ID", message_id),
         ]
+        answered = spec.in_reply_to if _MESSAGE_ID.match(spec.in_reply_to) else ""
+        references = [self.root_id(spec.filing_id)] if spec.filing_id else []
+        references += [answered] if answered else []
+        if references:
+            # An answer threads under the mail it answers, and still under the filing's root.
+            headers += [("In-Reply-To", answered or references[0]), ("References", "\r\n ".join(references))]
         if spec.filing_id:
-            root = self.root_id(spec.filing_id)
             headers += [
-                ("In-Reply-To", root),
-                ("References", root),
                 ("Thread-Topic", f"产权登记 {spec.filing_id}"),
                 ("Thread-Index", thread_index(spec.filing_id)),
             ]

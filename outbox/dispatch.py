@@ -4,7 +4,7 @@ For each event after the cursor, in order: build its notices, spool every messag
 every 回执 file, and only then advance the cursor. A crash anywhere in between makes the
 next run redo the same event, which is harmless: Message-IDs and 回执 file names are
 derived from the event, so the spool skips messages it already holds (or has sent) and
-the 回执 files are rewritten with identical content.
+a 回执 file already there (written whole, atomically, by the earlier run) is left as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ledger.events import StoredEvent
 from outbox.atomic import write_atomic
 from outbox.builders import BUILDERS
 from outbox.compose import CHINA, Composer, MailSpec
-from outbox.notices import Notice, NoticeContext, receipt_file_stem
+from outbox.notices import Notice, NoticeContext
 from outbox.review_notices import review_address
 from outbox.sender import exclusive_lock
 from outbox.spool import Envelope, Spool
@@ -136,6 +136,7 @@ class Dispatcher:
         return len(written)
 
     def _handle(self, ev: StoredEvent) -> tuple[list[tuple[Envelope, bytes]], int]:
+        self.ctx.saw(ev)
         self._track_reviews(ev)
         if ev.kind == "filing.approved" and self.pdf_issuer is not None:
             self._issue(ev)
@@ -143,7 +144,7 @@ class Dispatcher:
         builder = BUILDERS.get(ev.kind)
         if builder is None:
             return [], 0
-        return self.render_notices(builder(self.ctx, ev), ev.ts)
+        return self.render_notices(builder(self.ctx, ev))
 
     def _issue(self, ev: StoredEvent) -> None:
         """The issuer is idempotent and appends document.issued itself, which a later event mails.
@@ -158,32 +159,45 @@ class Dispatcher:
         except Exception:
             log.exception("outbox.issue_failed", extra={"filing_id": filing_id, "seq": ev.seq})
 
-    def render_notices(self, notices: list[Notice], when: datetime) -> tuple[list[tuple[Envelope, bytes]], int]:
+    def render_notices(self, notices: list[Notice]) -> tuple[list[tuple[Envelope, bytes]], int]:
         """Compose each notice's message (not yet spooled) and write its 回执 files; (messages, files)."""
         messages = []
         files = 0
+        stems: set[str] = set()
         for notice in notices:
             if notice.spec.to:
                 messages.append(self.composer.compose(notice.spec))
             if notice.receipt_dir is not None:
-                files += self._write_receipt(notice, when)
+                # Two 回执 notices of one event with one label would share a stem: number the later
+                # ones (in the builder's fixed order, so a re-run numbers them the same way).
+                stem, n = notice.file_stem(), 1
+                while stem in stems:
+                    n += 1
+                    stem = f"{notice.file_stem()}_{n}"
+                stems.add(stem)
+                files += self._write_receipt(notice, notice.receipt_dir, stem)
         return messages, files
 
-    def _write_receipt(self, notice: Notice, when: datetime) -> int:
-        """The 回执 copy: the message text, plus each attachment as its own file."""
-        assert notice.receipt_dir is not None
+    def _write_receipt(self, notice: Notice, folder: Path, stem: str) -> int:
+        """The 回执 copy: the message text, plus each attachment as its own file; files written."""
         subject, text, _ = self.composer.render_parts(notice.spec)
-        stem = receipt_file_stem(notice.receipt_ident or notice.spec.filing_id, when, notice.receipt_label)
-        write_atomic(notice.receipt_dir / f"{stem}.txt", f"{subject}\n\n{text}".encode())
+        files = [(folder / f"{stem}.txt", f"{subject}\n\n{text}".encode())]
         for attachment in notice.spec.attachments:
             suffix = Path(attachment.filename).suffix or ".bin"
             label = Path(attachment.filename).stem.removeprefix(f"{notice.spec.filing_id}_")
-            write_atomic(notice.receipt_dir / f"{stem}_{label}{suffix}", attachment.data)
+            files.append((folder / f"{stem}_{label}{suffix}", attachment.data))
+        written = 0
+        for path, data in files:
+            # The name belongs to this notice alone; a file under it is this notice's own, complete
+            # (written atomically) by a run that crashed before moving the cursor: never rewritten.
+            if not path.exists():
+                write_atomic(path, data)
+                written += 1
         log.info(
             "outbox.receipt_written",
-            extra={"filing_id": notice.spec.filing_id, "dir": str(notice.receipt_dir), "stem": stem},
+            extra={"filing_id": notice.spec.filing_id, "dir": str(folder), "stem": stem, "files": written},
         )
-        return 1 + len(notice.spec.attachments)
+        return written
 
     # -- reminders ------------------------------------------------------------------------------
     def _track_reviews(self, ev: StoredEvent) -> None:
@@ -255,7 +269,7 @@ class Dispatcher:
                 reply_to=reply,
             )
             notices.append(Notice(spec))
-        messages, _ = self.render_notices(notices, due_at)
+        messages, _ = self.render_notices(notices)
         queued = len(self.spool.put_many(messages))
         log.info("outbox.reminded", extra={"filing_id": review.filing_id, "number": number, "waited": waited})
         return queued

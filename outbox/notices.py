@@ -4,6 +4,10 @@ This module has the shared context and the notices to filers and accounts; the r
 mails are in review_notices.py, the table of builders in builders.py. Each builder returns the notices to
 send and the files to drop, computed only from the event, earlier ledger events and
 the unit directory, so that running it again after a crash yields the same result.
+
+A 回执 file is named after the event it answers (`receipt_file_stem`: filing or item id,
+round, ledger seq, label), so every notice has a file of its own and a re-run finds the
+same name rather than a second copy or another notice's file.
 """
 
 from __future__ import annotations
@@ -11,12 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ledger.events import StoredEvent
-from outbox.compose import CHINA, Attachment, MailSpec
+from outbox.compose import Attachment, MailSpec
 from outbox.ports import Directory, LedgerPort, UnitInfo
 
 log = logging.getLogger(__name__)
@@ -31,8 +34,11 @@ class Notice:
 
     spec: MailSpec
     receipt_dir: Path | None = None
-    receipt_label: str = ""
-    receipt_ident: str = ""  # names the 回执 files; the filing id when empty
+    receipt_stem: str = ""  # the 回执 files' name without suffix: receipt_file_stem of the answered event
+
+    def file_stem(self) -> str:
+        """The stem, or one still unique per event and purpose for a notice built without it."""
+        return self.receipt_stem or f"{self.spec.filing_id or 'notice'}_{self.spec.key}_{self.spec.purpose}"
 
 
 @dataclass
@@ -46,6 +52,13 @@ class NoticeContext:
     attach_limit_bytes: int
     supervisor_code: str = ""
     _filings: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+
+    def saw(self, ev: StoredEvent) -> None:
+        """Called by the dispatcher for every event in order, so that the cache below always holds the
+        newest filing.received dispatched so far: a later round's answers must not be built from an
+        earlier round's filing.received (its names, its mail, its round number)."""
+        if ev.kind == "filing.received":
+            self._filings[ev.payload["filing_id"]] = (ev.seq, ev.payload)
 
     def filing(self, filing_id: str, before_seq: int | None = None) -> tuple[int, dict[str, Any]] | None:
         """The latest filing.received of a filing (its round, unit, channel, registration, blobs)."""
@@ -99,6 +112,13 @@ class NoticeContext:
             return None
         return self.dropbox_dir / filer / "回执"
 
+    def item_message_id(self, item_id: str, before_seq: int) -> str:
+        """The Message-ID of an inbound mail item (its intake.received), so that an answer threads under it."""
+        for ev in self.ledger.events(after_seq=0, kind="intake.received", subject=item_id):
+            if ev.seq < before_seq:
+                return str(ev.payload.get("message_id") or "")
+        return ""
+
     def blob_size(self, digest: str) -> int:
         try:
             return self.ledger.blobs.path(digest).stat().st_size
@@ -137,8 +157,15 @@ def filing_base(ctx: NoticeContext, received: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _base_name(name: str) -> str:
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def _document_names(received: dict[str, Any]) -> list[str]:
     blobs = received.get("attachment_blobs", [])
+    recorded = received.get("attachment_names") or []
+    if len(recorded) == len(blobs):
+        return [_base_name(str(name)) for name in recorded]
     registration = received.get("registration") or {}
     # workflow stores attachments sorted by file name; the catalogue names the same files
     names = sorted(
@@ -157,6 +184,29 @@ def filing_files(ctx: NoticeContext, received: dict[str, Any]) -> list[tuple[str
     return out
 
 
+def sent_names(received: dict[str, Any]) -> dict[str, str]:
+    """The filer's own names for what they sent (context of every answer that must say which bundle).
+
+    Filings recorded before the names were kept give empty strings; the templates then leave
+    the line out.
+    """
+    return {
+        "original_name": str(received.get("original_name") or ""),
+        "workbook_name": str(received.get("workbook_name") or ""),
+    }
+
+
+def receipt_file_stem(ident: str, seq: int, label: str, round_no: int | None = None) -> str:
+    """`CQ2026-000001_r2_00000123_受理回执`: unique per notice, the same on every re-run.
+
+    The ledger seq makes it unique (a filing resubmitted within the same second, rounds of
+    one filing, any number of bundles of one unit); id, round and label keep it readable and
+    make a folder listing sort by filing, round and then time.
+    """
+    round_part = f"_r{round_no}" if round_no else ""
+    return f"{ident}{round_part}_{seq:08d}_{label}"
+
+
 def filer_notice(
     ctx: NoticeContext,
     ev: StoredEvent,
@@ -167,7 +217,10 @@ def filer_notice(
     context: dict[str, Any],
     label: str,
     attachments: Sequence[Attachment] = (),
+    answers_filing: bool = False,
 ) -> Notice:
+    """A notice to the filer; `answers_filing` (the receipt, the error report) threads the mail
+    under the filer's own message, when they mailed the filing."""
     spec = MailSpec(
         purpose=purpose,
         template=template,
@@ -177,28 +230,66 @@ def filer_notice(
         context=context,
         filing_id=received["filing_id"],
         attachments=list(attachments),
+        in_reply_to=str(received.get("message_id") or "") if answers_filing else "",
     )
-    return Notice(spec, ctx.receipt_dir(received.get("channel", ""), received.get("filer", "")), label)
+    round_no = int(ev.payload.get("round") or received.get("round") or 1)
+    stem = receipt_file_stem(received["filing_id"], ev.seq, label, round_no)
+    return Notice(spec, ctx.receipt_dir(received.get("channel", ""), received.get("filer", "")), stem)
+
+
+def fails_validation(ctx: NoticeContext, ev: StoredEvent) -> bool:
+    """Whether this filing.received is followed by the same round's filing.invalid.
+
+    Workflow appends both in one transaction, so when the dispatcher sees the first the
+    second is already in the ledger: the answer is the same on every run, before or after
+    a crash. Rounds only grow, so the search stops at the first later round.
+    """
+    round_no = ev.payload.get("round")
+    for later in ctx.ledger.events(after_seq=ev.seq, kind="filing.invalid", subject=ev.payload["filing_id"]):
+        if later.payload.get("round") == round_no:
+            return True
+        if int(later.payload.get("round") or 0) > int(round_no or 0):
+            return False
+    return False
 
 
 # -- builders, one per event kind -----------------------------------------------------------------
 
 
-def on_filing_received(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    files = []
-    for name, blob in filing_files(ctx, p):
+def _received_files(ctx: NoticeContext, received: dict[str, Any]) -> list[dict[str, Any]]:
+    """What arrived, under the filer's own names where they were recorded."""
+    names = [str(n) for n in received.get("attachment_names") or []]
+    files = filing_files(ctx, received)
+    if received.get("workbook_name") and files:
+        files[0] = (str(received["workbook_name"]), files[0][1])
+    if len(names) == len(received.get("attachment_blobs", [])):
+        files[len(files) - len(names) :] = zip(names, received.get("attachment_blobs", []), strict=True)
+    out = []
+    for name, blob in files:
         size = human_size(ctx.blob_size(blob))
-        files.append({"name": name, "size": size, "row": [name, size]})
+        out.append({"name": name, "size": size, "row": [name, size]})
+    return out
+
+
+def on_filing_received(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
+    """The 受理回执, for a filing that passed validation: one that failed gets the error report alone."""
+    p = ev.payload
+    if fails_validation(ctx, ev):
+        return []
     registration = p.get("registration") or {}
     context = {
         **filing_base(ctx, p),
+        **sent_names(p),
         "received_at": ev.ts,
         "channel_label": CHANNEL_LABELS.get(p["channel"], "—"),
         "registration_kind": registration.get("reg_type") or "—",
-        "files": files,
+        "files": _received_files(ctx, p),
     }
-    return [filer_notice(ctx, ev, p, purpose="receipt", template="receipt", context=context, label="受理回执")]
+    return [
+        filer_notice(
+            ctx, ev, p, purpose="receipt", template="receipt", context=context, label="受理回执", answers_filing=True
+        )
+    ]
 
 
 def _finding_rows(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -223,6 +314,9 @@ def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         attachments.append(Attachment(annotated_name, ctx.ledger.blobs.get(p["annotated_blob"])))
     context = {
         **filing_base(ctx, received),
+        **sent_names(received),
+        "received_at": ev.ts,  # recorded in the same transaction as the filing.received
+        "channel_label": CHANNEL_LABELS.get(received.get("channel", ""), "—"),
         "errors": _finding_rows(errors),
         "warnings": _finding_rows(warnings),
         "annotated_name": annotated_name,
@@ -237,6 +331,7 @@ def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
             context=context,
             label="校验错误",
             attachments=attachments,
+            answers_filing=True,
         )
     ]
 
@@ -255,10 +350,16 @@ def on_intake_rejected(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         "message": p["message"],
     }
     spec = MailSpec(
-        purpose="intake-rejected", template="intake_rejected", to=to, key=event_key(ev), date=ev.ts, context=context
+        purpose="intake-rejected",
+        template="intake_rejected",
+        to=to,
+        key=event_key(ev),
+        date=ev.ts,
+        context=context,
+        in_reply_to=ctx.item_message_id(p["item_id"], ev.seq) if p.get("reply_to") else "",
     )
     receipt = ctx.receipt_dir(p.get("channel", ""), p.get("filer", ""))
-    return [Notice(spec, receipt, "无法受理", receipt_ident=p["item_id"])]
+    return [Notice(spec, receipt, receipt_file_stem(p["item_id"], ev.seq, "无法受理"))]
 
 
 def doc_label(doc_type: str) -> str:
@@ -364,7 +465,3 @@ def on_confirmation_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notic
         reply_to=p["confirm_address"],
     )
     return [Notice(spec)]
-
-
-def receipt_file_stem(ident: str, when: datetime, label: str) -> str:
-    return f"{ident}_{when.astimezone(CHINA):%Y%m%d-%H%M%S}_{label}"

@@ -1,8 +1,9 @@
 """What the outbox needs from the layers below, as narrow protocols.
 
-The outbox reads the ledger and asks workflow two questions (who is this unit, what
-is this reviewer's token); naming exactly that keeps the dispatcher testable and makes
-the dependency visible. `WorkflowDirectory` adapts the real `workflow.Workflow`.
+The outbox reads the ledger and asks workflow three questions (who is this unit, what
+is this reviewer's token, is this address a reviewer at all); naming exactly that keeps
+the dispatcher testable and makes the dependency visible. `WorkflowDirectory` adapts the
+real `workflow.Workflow`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class Directory(Protocol):
 
     def review_token(self, filing_id: str, round_no: int, level: int, reviewer_email: str) -> str: ...
 
+    def is_reviewer(self, address: str) -> bool:
+        """Whether the address is a reviewer of any unit (refusal answers go to nobody else)."""
+        ...
+
 
 def _info(unit: Any) -> UnitInfo | None:
     if unit is None:
@@ -83,3 +88,7 @@ class WorkflowDirectory:
 
     def review_token(self, filing_id: str, round_no: int, level: int, reviewer_email: str) -> str:
         return str(self.workflow.review_token(filing_id, round_no, level, reviewer_email))
+
+    def is_reviewer(self, address: str) -> bool:
+        wanted = address.strip().lower()
+        return any(wanted in (e.lower() for e in unit.reviewer_emails) for unit in self.workflow.units.all())

@@ -1,4 +1,5 @@
-"""Notices of the review itself: the request to each reviewer, the decisions, the unclear-reply answer.
+"""Notices of the review itself: the request to each reviewer, the decisions, the answers to replies
+that were unclear or refused.
 
 The review request is the one mail a person must act on, so it carries everything
 needed to decide without logging in anywhere: a summary, what changed since the
@@ -22,6 +23,7 @@ from outbox.notices import (
     filing_files,
     human_size,
     is_automatic_sender,
+    sent_names,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,7 @@ def on_review_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     has_previous, changes = _changes(ctx, received.get("unit", ""), registration, ev.seq)
     base = {
         **filing_base(ctx, received),
+        **sent_names(received),
         "reviewer_unit_name": ctx.unit_name(p["unit"]),
         "summary": _summary(registration),
         "has_previous": has_previous,
@@ -189,5 +192,73 @@ def on_review_unclear(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         context={"reply_address": reply},
         reply_to=reply,
         filing_id=p["filing_id"],
+        in_reply_to=str(p.get("message_id", "")),
+    )
+    return [Notice(spec)]
+
+
+def _known_reviewer(ctx: NoticeContext, address: str, filing_id: str, before_seq: int) -> bool:
+    """A reviewer of some unit now, or an address this filing's review was sent to (removed since).
+
+    Nobody else is answered: a refusal answer to any From address would make the service a relay
+    for whoever forges one.
+    """
+    if ctx.directory.is_reviewer(address):
+        return True
+    if not filing_id:
+        return False
+    for ev in ctx.ledger.events(after_seq=0, kind="review.requested", subject=filing_id):
+        if ev.seq >= before_seq:
+            break
+        if address in (str(r).lower() for r in ev.payload.get("reviewers", [])):
+            return True
+    return False
+
+
+def _masked(address: str) -> str:
+    """Enough of an address to recognise one's own mailbox, not enough to harvest it."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else ""
+
+
+def on_review_refused(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
+    """Every refused reply is answered once, in Chinese, with why and what to do — to known reviewers only."""
+    p = ev.payload
+    sender = str(p.get("sender", "")).lower()
+    filing_id = str(p.get("filing_id", ""))
+    if is_automatic_sender(sender, ctx.mail_domain) or not _known_reviewer(ctx, sender, filing_id, ev.seq):
+        log.info("outbox.refusal_not_answered", extra={"filing_id": filing_id, "code": p.get("code", "")})
+        return []
+    code = str(p.get("code", ""))
+    step = STEP_RE.search(str(p.get("token", "")))
+    reply = ""
+    if code == "missing-opinion" and step is not None:
+        # The sender is the step's reviewer (the token matched): answering this mail decides again.
+        reply = review_address(ctx, filing_id, int(step["round"]), int(step["level"]), sender)
+    known = ctx.filing(filing_id, ev.seq) if filing_id and code != "unknown-filing" else None
+    context = {
+        "code": code,
+        "reason": p.get("reason", ""),
+        "sender": sender,
+        "decision": p.get("decision", ""),
+        "unit_name": ctx.unit_name(known[1].get("unit", "")) if known else "",
+        "step_label": f"第 {step['round']} 轮第 {step['level']} 级审核" if step is not None else "",
+        "addressed_hint": _masked(str(p.get("addressed_to", ""))),
+        "decided_by": p.get("decided_by", ""),
+        "decided_at": p.get("decided_at", ""),
+        "decided": p.get("decided", ""),
+        "received_at": ev.ts,
+        "reply_address": reply,
+    }
+    spec = MailSpec(
+        purpose="review-refused",
+        template="review_refused",
+        to=[sender],
+        key=event_key(ev),  # one answer per refusal event
+        date=ev.ts,
+        context=context,
+        reply_to=reply,
+        filing_id=filing_id if known else "",
+        in_reply_to=str(p.get("message_id", "")),
     )
     return [Notice(spec)]

@@ -10,7 +10,7 @@ from validation.codes import is_valid_org_code, is_valid_uscc, normalize_org_cod
 from validation.findings import ERROR, WARNING, Finding, Severity
 from validation.model import CellRef, DocumentEntry, FieldChange, Investor, Registration, diff_registrations
 from validation.reader import ReadResult, read_workbook
-from validation.rules import DEFAULT_RULES, Rule, RuleContext
+from validation.rules import DEFAULT_RULES, Rule, RuleContext, RuleOptions, set_default_options
 from validation.spec import FIELD_SPEC, TABLE_SPEC, TEMPLATE_VERSION, spec_as_json
 from validation.template import fill_workbook, template_bytes, write_template
 
@@ -33,6 +33,7 @@ __all__ = [
     "Registration",
     "Rule",
     "RuleContext",
+    "RuleOptions",
     "Severity",
     "annotate_workbook",
     "check_bundle",
@@ -45,6 +46,7 @@ __all__ = [
     "normalize_org_code",
     "read_workbook",
     "run_rules",
+    "set_default_options",
     "spec_as_json",
     "template_bytes",
     "write_template",

@@ -16,9 +16,10 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from validation.findings import human_size
 from validation.safety import (
     MAX_INFLATED_TOTAL,
     MAX_MEMBERS,
@@ -54,6 +55,9 @@ class Bundle:
     attachments: dict[str, bytes] = field(default_factory=dict, repr=False)
     original_names: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    lone_workbook: bool = False
+    """A workbook given by itself (not a zip, not a folder, no attachments folder): `chanquan check`
+    then checks the workbook alone unless asked to require its files. A filing never does."""
 
     @property
     def attachment_names(self) -> list[str]:
@@ -258,8 +262,7 @@ def _files_from_folder(folder: Path, source: str) -> list[tuple[str, bytes]]:
             if len(entries) > MAX_MEMBERS or total > MAX_INFLATED_TOTAL:
                 raise BundleError(
                     "bundle-too-large",
-                    f"{source}中的文件过多或过大（超过 {MAX_MEMBERS} 个或 "
-                    f"{MAX_INFLATED_TOTAL // (1024 * 1024)} MB），已拒收。",
+                    f"{source}中的文件过多或过大（超过 {MAX_MEMBERS} 个或 {human_size(MAX_INFLATED_TOTAL)}），已拒收。",
                 )
     files = []
     for relative, path in entries:
@@ -276,7 +279,8 @@ def _read_file(path: Path, source: str) -> bytes:
         if size > MAX_SOURCE_BYTES:
             raise BundleError(
                 "bundle-too-large",
-                f"{source}有 {size // (1024 * 1024)} MB，超过上限 {MAX_SOURCE_BYTES // (1024 * 1024)} MB，已拒收。",
+                f"{source}有 {human_size(size, limit=MAX_SOURCE_BYTES)}，"
+                f"超过上限 {human_size(MAX_SOURCE_BYTES)}，已拒收。",
             )
         return path.read_bytes()
     except FileNotFoundError as exc:
@@ -314,7 +318,7 @@ def load_bundle(
     if _is_workbook_name(lower) or container == "ole" or (container == "zip" and _looks_like_xlsx_package(data)):
         workbook_name = sanitize_name(display) if _is_workbook_name(lower) else "登记表.xlsx"
         bundle = _assemble([(display if _is_workbook_name(lower) else workbook_name, data)], f"“{display}”")
-        return _with_extra_attachments(bundle, attachments_dir)
+        return _with_extra_attachments(replace(bundle, lone_workbook=True), attachments_dir)
     if container != "zip":
         if not data:
             raise BundleError("bundle-truncated", f"“{display}”是空文件（0 字节），请重新报送。")

@@ -12,6 +12,7 @@ from validation.findings import ERROR, Finding
 from validation.model import Registration
 from validation.reader import read_workbook
 from validation.rules import DEFAULT_RULES, VERSION_CODES, Rule, RuleContext
+from validation.rules.base import RuleOptions, default_options
 
 if TYPE_CHECKING:
     from validation.bundle import Bundle
@@ -45,7 +46,8 @@ def run_rules(ctx: RuleContext, rules: Iterable[Rule]) -> list[Finding]:
     """Runs rules in order. A workbook of an unknown template version is refused before the rest.
 
     A rule that raises is a bug in that rule; the filing gets one `rule-failed` error rather than
-    a crash, and the log says which rule.
+    a crash, and the log says which rule. Each rule's errors are noted in `ctx` before the next
+    rule runs, so that a later rule can leave out what only follows from them.
     """
     findings: list[Finding] = []
     for rule in rules:
@@ -58,6 +60,7 @@ def run_rules(ctx: RuleContext, rules: Iterable[Rule]) -> list[Finding]:
                 Finding("rule-failed", ERROR, "", "", name, "", f"审核规则“{name}”运行出错，请联系管理员（已记录）。")
             ]
         findings.extend(produced)
+        ctx.note(produced)
         if any(f.code in VERSION_CODES for f in produced):
             break
     return findings
@@ -72,11 +75,13 @@ def check_workbook_bytes(
     today: dt.date | None = None,
     bundle: Bundle | None = None,
     original_names: Mapping[str, str] | None = None,
+    options: RuleOptions | None = None,
 ) -> CheckResult:
     """Reads and checks one workbook; raises BundleError only when it cannot be read at all.
 
-    `attachments` None means none were supplied to compare with (file presence is not checked);
-    an empty mapping means the filing has no attachments.
+    `attachments` None means none were supplied to compare with (file presence is not checked,
+    and one `attachments-not-checked` warning says so); an empty mapping means the filing has no
+    attachments. `options` None uses the process-wide default (set_default_options).
     """
     read = read_workbook(data, name=name)
     ctx = RuleContext(
@@ -87,8 +92,10 @@ def check_workbook_bytes(
         problem_cells=read.problem_cells,
         missing_tables=read.missing_tables,
         today=today or dt.date.today(),
+        options=options or default_options(),
     )
     ctx.seed_columns(read.columns)
+    ctx.note(read.findings)
     findings = read.findings + run_rules(ctx, (*DEFAULT_RULES, *extra_rules))
     log.debug(
         "validation.checked",
@@ -102,14 +109,26 @@ def check_workbook_bytes(
     return CheckResult(read.registration, findings)
 
 
-def check_bundle(bundle: Bundle, extra_rules: Iterable[Rule] = (), *, today: dt.date | None = None) -> CheckResult:
-    """Checks a loaded bundle: its workbook and the attachments it came with."""
+def check_bundle(
+    bundle: Bundle,
+    extra_rules: Iterable[Rule] = (),
+    *,
+    today: dt.date | None = None,
+    options: RuleOptions | None = None,
+    check_attachments: bool = True,
+) -> CheckResult:
+    """Checks a loaded bundle: its workbook and the attachments it came with.
+
+    `check_attachments=False` checks the workbook alone (`chanquan check` on a lone workbook): the
+    files it lists are not looked for, and one warning says so. A filing always checks them.
+    """
     return check_workbook_bytes(
         bundle.workbook_bytes,
-        bundle.attachments,
+        bundle.attachments if check_attachments else None,
         name=bundle.workbook_name,
         extra_rules=extra_rules,
         today=today,
         bundle=bundle,
         original_names=bundle.original_names,
+        options=options,
     )

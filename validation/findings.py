@@ -63,3 +63,28 @@ def display_value(value: object) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)
+
+
+_KB = 1024
+_MB = 1024 * 1024
+
+
+def human_size(size: int, *, limit: int | None = None) -> str:
+    """A file size as a person writes it: “2.3 MB”, “512 KB”, “800 字节”.
+
+    Megabytes with one decimal at most and no trailing “.0”, kilobytes whole. With `limit`, a size
+    above the limit never reads as the limit itself (2 MB and one byte is “2.1 MB”, not “2 MB，超过
+    2 MB”), so a refusal never looks self-contradictory.
+    """
+    if size < _KB:
+        return f"{size} 字节"
+    kilobytes = (size + _KB // 2) // _KB
+    if kilobytes < _KB:
+        if limit is not None and size > limit and kilobytes * _KB <= limit:
+            kilobytes = limit // _KB + 1
+        return f"{kilobytes} KB"
+    tenths = (size * 10 + _MB // 2) // _MB
+    if limit is not None and size > limit and tenths * _MB <= limit * 10:
+        tenths = limit * 10 // _MB + 1
+    whole, tenth = divmod(tenths, 10)
+    return f"{whole}.{tenth} MB" if tenth else f"{whole} MB"

@@ -8,8 +8,116 @@ instructions; they are also the Excel defined names of the input cells (contract
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+
+from validation.catalogue import (
+    ALL_SITUATIONS,
+    ALLOWED_EXTENSIONS,
+    BACKFILL,
+    BACKFILL_FORMS,
+    BOOL_VALUES,
+    CODELESS_INVESTOR_CATEGORIES,
+    CURRENCIES,
+    DOC_APPLICATION,
+    DOC_KINDS,
+    ENT_LEVELS,
+    FIRST_LEVEL,
+    INDUSTRIES,
+    INVESTOR_CATEGORIES,
+    MAX_ATTACHMENT_BYTES,
+    OP_STATUSES,
+    ORG_FORMS,
+    REG_CANCEL,
+    REG_CHANGE,
+    REG_OCCUPY,
+    REG_SITUATIONS,
+    REG_TYPES,
+    REQUIRED_DOCS,
+    STATE_ABSOLUTE,
+    STATE_ACTUAL,
+    STATE_INVESTOR_CATEGORIES,
+    STATE_MINORITY,
+    STATE_RELATIONS,
+    STATE_WHOLLY,
+    doc_required_label,
+    required_doc_kinds,
+)
+from validation.requirements import (
+    ALWAYS,
+    DOMESTIC,
+    OPTIONAL,
+    ColumnSpec,
+    FieldSpec,
+    FieldType,
+    Requirement,
+    TableSpec,
+)
+
+__all__ = [
+    "ALLOWED_EXTENSIONS",
+    "ALL_SITUATIONS",
+    "ALWAYS",
+    "BACKFILL",
+    "BACKFILL_FORMS",
+    "BASIC_FIELDS",
+    "BOOL_VALUES",
+    "CODELESS_INVESTOR_CATEGORIES",
+    "CURRENCIES",
+    "DOCUMENTS",
+    "DOC_APPLICATION",
+    "DOC_KINDS",
+    "DOMESTIC",
+    "ENT_LEVELS",
+    "FIELD_LIST",
+    "FIELD_SPEC",
+    "FIRST_LEVEL",
+    "INDUSTRIES",
+    "INVESTORS",
+    "INVESTOR_CATEGORIES",
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_TABLE_ROWS",
+    "OPTIONAL",
+    "OP_STATUSES",
+    "ORG_FORMS",
+    "REGISTRATION_FIELDS",
+    "REG_CANCEL",
+    "REG_CHANGE",
+    "REG_OCCUPY",
+    "REG_SITUATIONS",
+    "REG_TYPES",
+    "REQUIRED_DOCS",
+    "SHEET_BASIC",
+    "SHEET_DOCUMENTS",
+    "SHEET_GUIDE",
+    "SHEET_INVESTORS",
+    "SHEET_ORDER",
+    "SHEET_REGISTRATION",
+    "STATE_ABSOLUTE",
+    "STATE_ACTUAL",
+    "STATE_INVESTOR_CATEGORIES",
+    "STATE_MINORITY",
+    "STATE_RELATIONS",
+    "STATE_WHOLLY",
+    "SUPPORTED_TEMPLATE_VERSIONS",
+    "TABLES",
+    "TABLE_SPEC",
+    "TEMPLATE_SOURCE_HINT",
+    "TEMPLATE_TABLE_ROWS",
+    "TEMPLATE_VERSION",
+    "VERSION_CELL",
+    "VERSION_NAME",
+    "VERSION_SHEET",
+    "ColumnSpec",
+    "FieldSpec",
+    "FieldType",
+    "Requirement",
+    "TableSpec",
+    "doc_required_label",
+    "required_doc_kinds",
+    "spec_as_json",
+]
+"""The field declarations are this module's own; the catalogue and the declaration types are
+re-exported so that `from validation.spec import ...` keeps giving every name of the standard."""
 
 TEMPLATE_VERSION = "2026.1"
 """Version written into every template (defined name `template_version`)."""
@@ -19,8 +127,6 @@ SUPPORTED_TEMPLATE_VERSIONS: frozenset[str] = frozenset({TEMPLATE_VERSION})
 TEMPLATE_SOURCE_HINT = (
     "请运行 `chanquan template --out 产权登记表.xlsx` 或向上级单位、市国资委索取当前版本的标准登记工作簿"
 )
-
-FieldType = Literal["text", "org_code", "uscc", "enum", "date", "amount", "percent", "bool", "email", "phone", "region"]
 
 SHEET_GUIDE = "填表说明"
 SHEET_REGISTRATION = "登记信息"
@@ -32,272 +138,6 @@ SHEET_ORDER: tuple[str, ...] = (SHEET_GUIDE, SHEET_REGISTRATION, SHEET_BASIC, SH
 VERSION_NAME = "template_version"
 VERSION_SHEET = SHEET_REGISTRATION
 VERSION_CELL = "E1"
-
-# --- enumerations -------------------------------------------------------------------------
-
-REG_OCCUPY = "占有产权登记"
-REG_CHANGE = "变动产权登记"
-REG_CANCEL = "注销产权登记"
-REG_TYPES: tuple[str, ...] = (REG_OCCUPY, REG_CHANGE, REG_CANCEL)
-
-BACKFILL = "补录历史数据"
-REG_SITUATIONS: dict[str, tuple[str, ...]] = {
-    REG_OCCUPY: ("新设立国家出资企业", "投资设立", "收购股权取得控制", "其他原因取得产权", BACKFILL),
-    REG_CHANGE: (
-        "企业名称变动",
-        "注册资本变动",
-        "出资人或出资比例变动",
-        "企业级次变动",
-        "组织形式变动",
-        "国有资产性质变动",
-        "其他变动",
-    ),
-    REG_CANCEL: ("解散清算", "依法破产", "被吸收合并", "股权转让后不再占有产权", "其他原因注销"),
-}
-ALL_SITUATIONS: tuple[str, ...] = tuple(dict.fromkeys(s for group in REG_SITUATIONS.values() for s in group))
-
-BACKFILL_FORMS: tuple[str, ...] = ("已办无变化", "已办有变化", "未办")
-
-STATE_WHOLLY = "国有全资"
-STATE_ABSOLUTE = "国有绝对控股"
-STATE_ACTUAL = "国有实际控制"
-STATE_MINORITY = "国有参股"
-STATE_RELATIONS: tuple[str, ...] = (STATE_WHOLLY, STATE_ABSOLUTE, STATE_ACTUAL, STATE_MINORITY)
-
-ENT_LEVELS: tuple[str, ...] = ("一级", "二级", "三级", "四级", "五级", "六级及以下")
-FIRST_LEVEL = "一级"
-
-ORG_FORMS: tuple[str, ...] = (
-    "有限责任公司",
-    "股份有限公司",
-    "全民所有制企业",
-    "集体所有制企业",
-    "合伙企业",
-    "境外企业",
-    "其他",
-)
-CURRENCIES: tuple[str, ...] = ("人民币", "美元", "港元", "欧元", "日元", "英镑", "其他")
-INDUSTRIES: tuple[str, ...] = (
-    "A 农、林、牧、渔业",
-    "B 采矿业",
-    "C 制造业",
-    "D 电力、热力、燃气及水生产和供应业",
-    "E 建筑业",
-    "F 批发和零售业",
-    "G 交通运输、仓储和邮政业",
-    "H 住宿和餐饮业",
-    "I 信息传输、软件和信息技术服务业",
-    "J 金融业",
-    "K 房地产业",
-    "L 租赁和商务服务业",
-    "M 科学研究和技术服务业",
-    "N 水利、环境和公共设施管理业",
-    "O 居民服务、修理和其他服务业",
-    "P 教育",
-    "Q 卫生和社会工作",
-    "R 文化、体育和娱乐业",
-    "S 公共管理、社会保障和社会组织",
-    "T 国际组织",
-)
-OP_STATUSES: tuple[str, ...] = ("正常经营", "停业", "歇业", "清算中", "已注销")
-BOOL_VALUES: tuple[str, ...] = ("是", "否")
-
-INVESTOR_CATEGORIES: tuple[str, ...] = (
-    "国有资产监督管理机构",
-    "国有独资（全资）企业",
-    "国有控股企业",
-    "国有实际控制企业",
-    "国有参股企业",
-    "其他境内企业",
-    "境外企业",
-    "自然人",
-    "其他",
-)
-STATE_INVESTOR_CATEGORIES: frozenset[str] = frozenset(INVESTOR_CATEGORIES[:4])
-"""Investors whose stake counts as state-held when checking 与国家出资企业关系."""
-CODELESS_INVESTOR_CATEGORIES: frozenset[str] = frozenset({"境外企业", "自然人", "其他"})
-"""Investors that need not carry a Chinese organization code or USCC."""
-
-DOC_APPLICATION = "业务办理申请文件"
-DOC_KINDS: tuple[str, ...] = (
-    DOC_APPLICATION,
-    "经济行为批准文件",
-    "企业章程",
-    "营业执照副本",
-    "验资报告或出资证明",
-    "审计报告",
-    "注销证明文件",
-    "资产评估备案表",
-    "其他资料",
-)
-REQUIRED_DOCS: dict[str, tuple[str, ...]] = {
-    REG_OCCUPY: (DOC_APPLICATION, "经济行为批准文件", "企业章程", "营业执照副本", "验资报告或出资证明"),
-    REG_CHANGE: (DOC_APPLICATION, "经济行为批准文件", "企业章程", "营业执照副本"),
-    REG_CANCEL: (DOC_APPLICATION, "经济行为批准文件", "审计报告", "注销证明文件"),
-    BACKFILL: (DOC_APPLICATION, "企业章程", "营业执照副本"),
-}
-"""Document kinds that need a file, by reg_type (or by the backfill situation, which overrides)."""
-
-ALLOWED_EXTENSIONS: tuple[str, ...] = ("rar", "zip", "pdf", "doc", "docx", "jpg", "jpeg")
-MAX_ATTACHMENT_BYTES = 2 * 1024 * 1024
-
-
-def required_doc_kinds(reg_type: str | None, reg_situation: str | None) -> tuple[str, ...]:
-    """Kinds needing a file; the application letter is required even when reg_type is unknown."""
-    if reg_situation == BACKFILL:
-        return REQUIRED_DOCS[BACKFILL]
-    return REQUIRED_DOCS.get(reg_type or "", (DOC_APPLICATION,))
-
-
-def doc_required_label(kind: str) -> str:
-    """The text pre-filled in the 是否必需 column, saying for which registrations a kind is needed."""
-    if kind == DOC_APPLICATION:
-        return "必需"
-    needed_by = [name for name, kinds in REQUIRED_DOCS.items() if kind in kinds]
-    if not needed_by:
-        return "按需提供"
-    short = {REG_OCCUPY: "占有", REG_CHANGE: "变动", REG_CANCEL: "注销", BACKFILL: "补录"}
-    return "、".join(short[n] for n in needed_by) + "登记必需"
-
-
-# --- requirement conditions -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """When a field must be filled; evaluated by rules.required, described in docs and the spec JSON."""
-
-    always: bool = False
-    reg_types: tuple[str, ...] = ()
-    backfill_only: bool = False
-    not_backfill: bool = False
-    exempt_overseas: bool = False
-    exempt_first_level: bool = False
-
-    @property
-    def is_conditional(self) -> bool:
-        return not self.always and bool(
-            self.reg_types or self.backfill_only or self.not_backfill or self.exempt_overseas or self.exempt_first_level
-        )
-
-    def describe(self) -> str:
-        if not self.always and not self.is_conditional:
-            return "选填"
-        parts: list[str] = []
-        if self.backfill_only:
-            parts.append("登记情形为“补录历史数据”时必填，其他情形不填")
-        if self.reg_types:
-            parts.append("登记类型为" + "、".join(self.reg_types) + "时必填")
-        if self.not_backfill:
-            parts.append("补录历史数据以外的情形必填")
-        if self.always and not parts:
-            parts.append("必填")
-        if self.exempt_overseas:
-            parts.append("境外企业免填")
-        if self.exempt_first_level:
-            parts.append("一级企业免填")
-        return "；".join(parts)
-
-
-ALWAYS = Requirement(always=True)
-OPTIONAL = Requirement()
-DOMESTIC = Requirement(always=True, exempt_overseas=True)
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One input cell of the workbook."""
-
-    key: str
-    label: str
-    sheet: str
-    cell: str
-    type: FieldType
-    requirement: Requirement
-    help: str
-    allowed: tuple[str, ...] = ()
-
-    @property
-    def required(self) -> bool:
-        return self.requirement.always and not self.requirement.is_conditional
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "sheet": self.sheet,
-            "cell": self.cell,
-            "type": self.type,
-            "allowed": list(self.allowed),
-            "required": self.required,
-            "required_when": self.requirement.describe(),
-            "help": self.help,
-        }
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """One column of an Excel table; `column` is the sheet column letter in the template."""
-
-    key: str
-    label: str
-    column: str
-    type: FieldType
-    requirement: Requirement
-    help: str
-    allowed: tuple[str, ...] = ()
-
-    @property
-    def required(self) -> bool:
-        return self.requirement.always and not self.requirement.is_conditional
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "column": self.column,
-            "type": self.type,
-            "allowed": list(self.allowed),
-            "required": self.required,
-            "required_when": self.requirement.describe(),
-            "help": self.help,
-        }
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """An Excel table (ListObject): header row at `header_row`, body rows below it."""
-
-    name: str
-    label: str
-    sheet: str
-    header_row: int
-    columns: tuple[ColumnSpec, ...]
-    help: str
-
-    @property
-    def first_column(self) -> str:
-        return self.columns[0].column
-
-    @property
-    def last_column(self) -> str:
-        return self.columns[-1].column
-
-    def column(self, key: str) -> ColumnSpec:
-        for col in self.columns:
-            if col.key == key:
-                return col
-        raise KeyError(key)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "sheet": self.sheet,
-            "header_row": self.header_row,
-            "help": self.help,
-            "columns": [c.as_json() for c in self.columns],
-        }
 
 
 def _reg(row: int) -> str:
@@ -517,7 +357,7 @@ DOCUMENTS = TableSpec(
     label="合规性资料目录",
     sheet=SHEET_DOCUMENTS,
     header_row=3,
-    help="每份资料一行，文件名须与随表提交的附件文件名一致；格式 RAR/ZIP/PDF/WORD/JPG，每个不超过2MB。",
+    help="每份资料一行，文件名须与随表提交的附件文件名一致；格式 RAR/ZIP/PDF/WORD/JPG/PNG/TIFF，每个不超过 2 MB。",
     columns=(
         ColumnSpec("doc_kind", "资料类型", "A", "enum", ALWAYS, "业务办理申请文件任何登记都必需。", DOC_KINDS),
         ColumnSpec("required", "是否必需", "B", "text", OPTIONAL, "模板预填，说明哪些登记类型需要此资料。"),
@@ -534,13 +374,11 @@ FIELD_SPEC: dict[str, FieldSpec] = {f.key: f for f in FIELD_LIST}
 TABLE_SPEC: dict[str, TableSpec] = {t.name: t for t in TABLES}
 
 MAX_TABLE_ROWS = 10_000
-"""Rows read per table at most, so that a sheet with a million-row used range cannot eat memory."""
+"""Rows read per table at most, so that a sheet with a million-row used range cannot eat memory; also
+the rows the template's drop-downs and running totals cover (every row a table can hold)."""
 
 TEMPLATE_TABLE_ROWS = {"investors": 20, "documents": len(DOC_KINDS) + 6}
 """Body rows the blank template's tables span (fill_workbook extends them as needed)."""
-
-UNLOCKED_TABLE_ROWS = 2_000
-"""Body rows left unlocked under each table header so that filers can add rows on a protected sheet."""
 
 
 def spec_as_json() -> dict[str, Any]:

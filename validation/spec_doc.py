@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 
+from validation.catalogue import join_choices
+from validation.findings import human_size
 from validation.spec import (
     ALLOWED_EXTENSIONS,
     FIELD_LIST,
@@ -19,7 +21,6 @@ from validation.spec import (
     TABLES,
     TEMPLATE_TABLE_ROWS,
     TEMPLATE_VERSION,
-    UNLOCKED_TABLE_ROWS,
     VERSION_CELL,
     VERSION_NAME,
     VERSION_SHEET,
@@ -44,12 +45,15 @@ def _cell(text: str) -> str:
 
 
 def _allowed(spec: FieldSpec | ColumnSpec) -> str:
-    return "、".join(spec.allowed) if spec.allowed else ""
+    return join_choices(spec.allowed) if spec.allowed else ""
 
 
 def render() -> str:
-    lines = [INTRO]
-    lines += [
+    return "\n".join([INTRO, *_layout(), *_types(), *_fields(), *_tables(), *_situations_and_documents()])
+
+
+def _layout() -> list[str]:
+    return [
         "## Layout",
         "",
         f"- Template version: `{TEMPLATE_VERSION}`, in the cell named `{VERSION_NAME}` "
@@ -60,22 +64,33 @@ def render() -> str:
         "- Single fields: label in column A, input in column B (yellow, unlocked), help in column C.",
         "- Sheets are protected without a password (labels locked, inputs unlocked) to prevent slips, not to",
         "  keep secrets; inserting and deleting rows, sorting and filtering stay allowed.",
-        f"- Table bodies: the whole table columns are unlocked through column styles, so at least "
-        f"{UNLOCKED_TABLE_ROWS} rows (in fact all) can be typed; the blank template's tables span "
-        f"{TEMPLATE_TABLE_ROWS['investors']} investor rows and {TEMPLATE_TABLE_ROWS['documents']} catalogue rows.",
+        "- Table bodies: the whole table columns are unlocked through column styles, so every row can be typed;",
+        f"  the drop-downs cover the {MAX_TABLE_ROWS} rows a table can hold. The blank template's tables span "
+        f"{TEMPLATE_TABLE_ROWS['investors']} investor",
+        f"  rows and {TEMPLATE_TABLE_ROWS['documents']} catalogue rows.",
         "  Rows typed directly below a table (Excel does not grow a table on a protected sheet) are read too,",
         "  unless the table has a totals row (汇总行), which closes it and is itself not read;",
         f"  empty rows inside a table are skipped; at most {MAX_TABLE_ROWS} rows are read per table.",
+        "- Running totals: the row above the investors' header holds locked formulas summing 认缴出资额, 实缴出资额",
+        "  and 股权比例 over those rows; they turn red when the subscriptions differ from 注册资本 (the defined",
+        "  name `reg_capital`) or the shares from 100. The reader does not read them.",
+        "- 填表说明 names no command: filers get the template from their parent unit or SASAC.",
         "- Number formats: amounts (万元) `#,##0.0000`, percentages `0.00`, dates `yyyy-mm-dd`, codes and",
         "  text `@` (text, so that leading zeros of a code survive).",
         "",
+    ]
+
+
+def _types() -> list[str]:
+    return [
         "## Types and what the reader accepts",
         "",
         "| type | accepted input | stored as |",
         "| --- | --- | --- |",
         "| text | anything; surrounding blanks (also full-width) are stripped | str |",
         "| org_code / uscc | hyphens, spaces, full-width characters, lower case (all folded) | str, upper case |",
-        "| enum | the listed value; full-width/ASCII brackets and blanks do not matter | str (the listed value) |",
+        "| enum | the listed value; full-width/ASCII brackets and blanks do not matter; 所属行业 also by its name "
+        "without the letter (建筑业 for E 建筑业) | str (the listed value) |",
         "| date | date cells, Excel serials, 2012-6-30, 2012/06/30, 2012.6.30, 2012年6月30日, 20120630; "
         "day-first or two-digit years are reported as `ambiguous-date` | date |",
         "| amount / percent | numbers, numbers as text, thousands separators, full-width digits; "
@@ -83,7 +98,14 @@ def render() -> str:
         "| bool | 是/否, Y/N, √/×, TRUE/FALSE, 1/0 | bool |",
         "| email / phone / region | text; checked by `email-invalid`, `phone-invalid`, `region-code-invalid` | str |",
         "",
+        "Allowed values are listed with “、” between them, or with “；” where a value contains “、” itself",
+        "(所属行业), here and in the messages.",
+        "",
     ]
+
+
+def _fields() -> list[str]:
+    lines: list[str] = []
     for sheet in SHEET_ORDER[1:3]:
         lines += [
             f"## Sheet {sheet}",
@@ -91,14 +113,18 @@ def render() -> str:
             "| key (defined name) | label | cell | type | allowed values | required when | help |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for spec in FIELD_LIST:
-            if spec.sheet != sheet:
-                continue
-            lines.append(
-                f"| `{spec.key}` | {spec.label} | {spec.cell} | {spec.type} | {_cell(_allowed(spec))} | "
-                f"{_cell(spec.requirement.describe())} | {_cell(spec.help)} |"
-            )
+        lines += [
+            f"| `{spec.key}` | {spec.label} | {spec.cell} | {spec.type} | {_cell(_allowed(spec))} | "
+            f"{_cell(spec.requirement.describe())} | {_cell(spec.help)} |"
+            for spec in FIELD_LIST
+            if spec.sheet == sheet
+        ]
         lines.append("")
+    return lines
+
+
+def _tables() -> list[str]:
+    lines: list[str] = []
     for table in TABLES:
         lines += [
             f"## Sheet {table.sheet}: table `{table.name}`",
@@ -108,41 +134,43 @@ def render() -> str:
             "| column key | header label | column | type | allowed values | required when | help |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for col in table.columns:
-            lines.append(
-                f"| `{col.key}` | {col.label} | {col.column} | {col.type} | {_cell(_allowed(col))} | "
-                f"{_cell(col.requirement.describe())} | {_cell(col.help)} |"
-            )
+        lines += [
+            f"| `{col.key}` | {col.label} | {col.column} | {col.type} | {_cell(_allowed(col))} | "
+            f"{_cell(col.requirement.describe())} | {_cell(col.help)} |"
+            for col in table.columns
+        ]
         lines.append("")
-    lines += [
+    return [
+        *lines,
         "Investor codes are required for every category except 境外企业, 自然人 and 其他; an 18-character code",
         "is checked as a USCC, a 9-character one as an organization code. The categories counted as",
         f"state-held for 与国家出资企业关系 are: {'、'.join(sorted(STATE_INVESTOR_CATEGORIES))}.",
         "",
+    ]
+
+
+def _situations_and_documents() -> list[str]:
+    return [
         "## Registration situations by type",
         "",
         "| reg_type | allowed reg_situation |",
         "| --- | --- |",
-    ]
-    lines += [f"| {kind} | {'、'.join(values)} |" for kind, values in REG_SITUATIONS.items()]
-    lines += [
+        *(f"| {kind} | {'、'.join(values)} |" for kind, values in REG_SITUATIONS.items()),
         "",
         "## Required documents",
         "",
         "| registration | documents that need a file |",
         "| --- | --- |",
-    ]
-    lines += [f"| {kind} | {'、'.join(docs)} |" for kind, docs in REQUIRED_DOCS.items()]
-    lines += [
+        *(f"| {kind} | {'、'.join(docs)} |" for kind, docs in REQUIRED_DOCS.items()),
         "",
         f"Attachments: {'/'.join(e.upper() for e in ALLOWED_EXTENSIONS)}, at most "
-        f"{MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB each; the content must match the extension (magic bytes;",
+        f"{human_size(MAX_ATTACHMENT_BYTES)} each; the content must match the extension (magic bytes;",
         "a .docx must be a zip holding `word/`), the listed file name must match an attachment (case and",
         "Unicode normalization do not matter), no file may be listed twice, and an attachment nobody listed",
-        "is a warning.",
+        "is a warning. A workbook checked alone (`chanquan check FILE.xlsx` without `--attachments`) is not",
+        "compared with any files: one `attachments-not-checked` warning says so.",
         "",
     ]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

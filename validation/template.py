@@ -18,29 +18,34 @@ from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.comments import Comment
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from validation.catalogue import BACKFILL_CUTOFF
 from validation.excel_form import excel_form
+from validation.findings import human_size
 from validation.spec import (
     ALLOWED_EXTENSIONS,
     BASIC_FIELDS,
     DOC_KINDS,
     DOCUMENTS,
+    FIELD_SPEC,
     INVESTORS,
     MAX_ATTACHMENT_BYTES,
+    MAX_TABLE_ROWS,
     REGISTRATION_FIELDS,
     REQUIRED_DOCS,
     SHEET_BASIC,
     SHEET_GUIDE,
     SHEET_REGISTRATION,
+    TABLE_SPEC,
     TABLES,
     TEMPLATE_TABLE_ROWS,
     TEMPLATE_VERSION,
-    UNLOCKED_TABLE_ROWS,
     VERSION_CELL,
     VERSION_NAME,
     VERSION_SHEET,
@@ -85,22 +90,24 @@ GUIDE_LINES: tuple[str, ...] = (
     "其第9至17位须与组织机构代码一致；系统会校验末位校验码。境外企业免填这两项。",
     "四、金额单位为万元，最多保留4位小数；股权比例单位为%，最多保留2位小数。",
     "五、出资人情况：每个出资人一行；各出资人认缴出资额之和须等于注册资本，股权比例之和须为100%，"
-    "每人的股权比例应约等于其认缴额除以注册资本，实缴额不得大于认缴额，出资人名称与代码不得重复。",
+    "每人的股权比例应约等于其认缴额除以注册资本，实缴额不得大于认缴额，出资人名称与代码不得重复。"
+    "表格上方的“合计”一行自动计算认缴额、实缴额和股权比例的合计，与注册资本或100%不符时显示为红色。",
     "六、与国家出资企业关系须与国有出资人合计持股比例一致：国有全资=100%；国有绝对控股大于50%且小于100%；"
     "国有实际控制不超过50%且国有出资人为第一大股东；国有参股不超过50%。",
     "七、登记情形须与登记类型相符。登记情形为“补录历史数据”时须填写产权登记形式（已办无变化、已办有变化、未办）"
-    "和数据时点（例如 2012-06-30），其他情形不填这两项。",
+    f"和数据时点（{BACKFILL_CUTOFF.isoformat()}，以市国资委通知的补录时点为准），其他情形不填这两项；"
+    "补录的是已办理工商登记的企业，“是否已办工商”应为“是”。",
     "八、日期可写作 2012-06-30、2012/6/30、2012.6.30 或 2012年6月30日；"
     "日期不得晚于今天，经济行为日期不得早于成立日期。",
     "九、合规性资料目录：每份资料一行，“文件名”须与随表报送的附件文件名完全一致。"
     f"附件格式限 {'/'.join(e.upper() for e in ALLOWED_EXTENSIONS)}，"
-    f"每个不超过 {MAX_ATTACHMENT_BYTES // (1024 * 1024)}MB；"
+    f"每个不超过 {human_size(MAX_ATTACHMENT_BYTES)}；"
     "同一文件不要重复列出，报送的附件都要在目录中列出。",
     "十、各登记类型必需的资料：",
     *(f"    {kind}：{'、'.join(docs)}" for kind, docs in REQUIRED_DOCS.items()),
     "十一、填好后将本工作簿与附件一起打包为 .zip 报送（放入报送文件夹或发送邮件）。审核发现的问题会以"
     "“审核错误”工作表的形式退回，点击其中的链接即可跳到出错的单元格。",
-    f"十二、本模板版本：{TEMPLATE_VERSION}。请使用最新模板：运行 chanquan template 或向上级单位索取。",
+    f"十二、本模板版本：{TEMPLATE_VERSION}。请使用最新版本的模板，可向上级单位或市国资委索取。",
 )
 
 
@@ -231,7 +238,7 @@ def _write_table_sheet(wb: Workbook, lists: _Lists, table: TableSpec) -> Any:
     ws["A2"].font = HELP_FONT
     h = table.header_row
     body_first = h + 1
-    body_last = h + UNLOCKED_TABLE_ROWS
+    body_last = h + MAX_TABLE_ROWS  # drop-downs reach every row a table can hold
     for col in table.columns:
         letter = col.column
         head = ws[f"{letter}{h}"]
@@ -253,10 +260,46 @@ def _write_table_sheet(wb: Workbook, lists: _Lists, table: TableSpec) -> Any:
     tab = Table(displayName=table.name, name=table.name, ref=f"{table.first_column}{h}:{table.last_column}{h + rows}")
     tab.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
     ws.add_table(tab)
+    if table is INVESTORS:
+        _write_totals(ws, table, body_first, body_last)
     _protect(ws)
     _setup_print(ws, landscape=True, title_rows=f"{h}:{h}")
     ws.freeze_panes = f"A{body_first}"
     return ws
+
+
+TOTALS_LABEL = "合计（自动计算）"
+TOTALS_FILL = PatternFill("solid", fgColor="EDEDED")
+MISMATCH_FILL = PatternFill("solid", fgColor="FFC7CE")
+
+
+def _write_totals(ws: Any, table: TableSpec, first: int, last: int) -> None:
+    """Running totals of the amount and share columns in the row above the header: locked formulas
+    over every row the table can hold (rows typed below the table too), so a filer sees while typing
+    whether the subscriptions reach the registered capital and the shares 100%."""
+    row = table.header_row - 1
+    numeric = [col for col in table.columns if col.type in ("amount", "percent")]
+    label = ws.cell(row=row, column=column_index_from_string(numeric[0].column) - 1, value=TOTALS_LABEL)
+    label.font = HEADER_FONT
+    label.alignment = Alignment(horizontal="right", vertical="center")
+    label.protection = LOCKED
+    for col in numeric:
+        cell = ws[f"{col.column}{row}"]
+        cell.value = f"=SUM({col.column}{first}:{col.column}{last})"
+        cell.number_format = NUMBER_FORMATS[col.type]
+        cell.font = HEADER_FONT
+        cell.fill = TOTALS_FILL
+        cell.border = BOX
+        cell.protection = LOCKED
+    letter = {col.key: col.column for col in numeric}
+    sub, share = letter["subscribed"], letter["share_pct"]
+    capital = FIELD_SPEC["reg_capital"].key  # its defined name
+    mismatches = {
+        f"{sub}{row}": f"AND(ISNUMBER({capital}),ABS({sub}{row}-{capital})>0.00005)",
+        f"{share}{row}": f"AND(COUNT({share}{first}:{share}{last})>0,ABS({share}{row}-100)>0.01)",
+    }
+    for target, formula in mismatches.items():
+        ws.conditional_formatting.add(target, FormulaRule(formula=[formula], fill=MISMATCH_FILL))
 
 
 def build_template() -> Workbook:
@@ -295,7 +338,6 @@ def template_bytes(prefill: Registration | None = None) -> bytes:
     wb = build_template()
     if prefill is not None:
         from validation.model import INVESTOR_KEYS
-        from validation.spec import FIELD_SPEC
 
         values = {k: getattr(prefill, k) for k in FIELD_SPEC if getattr(prefill, k) is not None}
         investors = [{k: getattr(i, k) for k in INVESTOR_KEYS} for i in prefill.investors]
@@ -343,8 +385,6 @@ def _write_table(wb: Workbook, name: str, rows: Sequence[Mapping[str, object]]) 
     end_row = int("".join(ch for ch in last if ch.isdigit()))
     c0, c1 = column_index_from_string(first_col), column_index_from_string(last_col)
     headers = {str(ws.cell(row=header_row, column=c).value or "").strip(): c for c in range(c0, c1 + 1)}
-    from validation.spec import TABLE_SPEC
-
     by_key = {col.key: headers.get(col.label) for col in TABLE_SPEC[name].columns}
     for r in range(header_row + 1, max(end_row, header_row + len(rows)) + 1):
         for c in range(c0, c1 + 1):

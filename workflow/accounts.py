@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ledger import read_only_uri
+
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -31,7 +33,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     must_change INTEGER NOT NULL DEFAULT 1,
     locked_until TEXT,
     created_at TEXT NOT NULL,
-    changed_at TEXT
+    changed_at TEXT,
+    generation INTEGER NOT NULL DEFAULT 0  -- +1 on every password change or reset (ends web sessions)
 );
 CREATE TABLE IF NOT EXISTS failures (
     username TEXT NOT NULL,
@@ -136,6 +139,7 @@ class AccountStore:
         notify: Notify = lambda _kind, _user, _extra: None,
         scrypt: ScryptParams | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self.policy = policy or PasswordPolicy()
@@ -146,14 +150,38 @@ class AccountStore:
         self.scrypt = scrypt or ScryptParams()
         self.clock = clock
         self._lock = threading.Lock()
+        self._read_only = read_only
+        self._local = threading.local()  # per-thread read connections (generation look-ups)
+        self._readers: list[sqlite3.Connection] = []
+        if read_only:
+            # for commands that only look: nothing is created or changed (an absent file reads as no accounts)
+            if path.exists():
+                self._conn = sqlite3.connect(
+                    read_only_uri(path), uri=True, check_same_thread=False, isolation_level=None
+                )
+            else:
+                self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+                self._conn.executescript(_SCHEMA)
+            self._conn.execute("PRAGMA query_only = ON")
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
+        columns = {str(row[1]) for row in self._conn.execute("PRAGMA table_info(accounts)")}
+        if "generation" not in columns:  # a file made before credential generations existed
+            try:
+                self._conn.execute("ALTER TABLE accounts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+            except sqlite3.OperationalError as exc:  # another process added it between the look and the change
+                if "duplicate column" not in str(exc):
+                    raise
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
 
     # -- rows -----------------------------------------------------------------------------
 
@@ -202,6 +230,30 @@ class AccountStore:
     def must_change(self, username: str) -> bool:
         row = self._row(normalize_username(username))
         return True if row is None else bool(row[1])
+
+    def generation(self, username: str) -> int:
+        """How many times the password was changed or reset: a web session remembers the number it
+        logged in under and ends once it differs, whichever door (portal, SMTP mail, admin) changed it."""
+        conn = self._conn if self._read_only else self._reader()
+        try:
+            row = conn.execute(
+                "SELECT generation FROM accounts WHERE username = ?", (normalize_username(username),)
+            ).fetchone()
+        except sqlite3.OperationalError:  # read-only view of a file made before generations existed
+            return 0
+        return 0 if row is None else int(row[0])
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's own read connection: a WAL reader never waits, so a look-up on every web request
+        does not queue behind a login that holds the store's lock while it hashes a password."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA query_only = ON")
+            with self._lock:
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
 
     # -- login ----------------------------------------------------------------------------
 
@@ -280,8 +332,8 @@ class AccountStore:
         with self._lock:
             self._ensure_row(name)
             self._conn.execute(
-                "UPDATE accounts SET password_hash = ?, must_change = 0, locked_until = NULL, changed_at = ? "
-                "WHERE username = ?",
+                "UPDATE accounts SET password_hash = ?, must_change = 0, locked_until = NULL, changed_at = ?,"
+                " generation = generation + 1 WHERE username = ?",
                 (stored, _iso(self.clock()), name),
             )
             self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))
@@ -296,8 +348,8 @@ class AccountStore:
         with self._lock:
             self._ensure_row(name)
             self._conn.execute(
-                "UPDATE accounts SET password_hash = NULL, must_change = 1, locked_until = NULL, changed_at = ? "
-                "WHERE username = ?",
+                "UPDATE accounts SET password_hash = NULL, must_change = 1, locked_until = NULL, changed_at = ?,"
+                " generation = generation + 1 WHERE username = ?",
                 (_iso(self.clock()), name),
             )
             self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))

@@ -28,6 +28,8 @@ class SubmitRequest:
     reply_to: str
     bundle: Bundle
     check_result: Any
+    original_name: str = ""  # the dropped bundle's or the mail's attachment names, as the filer gave them
+    message_id: str = ""  # the filer's mail, "" for the drop folder
 
 
 def rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:

@@ -107,6 +107,12 @@ class FilingReceived(EventBody):
     attachment_blobs: list[str] = Field(default_factory=list)
     item_id: str
     warnings: list[dict[str, str]] = Field(default_factory=list)
+    # The filer's own names, so that every answer says which of their bundles it is about. They
+    # came later and have defaults: filings recorded before them stay readable (shown without names).
+    original_name: str = ""  # the dropped bundle's name, or the mail's attachment names joined by "、"
+    workbook_name: str = ""  # the workbook's name inside the bundle, as the filer wrote it
+    attachment_names: list[str] = Field(default_factory=list)  # in the order of attachment_blobs
+    message_id: str = ""  # the filer's mail, so that the answers to it thread under it
 
 
 @event_kind("filing.invalid")
@@ -143,10 +149,24 @@ class ReviewDecided(EventBody):
 
 @event_kind("review.refused")
 class ReviewRefused(EventBody):
+    """A reviewer's reply that was not applied; the outbox answers the sender (if a known reviewer).
+
+    Everything after `reason` came later and has a default, so refusals recorded before stay readable.
+    """
+
     filing_id: str
     token: str  # the readable step only (filing-round-level), never the MAC
     sender: str
-    reason: str
+    reason: str  # in Chinese, as told to the sender
+    # missing-opinion | wrong-sender | not-reviewer | already-decided | stale-round | withdrawn |
+    # invalid-token | unknown-filing; "" in refusals recorded before the codes existed
+    code: str = ""
+    decision: str = ""  # what the reply asked for: 通过 | 退回
+    message_id: str = ""  # the reply's Message-ID, so that the answer threads under it
+    addressed_to: str = ""  # wrong-sender: the reviewer address the reply address was issued to
+    decided_by: str = ""  # already-decided: who decided the step,
+    decided_at: str = ""  # when (ISO, UTC),
+    decided: str = ""  # and what (通过 | 退回)
 
 
 @event_kind("filing.returned")

@@ -172,11 +172,26 @@ def apply(state: FilingState | None, kind: str, payload: dict[str, Any], at: str
     return state
 
 
+class RefusalCode(StrEnum):
+    """Why a reply was not applied, stable for the outbox (which picks the answer by it) and for tools."""
+
+    MISSING_OPINION = "missing-opinion"
+    WRONG_SENDER = "wrong-sender"  # the reply address was issued to another reviewer address
+    NOT_REVIEWER = "not-reviewer"  # the address was asked, but is no longer a reviewer of the unit
+    ALREADY_DECIDED = "already-decided"
+    STALE_ROUND = "stale-round"  # the step is not (or no longer, or not yet) the filing's current one
+    WITHDRAWN = "withdrawn"
+    INVALID_TOKEN = "invalid-token"  # forged or damaged reply address
+    UNKNOWN_FILING = "unknown-filing"
+
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a reply cannot be applied, in Chinese for the reviewer and the audit trail."""
 
     reason_zh: str
+    code: RefusalCode = RefusalCode.STALE_ROUND
+    earlier: Decision | None = None  # already-decided: the decision taken on that step
 
 
 def check_decision(
@@ -197,15 +212,18 @@ def check_decision(
         if earlier is not None:
             when = earlier.at.replace("T", " ").replace("+00:00", " UTC")
             return Refusal(
-                f"该审核环节已由 {earlier.reviewer} 于 {when} 作出决定（{earlier.decision}），本次回复不予处理。"
+                f"该审核环节已由 {earlier.reviewer} 于 {when} 作出决定（{earlier.decision}），本次回复不予处理。",
+                RefusalCode.ALREADY_DECIDED,
+                earlier,
             )
         if state.status in (FilingStatus.WITHDRAWN,):
-            return Refusal(f"申报 {state.filing_id} 已撤回，无需审核。")
+            return Refusal(f"申报 {state.filing_id} 已撤回，无需审核。", RefusalCode.WITHDRAWN)
         return Refusal(
-            f"该审核环节（第 {round_no} 轮第 {level} 级）已不是申报 {state.filing_id} 的当前环节，本次回复不予处理。"
+            f"该审核环节（第 {round_no} 轮第 {level} 级）已不是申报 {state.filing_id} 的当前环节，本次回复不予处理。",
+            RefusalCode.STALE_ROUND,
         )
     if sender not in unit_reviewers:
-        return Refusal(f"发件人 {sender} 不是{unit_name}的审核人，本次回复不予处理。")
+        return Refusal(f"发件人 {sender} 不是{unit_name}的审核人，本次回复不予处理。", RefusalCode.NOT_REVIEWER)
     if decision == ReviewDecision.RETURN and not opinion.strip():
-        return Refusal("退回时必须填写审核意见，请在“退回”之后写明退回原因。")
+        return Refusal("退回时必须填写审核意见，请在“退回”之后写明退回原因。", RefusalCode.MISSING_OPINION)
     return None

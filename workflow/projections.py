@@ -206,27 +206,35 @@ class _StateCache:
 
 
 class FilingsProjection:
-    """Filings with their state, the review queue, approved registrations by period, issued documents."""
+    """Filings with their state, the review queue, approved registrations by period, issued documents,
+    and every review decision by reviewing unit (what the portal lists and checks visibility by)."""
 
     name = "workflow.filings"
-    tables = ["wf_filings", "wf_items", "wf_queue", "wf_registrations"]  # noqa: RUF012
+    tables = ["wf_filings", "wf_items", "wf_queue", "wf_registrations", "wf_reviews"]  # noqa: RUF012
     ddl = [  # noqa: RUF012
         "CREATE TABLE IF NOT EXISTS wf_filings ("
         " filing_id TEXT PRIMARY KEY, year INTEGER NOT NULL, unit TEXT NOT NULL, filer TEXT NOT NULL,"
         " period TEXT NOT NULL, round INTEGER NOT NULL, status TEXT NOT NULL, level INTEGER NOT NULL,"
         " review_unit TEXT NOT NULL, received_at TEXT NOT NULL, updated_at TEXT NOT NULL, state TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS wf_filings_unit ON wf_filings(unit, period, status)",
+        "CREATE INDEX IF NOT EXISTS wf_filings_filer ON wf_filings(filer)",
         "CREATE TABLE IF NOT EXISTS wf_items ("
         " item_id TEXT PRIMARY KEY, filing_id TEXT NOT NULL, round INTEGER NOT NULL)",
         "CREATE TABLE IF NOT EXISTS wf_queue ("
         " filing_id TEXT PRIMARY KEY, round INTEGER NOT NULL, level INTEGER NOT NULL, unit TEXT NOT NULL,"
         " reviewers TEXT NOT NULL, requested_at TEXT NOT NULL, requested_seq INTEGER NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS wf_queue_unit ON wf_queue(unit)",
+        "CREATE INDEX IF NOT EXISTS wf_queue_unit ON wf_queue(unit, requested_seq)",
         "CREATE TABLE IF NOT EXISTS wf_registrations ("
         " filing_id TEXT PRIMARY KEY, unit TEXT NOT NULL, period TEXT NOT NULL, round INTEGER NOT NULL,"
         " approved_seq INTEGER NOT NULL, approved_at TEXT NOT NULL, ent_name TEXT NOT NULL,"
         " registration TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS wf_registrations_unit ON wf_registrations(unit, period)",
+        "CREATE TABLE IF NOT EXISTS wf_reviews ("
+        " seq INTEGER PRIMARY KEY, filing_id TEXT NOT NULL, round INTEGER NOT NULL, level INTEGER NOT NULL,"
+        " unit TEXT NOT NULL, reviewer TEXT NOT NULL, decision TEXT NOT NULL, opinion TEXT NOT NULL,"
+        " decided_at TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS wf_reviews_unit ON wf_reviews(unit, seq)",
+        "CREATE INDEX IF NOT EXISTS wf_reviews_filing ON wf_reviews(filing_id, seq)",
     ]
 
     def __init__(self) -> None:
@@ -274,6 +282,21 @@ class FilingsProjection:
         self._states.put(state.filing_id, _Written(text, state, state.registration, registration_text))
         if event.kind == "filing.received":
             conn.execute("INSERT OR IGNORE INTO wf_items VALUES (?, ?, ?)", (p["item_id"], filing_id, p["round"]))
+        elif event.kind == "review.decided":
+            conn.execute(
+                "INSERT OR REPLACE INTO wf_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.seq,
+                    filing_id,
+                    p["round"],
+                    p["level"],
+                    p["unit"],
+                    p["reviewer"],
+                    p["decision"],
+                    p["opinion"],
+                    at,
+                ),
+            )
         if state.status == FilingStatus.IN_REVIEW:
             if event.kind == "review.requested" and p.get("reason") != "reviewers_added":
                 conn.execute(

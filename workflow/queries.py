@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
-from ledger import Ledger
+from ledger import Ledger, StoredEvent
 from validation.model import Registration
 from workflow.machine import ReviewDecision
 from workflow.projections import load_filing
 from workflow.units import UnitsView
-from workflow.views import ApprovedRegistration, FilingSummary, FilingView, HistoryEntry, QueueEntry
+from workflow.views import (
+    ApprovedRegistration,
+    FilingFile,
+    FilingSummary,
+    FilingView,
+    HistoryEntry,
+    QueueEntry,
+    ReturnedEntry,
+    ReviewedEntry,
+)
 
 _KIND_ZH = {
     "filing.received": "收到申报",
@@ -36,6 +46,7 @@ class Queries:
             state = load_filing(conn, filing_id.strip().upper())
         if state is None:
             return None
+        history, files, findings = self._record(state.filing_id, state.round)
         return FilingView(
             filing_id=state.filing_id,
             unit=state.unit,
@@ -54,7 +65,9 @@ class Queries:
             updated_at=state.updated_at,
             decisions=list(state.decisions),
             documents=list(state.documents),
-            history=self.review_history(state.filing_id),
+            history=history,
+            files=files,
+            findings=findings,
         )
 
     def filings(self, state: str | None = None, unit: str | None = None) -> list[FilingSummary]:
@@ -163,24 +176,183 @@ class Queries:
 
     def review_history(self, filing_id: str) -> list[HistoryEntry]:
         """Every event of the filing in order, with opinions, reviewers and times."""
-        entries = []
-        for event in self.ledger.events(subject=filing_id.strip().upper()):
-            p = event.payload
-            entries.append(
-                HistoryEntry(
-                    seq=event.seq,
-                    at=event.ts.isoformat(timespec="seconds"),
-                    kind=event.kind,
-                    actor=event.actor,
-                    round=int(p.get("round", 0) or 0),
-                    level=int(p.get("level", 0) or 0),
-                    unit=str(p.get("unit", p.get("by", "")) or ""),
-                    decision=str(p.get("decision", "")),
-                    opinion=str(p.get("opinion", "")),
-                    text_zh=_describe(event.kind, p),
-                )
+        return [_history_entry(event) for event in self.ledger.events(subject=filing_id.strip().upper())]
+
+    def _record(self, filing_id: str, current_round: int) -> tuple[list[HistoryEntry], list[FilingFile], list[Any]]:
+        """History, files and the current round's findings from one read of the filing's events."""
+        history: list[HistoryEntry] = []
+        files: list[FilingFile] = []
+        findings: list[Any] = []
+        for event in self.ledger.events(subject=filing_id):
+            history.append(_history_entry(event))
+            files.extend(_files_of(event))
+            if event.kind == "filing.received":
+                findings = []
+            elif event.kind == "filing.invalid" and event.payload.get("round") == current_round:
+                findings = list(event.payload.get("findings", []))
+        return history, files, findings
+
+    # -- the portal's lists (each one indexed query over the projections) -------------------
+
+    def queue_page(self, unit: str, limit: int = 100) -> tuple[int, list[QueueEntry]]:
+        """How many steps wait for `unit`'s reviewers, and the oldest `limit` of them."""
+        code = unit.strip().upper()
+        with self.ledger.reader() as conn:
+            (total,) = conn.execute("SELECT count(*) FROM wf_queue WHERE unit = ?", (code,)).fetchone()
+            rows = conn.execute(
+                "SELECT q.filing_id, q.round, q.level, q.unit, f.unit, coalesce(u.name, ''), f.period, q.reviewers,"
+                " q.requested_at FROM wf_queue q JOIN wf_filings f ON f.filing_id = q.filing_id"
+                " LEFT JOIN wf_units u ON u.code = f.unit WHERE q.unit = ? ORDER BY q.requested_seq LIMIT ?",
+                (code, limit),
+            ).fetchall()
+        entries = [QueueEntry(r[0], int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], _addresses(r[7]), r[8]) for r in rows]
+        return int(total), entries
+
+    def filings_of(self, unit: str, limit: int = 100) -> tuple[int, list[FilingSummary]]:
+        """Filings `unit` filed or that were filed for it: how many, and the `limit` last updated."""
+        code = unit.strip().upper()
+        mine = "SELECT filing_id FROM wf_filings WHERE unit = ? UNION SELECT filing_id FROM wf_filings WHERE filer = ?"
+        with self.ledger.reader() as conn:
+            (total,) = conn.execute(f"SELECT count(*) FROM ({mine})", (code, code)).fetchone()
+            rows = conn.execute(
+                "SELECT f.filing_id, f.unit, coalesce(u.name, ''), f.filer, f.period, f.round, f.status, f.level,"
+                " f.review_unit, f.updated_at FROM wf_filings f LEFT JOIN wf_units u ON u.code = f.unit"
+                f" WHERE f.filing_id IN ({mine}) ORDER BY f.updated_at DESC, f.filing_id DESC LIMIT ?",
+                (code, code, limit),
+            ).fetchall()
+        summaries = [FilingSummary(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6], int(r[7]), r[8], r[9]) for r in rows]
+        return int(total), summaries
+
+    def returned_for(self, unit: str, limit: int = 100) -> list[ReturnedEntry]:
+        """`unit`'s filings (filed by or for it) that stand returned, with the returning decision's opinion."""
+        code = unit.strip().upper()
+        with self.ledger.reader() as conn:
+            rows = conn.execute(
+                "SELECT f.filing_id, f.unit, coalesce(u.name, ''), f.period, f.round, coalesce(r.unit, ''),"
+                " coalesce(ru.name, ''), coalesce(r.opinion, ''), coalesce(r.decided_at, f.updated_at)"
+                " FROM wf_filings f LEFT JOIN wf_units u ON u.code = f.unit"
+                " LEFT JOIN wf_reviews r ON r.seq = (SELECT max(seq) FROM wf_reviews WHERE filing_id = f.filing_id)"
+                " LEFT JOIN wf_units ru ON ru.code = r.unit"
+                " WHERE f.filing_id IN (SELECT filing_id FROM wf_filings WHERE unit = ? AND status = 'returned'"
+                " UNION SELECT filing_id FROM wf_filings WHERE filer = ? AND status = 'returned')"
+                " ORDER BY f.updated_at DESC, f.filing_id DESC LIMIT ?",
+                (code, code, limit),
+            ).fetchall()
+        return [ReturnedEntry(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6], r[7], r[8]) for r in rows]
+
+    def reviewed_by(self, unit: str, limit: int = 20) -> list[ReviewedEntry]:
+        """The last decisions `unit`'s reviewers took, newest first, with each filing's state now."""
+        with self.ledger.reader() as conn:
+            rows = conn.execute(
+                "SELECT r.filing_id, f.unit, coalesce(u.name, ''), f.period, r.round, r.level, r.decision, r.opinion,"
+                " r.decided_at, f.status FROM wf_reviews r JOIN wf_filings f ON f.filing_id = r.filing_id"
+                " LEFT JOIN wf_units u ON u.code = f.unit WHERE r.unit = ? ORDER BY r.seq DESC LIMIT ?",
+                (unit.strip().upper(), limit),
+            ).fetchall()
+        return [ReviewedEntry(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), r[6], r[7], r[8], r[9]) for r in rows]
+
+    def has_reviewed(self, unit: str, filing_id: str) -> bool:
+        """Whether `unit`'s reviewers ever decided a step of the filing."""
+        with self.ledger.reader() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM wf_reviews WHERE filing_id = ? AND unit = ? LIMIT 1",
+                (filing_id.strip().upper(), unit.strip().upper()),
+            ).fetchone()
+        return row is not None
+
+    def status_counts(self, top: str) -> dict[str, dict[str, int]]:
+        """Filings by state for each tree under `top`'s children (e.g. the root: each first-level group),
+        counted by the unit filed for; a child with no filing maps to an empty dict."""
+        with self.ledger.reader() as conn:
+            children = [str(r[0]) for r in conn.execute("SELECT code FROM wf_units WHERE parent = ?", (top,))]
+            rows = conn.execute(
+                "WITH RECURSIVE grp(code, top) AS (SELECT code, code FROM wf_units WHERE parent = ?"
+                " UNION ALL SELECT u.code, g.top FROM wf_units u JOIN grp g ON u.parent = g.code)"
+                " SELECT g.top, f.status, count(*) FROM grp g JOIN wf_filings f ON f.unit = g.code"
+                " GROUP BY g.top, f.status",
+                (top,),
+            ).fetchall()
+        counts: dict[str, dict[str, int]] = {code: {} for code in children}
+        for group, status, count in rows:
+            counts.setdefault(str(group), {})[str(status)] = int(count)
+        return counts
+
+    def subtree_status_counts(self, code: str) -> dict[str, int]:
+        """Filings by state over the units below `code` (itself excluded), counted by the unit filed for."""
+        with self.ledger.reader() as conn:
+            rows = conn.execute(
+                "WITH RECURSIVE sub(code) AS (SELECT code FROM wf_units WHERE parent = ?"
+                " UNION ALL SELECT u.code FROM wf_units u JOIN sub ON u.parent = sub.code)"
+                " SELECT f.status, count(*) FROM sub JOIN wf_filings f ON f.unit = sub.code GROUP BY f.status",
+                (code.strip().upper(),),
+            ).fetchall()
+        return {str(status): int(count) for status, count in rows}
+
+    def previous_approved_data(self, unit: str, filing_id: str) -> dict[str, Any] | None:
+        """The registration a filing is compared with: the unit's latest approved one other than this
+        filing (approved before it, when it was approved itself)."""
+        code, fid = unit.strip().upper(), filing_id.strip().upper()
+        with self.ledger.reader() as conn:
+            own = conn.execute("SELECT approved_seq FROM wf_registrations WHERE filing_id = ?", (fid,)).fetchone()
+            row = conn.execute(
+                "SELECT registration FROM wf_registrations WHERE unit = ? AND filing_id != ? AND approved_seq < ?"
+                " ORDER BY period DESC, approved_seq DESC LIMIT 1",
+                (code, fid, own[0] if own else 2**62),
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+
+@lru_cache(maxsize=4096)
+def _address_tuple(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def _addresses(text: str) -> list[str]:
+    """A stored JSON list of reviewer addresses (the same few lists recur on every row of a queue)."""
+    return list(_address_tuple(text))
+
+
+def _history_entry(event: StoredEvent) -> HistoryEntry:
+    p = event.payload
+    return HistoryEntry(
+        seq=event.seq,
+        at=event.ts.isoformat(timespec="seconds"),
+        kind=event.kind,
+        actor=event.actor,
+        round=int(p.get("round", 0) or 0),
+        level=int(p.get("level", 0) or 0),
+        unit=str(p.get("unit", p.get("by", "")) or ""),
+        decision=str(p.get("decision", "")),
+        opinion=str(p.get("opinion", "")),
+        text_zh=_describe(event.kind, p),
+    )
+
+
+def _files_of(event: StoredEvent) -> list[FilingFile]:
+    """The files one event of a filing names (a reviewer's reply mail is not one of the filing's files)."""
+    p = event.payload
+    at = event.ts.isoformat(timespec="seconds")
+    round_no = int(p.get("round", 0) or 0)
+    if event.kind == "filing.received":
+        workbook_name = str(p.get("workbook_name") or "")
+        out = [
+            FilingFile(
+                "workbook", str(p["workbook_blob"]), round_no, at, f"登记表工作簿（第 {round_no} 轮）", 0, workbook_name
             )
-        return entries
+        ]
+        names = [str(name) for name in p.get("attachment_names") or []]
+        for number, blob in enumerate(p.get("attachment_blobs", []), start=1):
+            name = names[number - 1] if number <= len(names) else ""
+            label = f"附件 {number}（第 {round_no} 轮）"
+            out.append(FilingFile("attachment", str(blob), round_no, at, label, number, name))
+        return out
+    if event.kind == "filing.invalid" and p.get("annotated_blob"):
+        label = f"校验批注工作簿（第 {round_no} 轮）"
+        return [FilingFile("annotated", str(p["annotated_blob"]), round_no, at, label)]
+    if event.kind == "document.issued" and p.get("pdf_blob"):
+        label = f"{p.get('doc_type', '')} {p.get('cert_no', '')}".strip() or "登记文书"
+        return [FilingFile("document", str(p["pdf_blob"]), round_no, at, label)]
+    return []
 
 
 def _describe(kind: str, p: dict[str, Any]) -> str:

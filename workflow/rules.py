@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from validation.codes import is_valid_org_code
 from validation.findings import ERROR, Finding, where
 from validation.model import Registration, diff_registrations
-from validation.spec import BACKFILL
+from validation.spec import BACKFILL, BACKFILL_FORMS
 from workflow.accounts import normalize_username
 from workflow.units import Unit, UnitsView, level_name
 from workflow.who import expected_filer
@@ -121,8 +121,12 @@ def tree_findings(units: UnitsView, filer: str, registration: Registration) -> I
 
 
 def backfill_findings(registration: Registration, previous: Registration | None) -> Iterator[Finding]:
-    """已办无变化 / 已办有变化 / 未办 checked against the unit's last approved registration."""
-    if registration.reg_situation != BACKFILL or not registration.backfill_form:
+    """已办无变化 / 已办有变化 / 未办 checked against the unit's last approved registration.
+
+    A form that is none of the three is validation's `invalid-choice` already; comparing it with
+    the history would only add a misleading follow-on (“请选择未办”).
+    """
+    if registration.reg_situation != BACKFILL or registration.backfill_form not in BACKFILL_FORMS:
         return
     form = registration.backfill_form
     if form == NEVER:

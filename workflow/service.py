@@ -38,9 +38,10 @@ from workflow.events import (
     ReviewRefused,
     ReviewRequested,
 )
-from workflow.machine import FilingState, FilingStatus, ReviewDecision
+from workflow.machine import FilingState, FilingStatus, RefusalCode, ReviewDecision
 from workflow.projections import load_filing
 from workflow.queries import Queries
+from workflow.refusals import Reply, token_owner
 from workflow.registry import ADMIN, EventSpec, UnitRegistry
 from workflow.rules import (
     backfill_findings,
@@ -53,7 +54,7 @@ from workflow.rules import (
     subject_code,
     tree_findings,
 )
-from workflow.tokens import make_token, normalize_email, parse_token, token_matches, token_step
+from workflow.tokens import make_token, normalize_email, parse_token, token_matches
 from workflow.units import Unit, UnitsView
 from workflow.views import DecisionOutcome, SubmitOutcome
 from workflow.who import next_reviewer, review_anchor
@@ -112,6 +113,7 @@ class Workflow(Queries):
             notify=self._account_fact,
             scrypt=scrypt,
             clock=clock,
+            read_only=ledger.read_only,  # a workflow over a read-only ledger only looks (chanquan.app)
         )
         self.units = UnitRegistry(
             ledger,
@@ -196,9 +198,16 @@ class Workflow(Queries):
         reply_to: str,
         bundle: Bundle,
         check_result: Any,
+        original_name: str = "",
+        message_id: str = "",
     ) -> SubmitOutcome:
-        """Record a filing: received, then invalid or the first review request. Idempotent on item_id."""
-        return self.submit_many([SubmitRequest(item_id, filer, channel, reply_to, bundle, check_result)])[0]
+        """Record a filing: received, then invalid or the first review request. Idempotent on item_id.
+
+        `original_name` (what the filer sent) and `message_id` (their mail) are only recorded, so
+        that the answers can name the bundle and thread under the mail.
+        """
+        request = SubmitRequest(item_id, filer, channel, reply_to, bundle, check_result, original_name, message_id)
+        return self.submit_many([request])[0]
 
     def submit_many(self, requests: Sequence[SubmitRequest]) -> list[SubmitOutcome]:
         """`submit` for several filings, with the same outcomes as submitting them one by one in order.
@@ -285,6 +294,10 @@ class Workflow(Queries):
             attachment_blobs=[stored[bundle.attachments[name]] for name in sorted(bundle.attachments)],
             item_id=request.item_id,
             warnings=[finding_json(f) for f in findings if not f.is_error],
+            original_name=request.original_name,
+            workbook_name=bundle.original_names.get(bundle.workbook_name, bundle.workbook_name),
+            attachment_names=[bundle.original_names.get(name, name) for name in sorted(bundle.attachments)],
+            message_id=request.message_id,
         )
         specs: list[EventSpec] = [(received, filer_code, filing_id)]
         review_unit = ""
@@ -443,23 +456,40 @@ class Workflow(Queries):
     # -- decisions ------------------------------------------------------------------------
 
     def decide(
-        self, token: str, from_addr: str, decision: ReviewDecision, opinion: str, mail_blob: str = ""
+        self,
+        token: str,
+        from_addr: str,
+        decision: ReviewDecision,
+        opinion: str,
+        mail_blob: str = "",
+        *,
+        message_id: str = "",
     ) -> DecisionOutcome:
-        """Apply a reviewer's 通过/退回, or record why not (review.refused); never raises for a bad reply."""
+        """Apply a reviewer's 通过/退回, or record why not (review.refused); never raises for a bad reply.
+
+        A refusal carries a stable code and what the answer to the sender needs (`message_id` of
+        the reply threads it), because the outbox answers every refusal from the event alone.
+        """
         sender = normalize_email(from_addr)
         step = parse_token(token)
+        reply = Reply(token, sender, decision, message_id)
         with self._lock:
             if step is None:
-                return self._refuse("", token, sender, "无法识别的审核回复地址，本次回复不予处理。")
+                invalid = "此审核回复地址无效（无法识别），本次回复不予处理。"
+                return self._refuse(reply.refused("", invalid, RefusalCode.INVALID_TOKEN))
             state = self._state(step.filing_id)
             if state is None:
-                return self._refuse(step.filing_id, token, sender, f"申报 {step.filing_id} 不存在。")
+                unknown = f"此审核回复地址无效（申报 {step.filing_id} 不存在），本次回复不予处理。"
+                return self._refuse(reply.refused(step.filing_id, unknown, RefusalCode.UNKNOWN_FILING))
             if not token_matches(self._token_key, step, sender):
+                requests = self.ledger.events(subject=step.filing_id, kind="review.requested")
+                issued_to = token_owner(self._token_key, step, (e.payload for e in requests))
+                if issued_to is None:  # matches nobody who was asked: damaged or forged, not the wrong mailbox
+                    invalid = "此审核回复地址无效，本次回复不予处理。"
+                    return self._refuse(reply.refused(step.filing_id, invalid, RefusalCode.INVALID_TOKEN))
+                wrong = "发件人地址与该审核回复地址不符（审核邮件只能由收件审核人本人回复）。"
                 return self._refuse(
-                    step.filing_id,
-                    token,
-                    sender,
-                    "发件人地址与该审核回复地址不符（审核邮件只能由收件审核人本人回复）。",
+                    reply.refused(step.filing_id, wrong, RefusalCode.WRONG_SENDER, addressed_to=issued_to)
                 )
             unit = self.units.get(state.review_unit) if state.review_unit else None
             refusal = machine.check_decision(
@@ -473,8 +503,10 @@ class Workflow(Queries):
                 opinion=opinion,
             )
             if refusal is not None or unit is None:
-                reason = refusal.reason_zh if refusal is not None else "该申报当前没有待审核环节。"
-                return self._refuse(step.filing_id, token, sender, reason)
+                refusal = refusal or machine.Refusal("该申报当前没有待审核环节，本次回复不予处理。")
+                return self._refuse(
+                    reply.refused(step.filing_id, refusal.reason_zh, refusal.code, earlier=refusal.earlier)
+                )
             specs: list[EventSpec] = [
                 (
                     ReviewDecided(
@@ -530,11 +562,10 @@ class Workflow(Queries):
             next_unit=next_unit,
         )
 
-    def _refuse(self, filing_id: str, token: str, sender: str, reason: str) -> DecisionOutcome:
-        body = ReviewRefused(filing_id=filing_id, token=token_step(token), sender=sender, reason=reason)
-        self.ledger.append(body, actor=sender or "unknown", subject=filing_id)
-        log.warning("review.refused", extra={"filing_id": filing_id})
-        return DecisionOutcome(applied=False, filing_id=filing_id, reason_zh=reason)
+    def _refuse(self, body: ReviewRefused) -> DecisionOutcome:
+        self.ledger.append(body, actor=body.sender or "unknown", subject=body.filing_id)
+        log.warning("review.refused", extra={"filing_id": body.filing_id, "code": body.code})
+        return DecisionOutcome(applied=False, filing_id=body.filing_id, reason_zh=body.reason, code=body.code)
 
     def _state(self, filing_id: str) -> FilingState | None:
         with self.ledger.reader() as conn:

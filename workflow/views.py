@@ -27,6 +27,19 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class FilingFile:
+    """A file a filing's events name (so the portal serves it by hash only when the filing names it)."""
+
+    kind: str  # workbook | attachment | annotated | document
+    blob: str  # sha256 hex
+    round: int
+    at: str
+    label_zh: str  # e.g. 登记表（第 1 轮）
+    number: int = 0  # attachment: its place among the round's attachments (1-based, sorted by file name)
+    original_name: str = ""  # what the filer called it (shown, escaped; never used as a path or a header)
+
+
+@dataclass(frozen=True)
 class FilingView:
     filing_id: str
     unit: str
@@ -46,6 +59,8 @@ class FilingView:
     decisions: list[Decision] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    files: list[FilingFile] = field(default_factory=list)  # every blob its events name, oldest first
+    findings: list[dict[str, str]] = field(default_factory=list)  # of the current round when it was invalid
 
     @property
     def registration(self) -> Registration | None:
@@ -136,3 +151,39 @@ class DecisionOutcome:
     decision: str = ""
     state: str = ""
     next_unit: str = ""
+    code: str = ""  # why it was refused (machine.RefusalCode), "" when applied
+
+
+@dataclass(frozen=True)
+class ReturnedEntry:
+    """A filing returned to its filer, with the returning unit's opinion (the portal's 被退回)."""
+
+    filing_id: str
+    unit: str
+    unit_name: str
+    period: str
+    round: int
+    by_unit: str
+    by_unit_name: str
+    opinion: str
+    returned_at: str
+
+
+@dataclass(frozen=True)
+class ReviewedEntry:
+    """One decision a unit's reviewers took (the portal lists them as 已审核)."""
+
+    filing_id: str
+    unit: str
+    unit_name: str
+    period: str
+    round: int
+    level: int
+    decision: str
+    opinion: str
+    decided_at: str
+    state: str
+
+    @property
+    def state_zh(self) -> str:
+        return STATUS_ZH.get(self.state, self.state)

@@ -11,7 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from validation import BundleError, CheckResult, annotate_workbook, check_bundle, load_bundle
+from chanquan.config import ConfigError, load_settings
+from validation import BundleError, CheckResult, RuleOptions, annotate_workbook, check_bundle, load_bundle
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -26,6 +27,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("path", type=Path, help="workbook (.xlsx), bundle (.zip) or bundle folder")
     parser.add_argument("--attachments", type=Path, help="folder of attachments to check with a lone workbook")
+    parser.add_argument(
+        "--require-attachments",
+        action="store_true",
+        help="check a lone workbook as a filing: the files it lists must be there (by default they are not checked)",
+    )
     parser.add_argument("--json", action="store_true", help="print findings as stable JSON")
     parser.add_argument("--annotate", type=Path, metavar="OUT.xlsx", help="write the workbook with errors marked")
     parser.set_defaults(handler=run)
@@ -49,14 +55,28 @@ def _print_table(result: CheckResult, source: str) -> None:
     )
 
 
+def _options(data_dir: Path) -> RuleOptions:
+    """The rule settings of the data directory (all defaults when it has no configuration file)."""
+    from chanquan.app import rule_options
+
+    return rule_options(load_settings(data_dir))
+
+
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
     if args.annotate is not None and args.annotate.suffix.lower() != ".xlsx":
         print(f"--annotate 的输出文件“{args.annotate}”应以 .xlsx 结尾。", file=sys.stderr)
         return EXIT_UNREADABLE
     try:
+        options = _options(args.data)
+    except ConfigError as exc:
+        print(f"配置文件无法使用：{exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
         bundle = load_bundle(path, attachments_dir=args.attachments)
-        result = check_bundle(bundle)
+        # A lone workbook is checked by itself unless asked otherwise; a bundle always with its files.
+        alone = bundle.lone_workbook and args.attachments is None and not args.require_attachments
+        result = check_bundle(bundle, options=options, check_attachments=not alone)
     except BundleError as exc:
         if args.json:
             print(json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}}, ensure_ascii=False))

@@ -80,6 +80,7 @@ def print_story(console: Console, demo: Any) -> None:
     console.print(f"投递目录的回执：{d / 'dropbox'}/<组织机构代码>/回执/")
     console.print(f"签发的 PDF：{d / 'pdfs'}")
     console.print(f"账本：chanquan --data {d} ledger log；chanquan --data {d} ledger verify")
+    console.print(f"检查点的见证副本（数据目录之外）：{demo.witness_dir}")
     console.print(f"报送：chanquan --data {d} filings list；chanquan --data {d} filings show <编号>")
     console.print(f"服务日志（每行一个 JSON 事件）：{d / 'demo.log'}")
 

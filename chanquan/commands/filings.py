@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 @guarded
 def run_list(args: argparse.Namespace) -> int:
-    with workflow_for(args) as wf:
+    with workflow_for(args, read_only=True) as wf:
         rows = wf.filings(state=args.state, unit=args.unit)
     table = Table("申报编号", "单位", "时期", "轮次", "状态", "当前审核单位", "更新时间")
     for f in rows:
@@ -51,12 +51,13 @@ def run_list(args: argparse.Namespace) -> int:
 
 @guarded
 def run_show(args: argparse.Namespace) -> int:
-    with workflow_for(args) as wf:
+    with workflow_for(args, read_only=True) as wf:
         view = wf.filing(args.filing_id)
         if view is None:
             print(f"申报 {args.filing_id} 不存在。", file=sys.stderr)
             return 1
         unit = wf.units.get(view.unit)
+        sent = [ev.payload for ev in wf.ledger.events(subject=view.filing_id, kind="filing.received")]
     console = make_console()
     console.print(f"[bold]{view.filing_id}[/bold]  {unit.name if unit else ''}（{view.unit}）")
     console.print(f"状态：{view.state_zh}  第 {view.round} 轮  时期：{view.period or '—'}  填报单位：{view.filer}")
@@ -68,7 +69,23 @@ def run_show(args: argparse.Namespace) -> int:
     for entry in view.history:
         table.add_row(str(entry.seq), entry.at, entry.actor, entry.text_zh)
     console.print(table)
+    console.print("报送的文件（填报单位的原文件名）：")
+    for received in sent:
+        # markup off: file names are the filer's own text, and "[...]" would read as rich markup
+        console.print(sent_files_line(received), markup=False, highlight=False)
     return 0
+
+
+def sent_files_line(received: dict[str, Any]) -> str:
+    """One round's files under the names the filer gave them (filings recorded before the names: a note)."""
+    head = f"  第 {received.get('round')} 轮：{received.get('original_name') or '（未记录原文件名）'}"
+    parts = []
+    if received.get("workbook_name"):
+        parts.append(f"登记表“{received['workbook_name']}”")
+    names = [str(name) for name in received.get("attachment_names") or []]
+    if names:
+        parts.append(f"附件 {len(names)} 个：" + "、".join(names))
+    return head + (f"（{'；'.join(parts)}）" if parts else "")
 
 
 @guarded
@@ -86,7 +103,7 @@ def run_withdraw(args: argparse.Namespace) -> int:
 @guarded
 def run_queue(args: argparse.Namespace) -> int:
     code = args.code.strip().upper()
-    with workflow_for(args) as wf:
+    with workflow_for(args, read_only=True) as wf:
         unit = wf.units.get(code)
         if unit is None:
             print(f"单位 {code} 不存在。", file=sys.stderr)

@@ -4,19 +4,33 @@ Initialisation is an explicit ordered list of small steps (`INIT_STEPS`) so late
 layers append their own (review-token key, PDF signing identity) without
 touching the others. Every step is idempotent and never overwrites a key: a new
 ledger key would orphan every checkpoint already copied to a witness.
+
+A new data directory gets a witness copy of its checkpoints by default, in a
+folder beside it (`<data>-witness`, or `--witness DIR`): a stand-in for a second
+machine until the operator points ledger.witness_dir at one (docs/ledger.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chanquan.app import DataDir, init_review_token_key, init_signing_identity, open_ledger
+from chanquan.app import (
+    RETIRED_KEYS,
+    WITNESS_LOG,
+    DataDir,
+    all_projections,
+    init_review_token_key,
+    init_signing_identity,
+    open_ledger,
+    witness_dir,
+)
 from chanquan.config import CONFIG_FILE_NAME, ConfigError, Settings, load_settings, render_default_toml
-from ledger import KeyFileError, generate_key_files
+from ledger import KeyFileError, LedgerRefusedError, NoteVerifier, generate_key_files
 
 InitStep = Callable[[Path, Settings], str]
 
@@ -34,7 +48,8 @@ def step_config_file(data_dir: Path, settings: Settings) -> str:
     path = data_dir / CONFIG_FILE_NAME
     if path.exists():
         return f"配置文件已存在，未改动：{path}"
-    path.write_text(render_default_toml(), encoding="utf-8")
+    chosen = {"ledger.witness_dir": settings.ledger.witness_dir} if settings.ledger.witness_dir else {}
+    path.write_text(render_default_toml(chosen), encoding="utf-8")
     return f"已写入配置文件（含全部设置及说明）：{path}"
 
 
@@ -47,9 +62,50 @@ def step_ledger_keys(data_dir: Path, settings: Settings) -> str:
     return f"账本签名密钥已存在，未改动：{private_path}"
 
 
+def step_witness(data_dir: Path, settings: Settings) -> str:
+    """The witness folder with a copy of the verifier key, and the checkpoints signed so far.
+
+    A different key already there is refused (that witness belongs to another ledger), unless it
+    is one this ledger retired (keys/retired/): after a key rotation the witness gets the new key
+    and keeps the old one in its own retired/ folder.
+    """
+    folder = witness_dir(data_dir, settings)
+    if folder is None:
+        return "未配置见证副本（[ledger] witness_dir 为空）：请定期把 checkpoints.log 复制到另一台机器。"
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = DataDir(data_dir).keys
+    pub, witness_pub = keys / "ledger.pub", folder / "ledger.pub"
+    ours = pub.read_text(encoding="utf-8")
+    if not witness_pub.exists():
+        _write_new(witness_pub, ours.encode("utf-8"))
+    elif (theirs := witness_pub.read_text(encoding="utf-8")).strip() != ours.strip():
+        retired = {p.read_text(encoding="utf-8").strip() for p in (keys / RETIRED_KEYS).glob("*.pub")}
+        if theirs.strip() not in retired:
+            raise KeyFileError(str(witness_pub), f"见证目录中已有另一个账本的公钥，与 {pub} 不同；请另选见证目录")
+        old_id = NoteVerifier.from_string(theirs).key_id.hex()
+        (folder / RETIRED_KEYS).mkdir(exist_ok=True)
+        _write_new(folder / RETIRED_KEYS / f"ledger-{old_id}.pub", theirs.encode("utf-8"))
+        _write_new(witness_pub, ours.encode("utf-8"))
+    local, copy = DataDir(data_dir).checkpoint_file, folder / WITNESS_LOG
+    if not copy.exists() and local.exists() and local.stat().st_size > 0:
+        _write_new(copy, local.read_bytes())  # enrolment: the witness starts from what is signed so far
+        return f"见证副本：{folder}（已复制公钥和现有的 {local.name}；此后每个新检查点都会追加到这里）"
+    return f"见证副本：{folder}（每个新检查点都会追加到这里；请把它放到另一台机器上，见 docs/ledger.md）"
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(path)
+
+
 def step_ledger_db(data_dir: Path, settings: Settings) -> str:
     existed = DataDir(data_dir).ledger_db.exists()
-    with open_ledger(data_dir, settings) as ledger:
+    # with every projection, so tables a new version changed are rebuilt here (read-only commands cannot)
+    with open_ledger(data_dir, settings, all_projections()) as ledger:
         size = ledger.size()
     if existed:
         return f"账本已存在，共 {size} 条事件"
@@ -60,6 +116,7 @@ INIT_STEPS: list[InitStep] = [
     step_data_dir,
     step_config_file,
     step_ledger_keys,
+    step_witness,
     step_ledger_db,
     init_review_token_key,
     init_signing_identity,
@@ -74,6 +131,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--data", dest="init_data", type=Path, default=None, help="data directory (overrides the global --data)"
     )
+    witness = parser.add_mutually_exclusive_group()
+    witness.add_argument(
+        "--witness",
+        type=Path,
+        default=None,
+        help="folder for the witness copy of the checkpoints, outside the data directory (default: <data>-witness)",
+    )
+    witness.add_argument("--no-witness", action="store_true", help="set up no witness copy")
     parser.set_defaults(handler=run)
 
 
@@ -84,6 +149,17 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"配置文件无法使用：{exc.path}：{exc.problem}", file=sys.stderr)
         return 2
+    if (data_dir / CONFIG_FILE_NAME).exists():
+        if args.witness is not None or args.no_witness:
+            print(
+                f"配置文件已存在，不会改动：{data_dir / CONFIG_FILE_NAME}。"
+                "请在其中的 [ledger] witness_dir 设置见证目录后再运行 chanquan init。",
+                file=sys.stderr,
+            )
+            return 2
+    elif not args.no_witness:
+        chosen = args.witness.absolute() if args.witness is not None else DataDir(data_dir).default_witness_dir
+        settings.ledger.witness_dir = str(chosen)
     for step in INIT_STEPS:
         try:
             print(step(data_dir, settings))
@@ -93,5 +169,12 @@ def run(args: argparse.Namespace) -> int:
         except KeyFileError as exc:
             print(f"初始化失败（{step.__name__}）：密钥 {exc.path} 无法使用：{exc.problem}", file=sys.stderr)
             return 1
-    print("初始化完成。请把 keys/ledger.pub 和 checkpoints.log 定期复制到另一台机器（见 docs/ledger.md）。")
+        except LedgerRefusedError as exc:
+            print(f"初始化失败（{step.__name__}）：\n{exc.message_zh}", file=sys.stderr)
+            return 1
+    folder = witness_dir(data_dir, settings)
+    if folder is not None:
+        print(f"初始化完成。已签名的检查点会同时追加到见证目录 {folder}；请把它放到另一台机器上（见 docs/ledger.md）。")
+    else:
+        print("初始化完成。请把 keys/ledger.pub 和 checkpoints.log 定期复制到另一台机器（见 docs/ledger.md）。")
     return 0

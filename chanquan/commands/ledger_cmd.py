@@ -9,20 +9,39 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from chanquan.app import DataDir, all_projections, open_ledger
+from chanquan.app import (
+    WITNESS_LOG,
+    DataDir,
+    all_projections,
+    fork_notice,
+    open_ledger,
+    retired_verifiers,
+    witness_dir,
+)
 from chanquan.config import ConfigError, Settings, load_settings
-from ledger import BlobStore, EventNotFoundError, KeyFileError, Ledger, LedgerError, load_verifier, verify_ledger
+from ledger import (
+    BlobStore,
+    EventNotFoundError,
+    KeyFileError,
+    Ledger,
+    LedgerError,
+    LedgerRefusedError,
+    load_verifier,
+    read_only_uri,
+    verify_ledger,
+)
 
 CHINA_TZ = timezone(timedelta(hours=8))
 STAGE_TEXT = {"events": "核对事件", "tree": "核对默克尔树", "blobs": "核对文件"}
@@ -72,6 +91,13 @@ def register(subparsers: Any) -> None:
     rebuild_parser = sub.add_parser("rebuild", help="replay events into fresh projection tables and compare")
     rebuild_parser.set_defaults(handler=run_rebuild)
 
+    restore_parser = sub.add_parser(
+        "restore",
+        help="put a backup in place of the ledger database, once it is checked against the signed checkpoints",
+    )
+    restore_parser.add_argument("backup", type=Path, help="a database written by `chanquan ledger backup`")
+    restore_parser.set_defaults(handler=run_restore)
+
 
 def _fail(message: str, code: int = 2) -> int:
     print(message, file=sys.stderr)
@@ -82,14 +108,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.data)
 
 
-def _require_ledger(args: argparse.Namespace) -> Path | None:
-    db = DataDir(args.data).ledger_db
-    return db if db.exists() else None
-
-
 @contextmanager
-def _opened(args: argparse.Namespace) -> Iterator[Ledger]:
-    with open_ledger(args.data, _settings(args), projections=all_projections()) as ledger:
+def _opened(args: argparse.Namespace, *, read_only: bool = True) -> Iterator[Ledger]:
+    """The ledger, read-only unless the command signs: reading works even when writing is refused."""
+    with open_ledger(args.data, _settings(args), projections=all_projections(), read_only=read_only) as ledger:
+        notice = fork_notice(ledger)
+        if notice:
+            print(notice, file=sys.stderr)
         yield ledger
 
 
@@ -105,18 +130,23 @@ def _progress() -> Progress:
     )
 
 
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _guarded(
+    handler: Callable[[argparse.Namespace], int], *, needs_ledger: bool = True
+) -> Callable[[argparse.Namespace], int]:
     """Turn expected failures into one Chinese line instead of a traceback."""
 
     def wrapper(args: argparse.Namespace) -> int:
-        if _require_ledger(args) is None:
-            return _fail(f"账本不存在：{DataDir(args.data).ledger_db}（请先运行 chanquan init）")
         try:
+            if needs_ledger and not DataDir(args.data).ledger_db.exists():
+                # says "run init" - or, next to signed checkpoints, that the database is gone
+                open_ledger(args.data, _settings(args), read_only=True).close()
             return handler(args)
         except ConfigError as exc:
             return _fail(f"配置文件无法使用：{exc.path}：{exc.problem}")
         except KeyFileError as exc:
             return _fail(f"密钥文件无法使用：{exc.path}：{exc.problem}")
+        except LedgerRefusedError as exc:
+            return _fail(exc.message_zh)
         except LedgerError as exc:
             return _fail(f"账本操作失败：{exc}")
         except sqlite3.DatabaseError as exc:
@@ -184,6 +214,7 @@ def run_verify(args: argparse.Namespace) -> int:
     files = []
     if paths.checkpoint_file.exists():
         files.append(paths.checkpoint_file)
+    witness_problems = _witness_files(args.data, _settings(args), pub, files)
     for extra in args.checkpoints:
         if not extra.exists():
             return _fail(f"检查点文件不存在：{extra}")
@@ -199,19 +230,25 @@ def run_verify(args: argparse.Namespace) -> int:
         report = verify_ledger(
             paths.ledger_db,
             verifier=verifier,
+            # checkpoints signed before a key rotation; an auditor naming --pubkey trusts that key alone
+            retired_verifiers=retired_verifiers(args.data) if args.pubkey is None else (),
             checkpoint_files=files,
             blobs=None if args.skip_blobs else BlobStore(paths.blobs),
             progress=tick,
         )
-    if report.ok:
+    if report.ok and not witness_problems:
         print(
             f"账本完整：共 {report.size} 条事件，根哈希 {base64.b64encode(report.root).decode()}，"
             f"核对了 {report.checkpoints_checked} 个已签名检查点和 {report.blobs_checked} 个文件。"
         )
         return 0
+    messages = [f"见证副本：{text}" for text in witness_problems]
     first = report.first_problem()
-    assert first is not None
-    print(f"账本核验失败：{first.message}", file=sys.stderr)
+    if first is not None:
+        messages.insert(0, first.message)
+    print(f"账本核验失败：{messages[0]}", file=sys.stderr)
+    for message in messages[1:]:
+        print(f"  另：{message}", file=sys.stderr)
     for problem in report.problems:
         if problem is not first:
             print(f"  另：{problem.message}", file=sys.stderr)
@@ -221,10 +258,38 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+def _witness_files(data_dir: Path, settings: Settings, pub: Path, files: list[Path]) -> list[str]:
+    """Adds the configured witness copy to `files`; returns what is wrong with it (a verify finding each).
+
+    Every witness line is then verified like the local ones: its signature, and the database's
+    root at its size. The witness's copy of the verifier key must be the one verified with.
+    """
+    witness = witness_dir(data_dir, settings)
+    if witness is None:
+        return []
+    problems = []
+    log_file = witness / WITNESS_LOG
+    local = DataDir(data_dir).checkpoint_file
+    if not witness.is_dir():
+        problems.append(f"见证目录不可用：{witness}")
+    elif log_file.exists():
+        files.append(log_file)
+    elif local.exists() and local.stat().st_size > 0:
+        problems.append(f"见证副本缺失：{log_file}（本机 checkpoints.log 已有检查点）")
+    witness_pub = witness / "ledger.pub"
+    if (
+        witness_pub.exists()
+        and pub.exists()
+        and witness_pub.read_text(encoding="utf-8").strip() != pub.read_text(encoding="utf-8").strip()
+    ):
+        problems.append(f"见证目录中的公钥 {witness_pub} 与核验所用的 {pub} 不同")
+    return problems
+
+
 @_guarded
 def run_proof(args: argparse.Namespace) -> int:
     paths = DataDir(args.data)
-    with _opened(args) as ledger:
+    with _opened(args, read_only=False) as ledger:  # may sign a checkpoint covering the event
         try:
             event = ledger.get(args.seq)
         except EventNotFoundError as exc:
@@ -304,3 +369,94 @@ def run_rebuild(args: argparse.Namespace) -> int:
         for example in difference.examples:
             print(f"  {example}", file=sys.stderr)
     return 1
+
+
+def _restore(args: argparse.Namespace) -> int:
+    """Replace the database by a backup that extends every signed checkpoint; the old file is kept, renamed."""
+    paths = DataDir(args.data)
+    settings = _settings(args)
+    backup: Path = args.backup
+    if not backup.is_file():
+        return _fail(f"备份文件不存在：{backup}")
+    if paths.ledger_db.exists() and _extends_its_checkpoints(args.data, settings):
+        # never replace a sound ledger on a guess: the events after the backup would be dropped
+        return _fail(
+            f"当前账本 {paths.ledger_db} 与已签名的检查点一致，不需要恢复。如确需换用备份，"
+            "请先停止 chanquan serve，把该文件移到别处，再运行本命令。",
+            1,
+        )
+    witness = witness_dir(args.data, settings)
+    pub = paths.keys / "ledger.pub"
+    verifier = load_verifier(pub) if pub.exists() else None
+    retired = retired_verifiers(args.data)
+    candidate = Ledger.open(
+        backup,
+        checkpoint_file=paths.checkpoint_file,
+        witness_file=witness / WITNESS_LOG if witness is not None else None,
+        verifier=verifier,
+        retired_verifiers=retired,
+        blobs_dir=paths.blobs,
+        read_only=True,
+    )
+    with candidate:
+        if candidate.fork is not None:
+            print("该备份不能用来恢复：", file=sys.stderr)
+            return _fail(candidate.fork.message_zh, 1)
+        files = [f for f in (paths.checkpoint_file, candidate.witness_file) if f is not None and f.exists()]
+        report = verify_ledger(backup, verifier=verifier, retired_verifiers=retired, checkpoint_files=files)
+    if not report.ok:
+        first = report.first_problem()
+        assert first is not None
+        return _fail(f"该备份不能用来恢复：核验失败：{first.message}", 1)
+    db = paths.ledger_db
+    if Path(f"{db}-wal").exists():
+        # merge what a crashed process left in the -wal (readers then see nothing new); if the file is
+        # still there afterwards, another process has the database open
+        conn = sqlite3.connect(db, isolation_level=None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        if Path(f"{db}-wal").exists():
+            return _fail(f"账本数据库正被其他进程使用：{db}（请先停止 chanquan serve 等进程）", 1)
+    staging = db.with_name(db.name + ".restoring")
+    staging.unlink(missing_ok=True)
+    source, target = sqlite3.connect(read_only_uri(backup), uri=True), sqlite3.connect(staging)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    _fsync(staging)
+    kept = None
+    if db.exists():
+        kept = db.with_name(f"{db.name}.replaced-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+        db.rename(kept)
+    staging.replace(db)
+    _fsync(db.parent)
+    with open_ledger(args.data, settings, projections=all_projections()) as restored:  # rebuilds projections
+        size = restored.size()
+    print(f"已用备份 {backup} 恢复账本：共 {size} 条事件，与 checkpoints.log{'和见证副本' if witness else ''}一致。")
+    if kept is not None:
+        print(f"原数据库已改名保留：{kept}（其中备份之后写入的事件未恢复，请据此调查和补录）。")
+    print("请运行 chanquan ledger verify 确认。")
+    return 0
+
+
+def _extends_its_checkpoints(data_dir: Path, settings: Settings) -> bool:
+    try:
+        with open_ledger(data_dir, settings, read_only=True) as current:
+            return current.fork is None
+    except (LedgerRefusedError, sqlite3.DatabaseError):
+        return False  # missing, empty or unreadable: a backup is what it needs
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+run_restore = _guarded(_restore, needs_ledger=False)

@@ -56,6 +56,12 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("pdf", type=Path)
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.add_argument(
+        "--expect-unit", metavar="CODE", help="fail unless the document was issued to this unit (组织机构代码)"
+    )
+    verify.add_argument(
+        "--expect-number", metavar="NO", help="fail unless the document has this registration number (e.g. DJB-…-1)"
+    )
     verify.set_defaults(handler=run_verify)
 
 
@@ -137,10 +143,21 @@ def run_print(args: argparse.Namespace) -> int:
     print(f"  签发记录：账本第 {issued.event.seq} 号事件", end="")
     print(f"（补打，首次签发为第 {p['reissue_of']} 号）" if p.get("reissue_of") else "")
     print(f"  SHA-256 {p['sha256']}")
+    if p.get("missing_chars"):
+        print(_missing_warning(p["missing_chars"]), file=sys.stderr)
     if args.preview:
         _preview(issued.pdf, args.preview)
         print(f"  首页预览：{args.preview}")
     return 0
+
+
+def _missing_warning(labels: list[str]) -> str:
+    """What `print` says when the fonts lacked characters: the document is issued, marked, and recorded."""
+    chars = "、".join(f"{label}（{chr(int(label[2:], 16))}）" for label in labels)
+    return (
+        f"警告：字体中没有以下 {len(labels)} 个字符，文件中以“〓U+码位〓”标示，并已记入签发记录：{chars}。"
+        "如需正常显示，请安装含这些字符的 TrueType 字体并加入 pdf.fallback_font_files，然后重新打印。"
+    )
 
 
 def _label(doc_type: str) -> str:
@@ -183,10 +200,13 @@ def _list_templates() -> int:
 
 
 def _list_printable(args: argparse.Namespace) -> int:
-    from chanquan.app import open_workflow
+    from chanquan.app import fork_notice, open_workflow
     from outbox.pdf import doc_type_for_level
 
-    with open_workflow(args.data) as workflow:
+    with open_workflow(args.data, read_only=True) as workflow:  # listing never writes
+        notice = fork_notice(workflow.ledger)
+        if notice:
+            print(notice, file=sys.stderr)
         rows = workflow.approved_registrations(args.search)
     if not rows:
         suffix = f"（名称含“{args.search}”）" if args.search else ""
@@ -219,9 +239,11 @@ def run_verify(args: argparse.Namespace) -> int:
     if missing:
         return _fail(missing)
     with open_document_issuer(args.data) as issuer:
-        report = issuer.verify(pdf)
+        report = issuer.verify(pdf, expect_unit=args.expect_unit, expect_number=args.expect_number)
     if args.json:
         print(json.dumps(_report_json(args.pdf, report), ensure_ascii=False, indent=2))
+        if not report.ok:
+            print(_verdict(report.problems), file=sys.stderr)
         return 0 if report.ok else 1
     print(f"文件：{args.pdf}")
     print(f"SHA-256：{report.sha256}")
@@ -233,22 +255,35 @@ def run_verify(args: argparse.Namespace) -> int:
     if issuance is None:
         print("签发记录：未找到与本文件逐字节一致的签发记录")
     else:
+        print(f"单位：{issuance.unit_name or '（单位名册中没有）'}（{issuance.unit}）")
+        print(f"登记编号：{issuance.cert_no}（{_label(issuance.doc_type)}）")
+        print(f"登记：{issuance.filing_id}，第 {issuance.round} 轮；数据时点：{issuance.period}")
         print(
-            f"签发记录：账本第 {issuance.seq} 号事件（{issuance.ts}），{_label(issuance.doc_type)} {issuance.cert_no}，"
-            f"单位 {issuance.unit}，登记 {issuance.filing_id}"
+            f"签发记录：账本第 {issuance.seq} 号事件（{issuance.ts}）"
             + (f"，为第 {issuance.reissue_of} 号的补打" if issuance.reissue_of else "")
         )
         print(f"  页面上的核验码应为：{issuance.verification_code}")
+        if issuance.missing_chars:
+            print(
+                f"  注意：签发时字体缺少 {len(issuance.missing_chars)} 个字符，文件中以“〓U+码位〓”标示："
+                + "、".join(issuance.missing_chars)
+            )
         if issuance.proof:
             print(f"包含证明（对最新已签名检查点，树大小 {issuance.proof['tree_size']}）：")
             print(json.dumps(issuance.proof, ensure_ascii=False, indent=2))
     if report.ok:
         print("结论：文件真实有效。")
         return 0
-    print("结论：核验未通过。", file=sys.stderr)
+    print("核验未通过的原因：")
     for problem in report.problems:
-        print(f"  - {problem}", file=sys.stderr)
+        print(f"  - {problem}")
+    print(_verdict(report.problems), file=sys.stderr)
     return 1
+
+
+def _verdict(problems: list[str]) -> str:
+    """The one stderr line of a failed check: a tampered or foreign file is an answer, not an error."""
+    return "结论：核验未通过——" + "；".join(p.rstrip("。") for p in problems) + "。"
 
 
 def _report_json(path: Path, report: Any) -> dict[str, Any]:
@@ -273,6 +308,10 @@ def _report_json(path: Path, report: Any) -> dict[str, Any]:
             "unit": issuance.unit,
             "doc_type": issuance.doc_type,
             "cert_no": issuance.cert_no,
+            "unit_name": issuance.unit_name,
+            "round": issuance.round,
+            "period": issuance.period,
+            "missing_chars": list(issuance.missing_chars),
             "reissue_of": issuance.reissue_of,
             "verification_code": issuance.verification_code,
             "proof_ok": issuance.proof_ok,

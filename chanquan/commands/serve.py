@@ -1,5 +1,6 @@
 """`chanquan serve` (watcher, SMTP listener, processing worker and outbox sender in one process)
-and `chanquan status` (queue depths, the oldest waiting item, the last errors)."""
+and `chanquan status` (queue depths, the oldest waiting item, refused and unclear reviewer replies
+of the last 24 hours, the last errors)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,8 +31,8 @@ def register(subparsers: Any) -> None:
 
     status = subparsers.add_parser(
         "status",
-        help="queue depths, the oldest waiting item and the last intake errors",
-        description="显示待处理数量、最早的待处理项和最近的收件错误。",
+        help="queue depths, the oldest waiting item, refused/unclear replies (24 h) and the last intake errors",
+        description="显示待处理数量、最早的待处理项、最近 24 小时未被记录和无法识别的审核回复，以及最近的收件错误。",
     )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.add_argument("--errors", type=int, default=10, help="how many recent errors to show")
@@ -47,6 +50,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from chanquan.app import open_intake, open_workflow
     from chanquan.config import ConfigError, load_settings
     from chanquan.logs import configure_logging
+    from ledger import LedgerRefusedError
 
     try:
         settings = load_settings(args.data)
@@ -64,7 +68,13 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    workflow = open_workflow(args.data, settings)
+    try:
+        workflow = open_workflow(args.data, settings)
+    except LedgerRefusedError as exc:
+        # a database behind its signed checkpoints (or an unavailable witness): nothing is started
+        log.error("serve.refused", extra={"reason": type(exc).__name__})
+        print(exc.message_zh, file=sys.stderr)
+        return 2
     outbox = None
     try:
         if not args.no_outbox:
@@ -90,16 +100,22 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def collect_status(data_dir: Path, error_count: int = 10) -> dict[str, Any]:
-    """Everything `chanquan status` shows, as plain values (read-only: nothing is started)."""
+def collect_status(data_dir: Path, error_count: int = 10, now: datetime | None = None) -> dict[str, Any]:
+    """Everything `chanquan status` shows, as plain values (read-only: nothing is started).
+
+    Refused and unclear reviewer replies of the last 24 hours are counted because each one is a
+    reviewer who may believe they decided: a rising count is the cue to call them.
+    """
     from chanquan.app import DataDir, all_projections, open_ledger
     from intake import state
 
     paths = DataDir(data_dir)
+    since = (now or datetime.now(UTC)) - timedelta(hours=24)
     ledger = open_ledger(data_dir, projections=all_projections())
     try:
         with ledger.reader() as conn:
             queue = state.queue_status(conn)
+            replies = state.reply_outcomes_since(conn, since)
         errors: list[dict[str, Any]] = []
         for kind in ("intake.rejected", "intake.folder_unknown"):
             for event in ledger.events(kind=kind):
@@ -129,6 +145,8 @@ def collect_status(data_dir: Path, error_count: int = 10) -> dict[str, Any]:
         "processing_dir": count(paths.processing),
         "outbox_queue": count(paths.outbox / "queue"),
         "outbox_dead": count(paths.outbox / "dead"),
+        "replies_refused_24h": sum(replies.get(o, 0) for o in state.REFUSED_OUTCOMES),
+        "replies_unclear_24h": sum(replies.get(o, 0) for o in state.UNCLEAR_OUTCOMES),
         "last_errors": errors[-error_count:] if error_count > 0 else [],
     }
 
@@ -147,6 +165,10 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"已落盘未入账的邮件：{status['spooled_not_recorded']}")
     print(f"processing/ 中的投递项：{status['processing_dir']}")
     print(f"发件队列：{status['outbox_queue']}（死信 {status['outbox_dead']}）")
+    print(
+        f"最近 24 小时的审核回复：未被记录 {status['replies_refused_24h']} 份，"
+        f"无法识别结论 {status['replies_unclear_24h']} 份"
+    )
     if status["last_errors"]:
         print("最近的收件错误：")
         for error in status["last_errors"]:

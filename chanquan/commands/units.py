@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
-from chanquan.app import open_workflow
+from chanquan.app import fork_notice, open_workflow
 from chanquan.config import ConfigError
 from workflow import Unit, UnitError, UnitImportError, Workflow
 from workflow.unitfile import UnitFileError, read_unit_rows, write_unit_template
@@ -76,8 +76,12 @@ def register(subparsers: Any) -> None:
 
 
 @contextmanager
-def workflow_for(args: argparse.Namespace) -> Iterator[Workflow]:
-    with open_workflow(args.data) as wf:
+def workflow_for(args: argparse.Namespace, *, read_only: bool = False) -> Iterator[Workflow]:
+    """The workflow for one command; `read_only` for commands that only look (they never write a file)."""
+    with open_workflow(args.data, read_only=read_only) as wf:
+        notice = fork_notice(wf.ledger)
+        if notice:
+            print(notice, file=sys.stderr)
         yield wf
 
 
@@ -175,7 +179,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 @guarded
 def run_show(args: argparse.Namespace) -> int:
-    with workflow_for(args) as wf:
+    with workflow_for(args, read_only=True) as wf:
         unit = wf.units.get(args.code.strip().upper())
         if unit is None:
             raise UnitError(f"单位 {args.code} 不存在。可用 `chanquan units search 名称` 查找。")
@@ -201,7 +205,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 @guarded
 def run_search(args: argparse.Namespace) -> int:
-    with workflow_for(args) as wf:
+    with workflow_for(args, read_only=True) as wf:
         found = wf.units.search(args.name)
     if not found:
         print(f"没有名称包含“{args.name}”的单位。")
@@ -215,12 +219,15 @@ def run_search(args: argparse.Namespace) -> int:
 
 @guarded
 def run_tree(args: argparse.Namespace) -> int:
-    with workflow_for(args) as wf:
+    with workflow_for(args, read_only=True) as wf:
         top = (args.code or wf.units.root_code).strip().upper()
-        if wf.units.get(top) is None:
-            raise UnitError(f"单位 {top} 不存在。")
         nodes: dict[str, Tree] = {}
         root_tree: Tree | None = None
+        if wf.units.get(top) is None:
+            if top != wf.units.root_code:
+                raise UnitError(f"单位 {top} 不存在。")
+            # a new data directory: the supervising body is recorded on the first write, looking does not record it
+            root_tree = Tree(f"{wf.units.root_name} [dim]{top}[/dim]")
         for _depth, unit in wf.units.iter_tree(top):
             label = f"{unit.name} [dim]{unit.code}[/dim]"
             if unit.overseas:

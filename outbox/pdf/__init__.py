@@ -1,6 +1,6 @@
 """Signed PDF registration forms (产权登记表) and certificates (产权登记证); see docs/documents.md."""
 
-from outbox.pdf.fonts import DEFAULT_FONT_FILE, FontError, register_cjk_font
+from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, FontError, register_cjk_font
 from outbox.pdf.issue import DocumentIssuer, IssuedDocument, PrintRefused, doc_type_for_level
 from outbox.pdf.keys import IdentityFiles, SigningIdentityError, create_signing_identity, identity_files
 from outbox.pdf.model import DocumentData, ReviewEntry
@@ -11,6 +11,7 @@ from outbox.pdf.verify import IssuanceRecord, SignatureCheck, VerificationReport
 
 __all__ = [
     "CERTIFICATE",
+    "DEFAULT_FALLBACK_FONT_FILES",
     "DEFAULT_FONT_FILE",
     "FORM",
     "DocumentData",

@@ -7,6 +7,8 @@ payload need not know that). `verify-pdf` finds a document by this hash.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from ledger import EventBody, event_kind
 
 
@@ -17,6 +19,9 @@ class DocumentIssued(EventBody):
     `reissue_of` is the seq of the first issuance for the same filing and round (None for
     that first one); `approval_seq` and `content_hash` are what the page prints in its
     verification code, so the record ties the paper to the approval it rests on.
+    `missing_chars` lists (`U+XXXX`) the characters no embedded font has, which the page
+    shows as `〓U+XXXX〓` placeholders; empty for nearly every document, and absent from
+    events recorded before it existed (read as empty).
     """
 
     filing_id: str
@@ -32,3 +37,4 @@ class DocumentIssued(EventBody):
     approval_seq: int
     content_hash: str
     pages: int
+    missing_chars: list[str] = Field(default_factory=list)

@@ -3,7 +3,9 @@
 reportlab's Table builds a cell object per value and measures every one; for a
 2,000-row investor list that dominates the render. `GridTable` draws plain text
 straight onto the canvas, wraps only the cells that overflow, and splits across
-pages with the header row repeated.
+pages with the header row repeated. Text goes through the document's `Typesetter`
+(fallback faces, placeholders); a cell of plain ASCII or primary-face text costs one
+cached lookup more than drawing it directly.
 """
 
 from __future__ import annotations
@@ -14,31 +16,13 @@ from typing import Any
 
 import qrcode
 from reportlab.lib import colors
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable
+
+from outbox.pdf.typeset import Typesetter
 
 PAD = 2.5
 RULE = colors.Color(0.35, 0.35, 0.35)
 HEADER_FILL = colors.Color(0.9, 0.92, 0.95)
-
-
-def wrap_text(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy character wrap (CJK text has no spaces to break at)."""
-    if stringWidth(text, font, size) <= width:
-        return [text]
-    lines: list[str] = []
-    current = ""
-    current_width = 0.0
-    for char in text:
-        char_width = stringWidth(char, font, size)
-        if current and current_width + char_width > width:
-            lines.append(current)
-            current, current_width = "", 0.0
-        current += char
-        current_width += char_width
-    if current:
-        lines.append(current)
-    return lines
 
 
 @dataclass(frozen=True)
@@ -55,7 +39,7 @@ class GridTable(Flowable):
         self,
         columns: Sequence[Column],
         rows: Sequence[Sequence[str]],
-        font: str,
+        ts: Typesetter,
         size: float,
         *,
         _widths: list[float] | None = None,
@@ -66,7 +50,7 @@ class GridTable(Flowable):
         super().__init__()
         self.columns = list(columns)
         self.rows = list(rows)
-        self.font = font
+        self.ts = ts
         self.size = size
         self.leading = size * 1.3
         self._widths = _widths
@@ -85,10 +69,8 @@ class GridTable(Flowable):
         total = sum(c.weight for c in self.columns)
         self._widths = [avail_width * c.weight / total for c in self.columns]
         inner = [w - 2 * PAD for w in self._widths]
-        self._layout = [
-            [wrap_text(cell, self.font, self.size, inner[i]) for i, cell in enumerate(row)] for row in self.rows
-        ]
-        self._header = [wrap_text(c.title, self.font, self.size, inner[i]) for i, c in enumerate(self.columns)]
+        self._layout = [[self.ts.wrap(cell, self.size, inner[i]) for i, cell in enumerate(row)] for row in self.rows]
+        self._header = [self.ts.wrap(c.title, self.size, inner[i]) for i, c in enumerate(self.columns)]
         self._heights = [self._row_height(lines) for lines in self._layout]
 
     def _row_height(self, lines: list[list[str]]) -> float:
@@ -123,7 +105,7 @@ class GridTable(Flowable):
             GridTable(
                 self.columns,
                 self.rows[part],
-                self.font,
+                self.ts,
                 self.size,
                 _widths=self._widths,
                 _layout=self._layout[part],
@@ -145,7 +127,7 @@ class GridTable(Flowable):
         canv.setStrokeColor(RULE)
         canv.setLineWidth(0.4)
         text = canv.beginText()
-        text.setFont(self.font, self.size, self.leading)
+        text.setFont(self.ts.font, self.size, self.leading)
         xs = [0.0]
         for w in self._widths:
             xs.append(xs[-1] + w)
@@ -177,10 +159,10 @@ class GridTable(Flowable):
                 if align == "left":
                     x = xs[i] + PAD
                 else:
-                    w = stringWidth(line, self.font, self.size)
+                    w = self.ts.width(line, self.size)
                     x = xs[i + 1] - PAD - w if align == "right" else (xs[i] + xs[i + 1] - w) / 2
                 text.setTextOrigin(x, baseline - n * self.leading)
-                text.textOut(line)
+                self.ts.text_out(text, line)
 
 
 def draw_qr(canv: Any, payload: str, x: float, y: float, size: float) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from ledger import Ledger, StoredEvent
 from ledger.merkle import verify_inclusion
 from ledger.note import load_verifier, open_note
 from outbox.pdf.events import DocumentIssued
-from outbox.pdf.fonts import DEFAULT_FONT_FILE
+from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE
 from outbox.pdf.keys import IdentityFiles, SigningIdentityError
 from outbox.pdf.model import DocumentData, ReviewEntry
 from outbox.pdf.render import render
@@ -87,6 +87,7 @@ class DocumentIssuer:
         templates: TemplateCatalog | None = None,
         default_template: str = "标准",
         font_file: str = DEFAULT_FONT_FILE,
+        fallback_font_files: Sequence[str] = DEFAULT_FALLBACK_FONT_FILES,
         timestamp_url: str = "",
         location: str = "",
         ledger_pub: Path | None = None,
@@ -100,6 +101,7 @@ class DocumentIssuer:
         self.templates = templates or TemplateCatalog()
         self.default_template = default_template
         self.font_file = font_file
+        self.fallback_font_files = tuple(fallback_font_files)
         self.timestamp_url = timestamp_url
         self.location = location or authority
         self.ledger_pub = ledger_pub
@@ -124,7 +126,11 @@ class DocumentIssuer:
         """Loaded on first use and kept: parsing the key and drawing the stamp happen once."""
         if self._signer is None:
             self._signer = DocumentSigner(
-                self.identity, self.authority, timestamp_url=self.timestamp_url, font_file=self.font_file
+                self.identity,
+                self.authority,
+                timestamp_url=self.timestamp_url,
+                font_file=self.font_file,
+                fallback_font_files=self.fallback_font_files,
             )
         return self._signer
 
@@ -224,9 +230,11 @@ class DocumentIssuer:
 
     def _issue(self, data: DocumentData, template_name: str, reissue_of: int | None, actor: str) -> IssuedDocument:
         template = self.templates.get(data.doc_type, template_name)
-        rendered = render(data, template, self.font_file)
+        rendered = render(data, template, self.font_file, self.fallback_font_files)
         reason = f"{data.doc_type} {data.cert_no}"
         pdf = self.signer.sign(SignRequest(rendered.pdf, rendered.seal_page, rendered.seal_box, reason, self.location))
+        # issued with visible placeholders rather than refused (docs/documents.md), but never silently
+        missing = sorted(set(rendered.missing_chars) | set(self.signer.stamp_missing_chars), key=_code_point)
         digest = self.ledger.blobs.put(pdf)
         body = DocumentIssued(
             filing_id=data.filing_id,
@@ -242,8 +250,14 @@ class DocumentIssuer:
             approval_seq=data.approval_seq,
             content_hash=data.content_hash,
             pages=rendered.page_count,
+            missing_chars=missing,
         )
         event = self.ledger.append(body, actor=actor, subject=data.filing_id)
+        if missing:
+            log.warning(
+                "pdf.missing_chars",
+                extra={"filing_id": data.filing_id, "seq": event.seq, "missing_chars": ",".join(missing)},
+            )
         log.info(
             "pdf.issued",
             extra={"filing_id": data.filing_id, "seq": event.seq, "doc_type": data.doc_type, "reissue_of": reissue_of},
@@ -298,6 +312,7 @@ class DocumentIssuer:
     def _with_proof(self, event: StoredEvent) -> IssuanceRecord:
         p = event.payload
         printed = f"{p.get('cert_no', '')} · #{p.get('approval_seq', '')} · {p.get('content_hash', '')[:12]}"
+        unit = self.workflow.units.get(str(p.get("unit", "")))
         base = IssuanceRecord(
             seq=event.seq,
             ts=event.ts.isoformat(timespec="seconds"),
@@ -307,6 +322,10 @@ class DocumentIssuer:
             cert_no=str(p.get("cert_no", "")),
             reissue_of=p.get("reissue_of"),
             verification_code=printed,
+            unit_name=unit.name if unit is not None else "",
+            period=str(p.get("period", "")),
+            round=int(p.get("round", 0)),
+            missing_chars=tuple(p.get("missing_chars") or ()),
         )
         checkpoint = self.ledger.latest_checkpoint()
         if checkpoint is None or checkpoint.size < event.seq:
@@ -339,16 +358,30 @@ class DocumentIssuer:
             return None
         return self.ledger_pub.read_text(encoding="utf-8").strip()
 
-    def verify(self, pdf: bytes) -> VerificationReport:
+    def verify(
+        self, pdf: bytes, *, expect_unit: str | None = None, expect_number: str | None = None
+    ) -> VerificationReport:
+        """The three checks of `verify_document`, plus the unit and number the checker expects, if given."""
         roots = [path for path in self.identity.trust_roots if path.exists()]
         if not roots:
             missing = self.identity.trust_roots[0] if self.identity.trust_roots else self.identity.pkcs12
             message = f"找不到签章 CA 证书 {missing}，无法核验签名（请先运行 chanquan init）。"
             raise SigningIdentityError(missing, message)
-        return verify_document(pdf, load_trust_roots(tuple(roots)), self.find_issuance)
+        return verify_document(
+            pdf,
+            load_trust_roots(tuple(roots)),
+            self.find_issuance,
+            expect_unit=expect_unit,
+            expect_number=expect_number,
+        )
 
 
 def _wrong_type_message(doc_type: str, unit: str, level: int) -> str:
     if doc_type == CERTIFICATE:
         return f"单位 {unit} 是第 {level} 级企业：产权登记证只出具给一级企业，该单位应打印产权登记表。"
     return f"单位 {unit} 是一级企业：一级企业出具产权登记证，不出具产权登记表。"
+
+
+def _code_point(label: str) -> int:
+    """`U+2EBF0` -> 0x2EBF0, for ordering the labels by code point."""
+    return int(label[2:], 16)

@@ -1,14 +1,17 @@
 """Renders a 产权登记表 (platypus, flowing over pages) or a 产权登记证 (one page, drawn).
 
 Both return the PDF bytes and where the seal area landed, so that the signer can put
-its visible stamp exactly there. Every string goes through the one embedded CJK face.
+its visible stamp exactly there. Every string goes through one `Typesetter` per document
+(the primary CJK face, fallback faces for what it lacks, a visible placeholder for what no
+face has); a document with placeholders also says so in a note, and reports them in
+`missing_chars` for the issuance record.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,8 +22,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Spacer, Table, TableStyle
 
-from outbox.pdf.flowables import Column, GridTable, SealBox, draw_qr, wrap_text
-from outbox.pdf.fonts import DEFAULT_FONT_FILE, canvas_maker, register_cjk_font
+from outbox.pdf.flowables import Column, GridTable, SealBox, draw_qr
+from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, canvas_maker, font_chain
 from outbox.pdf.labels import (
     BASIC_FIELDS,
     DOCUMENT_COLUMNS,
@@ -32,6 +35,7 @@ from outbox.pdf.labels import (
 )
 from outbox.pdf.model import DocumentData
 from outbox.pdf.templates import CERTIFICATE, FORM, PrintTemplate
+from outbox.pdf.typeset import TextLines, Typesetter
 
 SEAL_RED = colors.Color(0.78, 0.08, 0.08)
 LABEL_FILL = colors.Color(0.93, 0.94, 0.96)
@@ -44,18 +48,35 @@ class RenderedDocument:
     seal_page: int
     seal_box: tuple[float, float, float, float]
     page_count: int
+    missing_chars: tuple[str, ...] = field(default=())  # `U+XXXX` drawn as placeholders (no face has them)
 
 
-def render(data: DocumentData, template: PrintTemplate, font_file: str = DEFAULT_FONT_FILE) -> RenderedDocument:
+def render(
+    data: DocumentData,
+    template: PrintTemplate,
+    font_file: str = DEFAULT_FONT_FILE,
+    fallback_font_files: Sequence[str] = DEFAULT_FALLBACK_FONT_FILES,
+) -> RenderedDocument:
     """Dispatches on the document type; the template must be one of that type."""
     if template.doc_type != data.doc_type:
         raise ValueError(f"template {template.name!r} is a {template.doc_type}, not a {data.doc_type}")
-    font = register_cjk_font(font_file)
+    ts = Typesetter(font_chain(font_file, fallback_font_files))
     if data.doc_type == FORM:
-        return _render_form(data, template, font)
+        rendered = _render_form(data, template, ts, with_note=False)
+        if ts.missing:  # known only once laid out: lay out again, now with the note saying so
+            rendered = _render_form(data, template, ts, with_note=True)
+        return replace(rendered, missing_chars=ts.missing_chars)
     if data.doc_type == CERTIFICATE:
-        return _render_certificate(data, template, font)
+        return replace(_render_certificate(data, template, ts), missing_chars=ts.missing_chars)
     raise ValueError(f"unknown document type {data.doc_type!r}")
+
+
+def missing_note(ts: Typesetter) -> str:
+    """The sentence a document with placeholders carries, naming the characters."""
+    return (
+        f"注：本文件所用字体中没有以下字符，文中以“〓U+码位〓”标示：{'、'.join(ts.missing_chars)}。"
+        "其内容以账本中的签发记录为准。"
+    )
 
 
 # ---------------------------------------------------------------- 产权登记表
@@ -65,14 +86,23 @@ def _page_size(template: PrintTemplate) -> tuple[float, float]:
     return landscape(A4) if template.landscape else A4
 
 
-def _kv_table(pairs: Sequence[tuple[str, str, bool]], width: float, font: str, size: float) -> Table:
+def _cell(ts: Typesetter, text: str, size: float, width: float) -> str | TextLines:
+    """A pre-wrapped string cell, or a flowable when the text needs another face than the primary."""
+    lines = ts.wrap(text, size, width)
+    if all(ts.fits_primary(line) for line in lines):
+        return "\n".join(lines)
+    return TextLines(ts, lines, size, size * 1.3)
+
+
+def _kv_table(pairs: Sequence[tuple[str, str, bool]], width: float, ts: Typesetter, size: float) -> Table:
     """Label/value pairs two to a row; wide values get a whole row. Values are pre-wrapped strings."""
+    font = ts.font
     label_w = width * 0.17
     value_w = width * 0.33
     wide_value_w = width - label_w
-    rows: list[list[str]] = []
+    rows: list[list[str | TextLines]] = []
     spans: list[tuple[int, int]] = []
-    pending: list[str] = []
+    pending: list[str | TextLines] = []
 
     def flush() -> None:
         if pending:
@@ -82,13 +112,10 @@ def _kv_table(pairs: Sequence[tuple[str, str, bool]], width: float, font: str, s
     for label, value, wide in pairs:
         if wide:
             flush()
-            text = "\n".join(wrap_text(value, font, size, wide_value_w - 6))
             spans.append((len(rows), 1))
-            rows.append(["\n".join(wrap_text(label, font, size, label_w - 6)), text, "", ""])
+            rows.append([_cell(ts, label, size, label_w - 6), _cell(ts, value, size, wide_value_w - 6), "", ""])
             continue
-        pending.extend(
-            ["\n".join(wrap_text(label, font, size, label_w - 6)), "\n".join(wrap_text(value, font, size, value_w - 6))]
-        )
+        pending.extend([_cell(ts, label, size, label_w - 6), _cell(ts, value, size, value_w - 6)])
         if len(pending) == 4:
             flush()
     flush()
@@ -132,7 +159,8 @@ def _sum(values: Sequence[Any]) -> Decimal:
     return total
 
 
-def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> RenderedDocument:
+def _render_form(data: DocumentData, template: PrintTemplate, ts: Typesetter, *, with_note: bool) -> RenderedDocument:
+    font = ts.font
     buf = io.BytesIO()
     page_w, page_h = _page_size(template)
     seal: dict[str, Any] = {}
@@ -161,13 +189,13 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
         top = page_h - template.margin_top_mm * mm
         left = doc.leftMargin
         right = page_w - doc.rightMargin
-        canv.drawString(left, top, f"{template.title}　{data.enterprise_name}")
-        canv.drawRightString(right, top, f"编号：{data.cert_no}")
+        ts.draw(canv, left, top, f"{template.title}　{data.enterprise_name}")
+        ts.draw(canv, right, top, f"编号：{data.cert_no}", align="right")
         bottom = template.margin_bottom_mm * mm
-        canv.drawString(left, bottom, f"核验码：{data.verification_code}")
+        ts.draw(canv, left, bottom, f"核验码：{data.verification_code}")
         canv.drawRightString(right, bottom, f"第 {canv.getPageNumber()} 页")
         if template.footer:
-            canv.drawString(left, bottom - 10, template.footer)
+            ts.draw(canv, left, bottom - 10, template.footer)
         if template.show_border:
             canv.setStrokeColor(colors.Color(0.6, 0.6, 0.6))
             canv.setLineWidth(0.5)
@@ -187,10 +215,12 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
     reg = data.registration
     qr_room = 27 * mm
     head = [
-        Paragraph(template.title, title_style),
-        Paragraph(f"编号：{data.cert_no}　　数据时点：{data.period}", body),
-        Paragraph(f"填报单位：{data.unit_name}（{data.unit_code}）", body),
-        Paragraph(f"批准日期：{data.approved_on}　　打印日期：{data.issued_on}　　流水号：{data.filing_id}", body),
+        Paragraph(ts.markup(template.title), title_style),
+        Paragraph(ts.markup(f"编号：{data.cert_no}　　数据时点：{data.period}"), body),
+        Paragraph(ts.markup(f"填报单位：{data.unit_name}（{data.unit_code}）"), body),
+        Paragraph(
+            ts.markup(f"批准日期：{data.approved_on}　　打印日期：{data.issued_on}　　流水号：{data.filing_id}"), body
+        ),
     ]
     head_table = Table([[head, ""]], colWidths=[width - qr_room, qr_room], rowHeights=[qr_room])
     head_table.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
@@ -199,10 +229,10 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
     for section in template.sections:
         if section == "registration":
             story.append(Paragraph(f"{next(number)}、登记信息", heading))
-            story.append(_kv_table(_field_pairs(reg, REGISTRATION_FIELDS), width, font, size))
+            story.append(_kv_table(_field_pairs(reg, REGISTRATION_FIELDS), width, ts, size))
         elif section == "basic":
             story.append(Paragraph(f"{next(number)}、企业基本信息", heading))
-            story.append(_kv_table(_field_pairs(reg, BASIC_FIELDS), width, font, size))
+            story.append(_kv_table(_field_pairs(reg, BASIC_FIELDS), width, ts, size))
         elif section == "investors":
             investors = list(reg.get("investors") or [])
             story.append(Paragraph(f"{next(number)}、出资人情况（共 {len(investors)} 名）", heading))
@@ -227,7 +257,7 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
                     str(_sum([i.get("share_pct") for i in investors])),
                 ]
             )
-            story.append(GridTable(columns, rows, font, template.table_font_size))
+            story.append(GridTable(columns, rows, ts, template.table_font_size))
         elif section == "documents":
             docs = list(reg.get("documents") or [])
             story.append(Paragraph(f"{next(number)}、合规性资料目录", heading))
@@ -236,7 +266,7 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
                 for (_key, label), weight in zip(DOCUMENT_COLUMNS, (3.0, 0.8, 3.0, 2.0), strict=True)
             ]
             rows = [[str(n), *(display(d.get(key)) for key, _ in DOCUMENT_COLUMNS)] for n, d in enumerate(docs, 1)]
-            story.append(GridTable(columns, rows, font, template.table_font_size))
+            story.append(GridTable(columns, rows, ts, template.table_font_size))
         elif section == "reviews":
             story.append(Paragraph(f"{next(number)}、审核记录", heading))
             columns = [
@@ -258,9 +288,11 @@ def _render_form(data: DocumentData, template: PrintTemplate, font: str) -> Rend
                 ]
                 for r in data.reviews
             ]
-            story.append(GridTable(columns, rows, font, template.table_font_size))
+            story.append(GridTable(columns, rows, ts, template.table_font_size))
     story.append(Spacer(1, 6 * mm))
-    story.append(Paragraph(f"登记机关：{data.authority}　　核验码：{data.verification_code}", body))
+    story.append(Paragraph(ts.markup(f"登记机关：{data.authority}　　核验码：{data.verification_code}"), body))
+    if with_note:
+        story.append(Paragraph(ts.markup(missing_note(ts)), body))
     story.append(Spacer(1, 3 * mm))
     story.append(SealBox(SEAL_SIZE * 1.6, SEAL_SIZE * 0.8, "电子签章", font, seal))
     doc.build(story, canvasmaker=canvas_maker(font))
@@ -280,9 +312,10 @@ def _state_capital(registration: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
     return _sum([i.get("subscribed") for i in state]), _sum([i.get("share_pct") for i in state])
 
 
-def _render_certificate(data: DocumentData, template: PrintTemplate, font: str) -> RenderedDocument:
+def _render_certificate(data: DocumentData, template: PrintTemplate, ts: Typesetter) -> RenderedDocument:
     from reportlab.pdfgen.canvas import Canvas
 
+    font = ts.font
     buf = io.BytesIO()
     page_w, page_h = _page_size(template)
     canv: Canvas = canvas_maker(font)(buf, pagesize=(page_w, page_h), invariant=1)
@@ -303,10 +336,10 @@ def _render_certificate(data: DocumentData, template: PrintTemplate, font: str) 
         canv.rect(left - 4, bottom - 4, right - left + 8, top - bottom + 8)
     canv.setFillColor(colors.black)
     canv.setFont(font, size)
-    canv.drawRightString(right - 6, top - size - 4, f"证书编号：{data.cert_no}")
+    ts.draw(canv, right - 6, top - size - 4, f"证书编号：{data.cert_no}", align="right")
     canv.setFont(font, template.title_size)
     y = top - size - 16 - template.title_size * 1.4
-    canv.drawCentredString(page_w / 2, y, template.title)
+    ts.draw(canv, page_w / 2, y, template.title, align="center")
     y -= template.title_size * 1.8
     reg = data.registration
     capital = display(reg.get("reg_capital"))
@@ -346,28 +379,29 @@ def _render_certificate(data: DocumentData, template: PrintTemplate, font: str) 
     text.setFont(font, size, leading)
     for label, value in rows:
         text.setTextOrigin(label_x, y)
-        text.textOut(f"{label}：")
-        lines = wrap_text(value, font, size, value_w)
+        ts.text_out(text, f"{label}：")
+        lines = ts.wrap(value, size, value_w)
         for n, line in enumerate(lines):
             text.setTextOrigin(value_x, y - n * leading)
-            text.textOut(line)
+            ts.text_out(text, line)
         y -= len(lines) * leading + size * 0.9
     canv.drawText(text)
+    note_y = y
     # authority, date and the seal area at the lower right; QR and verification code at the lower left
     qr = 26 * mm
     foot_y = bottom + 14
     canv.setFont(font, 7.5)
     canv.setFillColor(colors.Color(0.3, 0.3, 0.3))
-    canv.drawString(left + 6, foot_y, f"核验码：{data.verification_code}")
+    ts.draw(canv, left + 6, foot_y, f"核验码：{data.verification_code}")
     if template.footer:
-        canv.drawString(left + 6, foot_y - 10, template.footer)
+        ts.draw(canv, left + 6, foot_y - 10, template.footer)
     draw_qr(canv, data.qr_payload, left + 6, foot_y + 10, qr)
     seal_x = right - 12 - SEAL_SIZE * 1.5
     seal_y = foot_y + 10
     canv.setFillColor(colors.black)
     canv.setFont(font, size)
-    canv.drawString(seal_x - 30 * mm, seal_y + SEAL_SIZE + 26, f"发证机关：{data.authority}")
-    canv.drawString(seal_x - 30 * mm, seal_y + SEAL_SIZE + 10, f"发证日期：{data.issued_on}")
+    ts.draw(canv, seal_x - 30 * mm, seal_y + SEAL_SIZE + 26, f"发证机关：{data.authority}")
+    ts.draw(canv, seal_x - 30 * mm, seal_y + SEAL_SIZE + 10, f"发证日期：{data.issued_on}")
     seal_box = (seal_x, seal_y, seal_x + SEAL_SIZE * 1.5, seal_y + SEAL_SIZE)
     canv.setStrokeColor(SEAL_RED)
     canv.setDash(2, 2)
@@ -377,6 +411,11 @@ def _render_certificate(data: DocumentData, template: PrintTemplate, font: str) 
     canv.setFont(font, 8)
     canv.setFillColor(colors.Color(0.6, 0.6, 0.6))
     canv.drawCentredString(seal_x + SEAL_SIZE * 0.75, seal_y - 9, "（印章区 · 电子签章）")
+    if ts.missing:  # drawn last, when every other string has been through the typesetter
+        canv.setFont(font, 8)
+        canv.setFillColor(SEAL_RED)
+        for n, line in enumerate(ts.wrap(missing_note(ts), 8, right - 12 * mm - label_x)):
+            ts.draw(canv, label_x, note_y - 4 - n * 11, line)
     canv.showPage()
     canv.save()
     return RenderedDocument(buf.getvalue(), 0, seal_box, 1)

@@ -13,6 +13,7 @@ import binascii
 import io
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,9 @@ from pyhanko.stamp import StaticStampStyle
 from reportlab.lib import colors
 from reportlab.pdfgen.canvas import Canvas
 
-from outbox.pdf.fonts import DEFAULT_FONT_FILE, canvas_maker, register_cjk_font
+from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, canvas_maker, font_chain
 from outbox.pdf.keys import IdentityFiles, SigningIdentityError
+from outbox.pdf.typeset import Typesetter
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,19 @@ SIGNATURE_BYTES_RESERVED = 12 * 1024
 TIMESTAMP_BYTES_RESERVED = 8 * 1024
 
 
-def render_stamp(authority: str, signer_name: str, font_file: str = DEFAULT_FONT_FILE) -> bytes:
-    """The seal's appearance as a one-page PDF (drawn once; only its glyphs are embedded)."""
-    font = register_cjk_font(font_file)
+def render_stamp(
+    authority: str,
+    signer_name: str,
+    font_file: str = DEFAULT_FONT_FILE,
+    fallback_font_files: Sequence[str] = DEFAULT_FALLBACK_FONT_FILES,
+) -> tuple[bytes, tuple[str, ...]]:
+    """The seal's appearance as a one-page PDF (drawn once; only its glyphs are embedded).
+
+    Also returns the characters of the authority or signer name that no face has (drawn as
+    placeholders), so that every document signed with this stamp can record them.
+    """
+    ts = Typesetter(font_chain(font_file, fallback_font_files))
+    font = ts.font
     buf = io.BytesIO()
     canv: Canvas = canvas_maker(font)(buf, pagesize=(STAMP_WIDTH, STAMP_HEIGHT), invariant=1)
     canv.setStrokeColor(SEAL_RED)
@@ -59,15 +71,15 @@ def render_stamp(authority: str, signer_name: str, font_file: str = DEFAULT_FONT
     canv.setLineWidth(0.8)
     canv.roundRect(9, 9, STAMP_WIDTH - 18, STAMP_HEIGHT - 18, 7, stroke=1, fill=0)
     canv.setFont(font, 15)
-    canv.drawCentredString(STAMP_WIDTH / 2, STAMP_HEIGHT - 36, authority)
+    ts.draw(canv, STAMP_WIDTH / 2, STAMP_HEIGHT - 36, authority, align="center")
     canv.setFont(font, 13)
     canv.drawCentredString(STAMP_WIDTH / 2, STAMP_HEIGHT - 58, "★ 产权登记专用章 ★")
     canv.setFont(font, 7.5)
     canv.drawCentredString(STAMP_WIDTH / 2, 30, "电子签章 · PAdES")
-    canv.drawCentredString(STAMP_WIDTH / 2, 19, signer_name[:28])
+    ts.draw(canv, STAMP_WIDTH / 2, 19, signer_name[:28], align="center")
     canv.showPage()
     canv.save()
-    return buf.getvalue()
+    return buf.getvalue(), ts.missing_chars
 
 
 class _StampPage(ImportedPdfPage):
@@ -161,6 +173,7 @@ class DocumentSigner:
         *,
         timestamp_url: str = "",
         font_file: str = DEFAULT_FONT_FILE,
+        fallback_font_files: Sequence[str] = DEFAULT_FALLBACK_FONT_FILES,
     ) -> None:
         if not identity.pkcs12.exists():
             raise SigningIdentityError(
@@ -183,7 +196,9 @@ class DocumentSigner:
         self.authority = authority
         self.signer_name = str(loaded.signing_cert.subject.native.get("common_name", authority))
         self._timestamper = timestamps.HTTPTimeStamper(timestamp_url) if timestamp_url else None
-        self.stamp_pdf = render_stamp(authority, self.signer_name, font_file)
+        self.stamp_pdf, self.stamp_missing_chars = render_stamp(
+            authority, self.signer_name, font_file, fallback_font_files
+        )
         self._stamp_reader = PdfFileReader(io.BytesIO(self.stamp_pdf))
         self._lock = threading.Lock()
         self._reserved = SIGNATURE_BYTES_RESERVED + (TIMESTAMP_BYTES_RESERVED if timestamp_url else 0)

@@ -6,6 +6,9 @@ Three independent answers, each with its own Chinese reason when it fails:
 2. the file's SHA-256 is the one a `document.issued` event recorded (a re-saved copy
    that still looks the same fails here);
 3. that event is included in the tree of the newest signed checkpoint.
+
+A genuine document can still be the wrong one: whoever checks a paper handed in for unit
+A passes `expect_unit` / `expect_number`, and a genuine document of unit B fails.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+
+from validation.codes import normalize_org_code
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,10 @@ class IssuanceRecord:
     proof: dict[str, Any] = field(default_factory=dict)
     proof_ok: bool = False
     proof_reason_zh: str = ""
+    unit_name: str = ""
+    period: str = ""
+    round: int = 0
+    missing_chars: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,12 +99,32 @@ def check_signature(pdf: bytes, trust_roots: list[Any]) -> SignatureCheck:
     return SignatureCheck(True, "签名有效，由本系统 CA 签发的证书签署，覆盖整个文件。", signer, signed_at)
 
 
+def expectation_problems(
+    issuance: IssuanceRecord, expect_unit: str | None = None, expect_number: str | None = None
+) -> list[str]:
+    """Why a genuine document is not the one the checker expected (unit code, registration number)."""
+    problems = []
+    who = f"{issuance.unit_name}（{issuance.unit}）" if issuance.unit_name else issuance.unit
+    if expect_unit is not None and normalize_org_code(expect_unit) != normalize_org_code(issuance.unit):
+        problems.append(f"这份文件是单位 {who}的，不是所要核验的单位 {expect_unit.strip()} 的。")
+    if expect_number is not None and expect_number.strip().upper() != issuance.cert_no.upper():
+        problems.append(f"这份文件的登记编号是 {issuance.cert_no}，不是所要核验的编号 {expect_number.strip()}。")
+    return problems
+
+
 def verify_document(
     pdf: bytes,
     trust_roots: list[Any],
     find_issuance: Callable[[str], IssuanceRecord | None],
+    *,
+    expect_unit: str | None = None,
+    expect_number: str | None = None,
 ) -> VerificationReport:
-    """Runs the three checks; `problems` lists every failure in Chinese (empty: the document is genuine)."""
+    """Runs the three checks; `problems` lists every failure in Chinese (empty: the document is genuine).
+
+    With `expect_unit` / `expect_number`, a document recorded for another unit or under
+    another number fails as well.
+    """
     digest = hashlib.sha256(pdf).hexdigest()
     signature = check_signature(pdf, trust_roots)
     problems: list[str] = []
@@ -106,7 +135,9 @@ def verify_document(
         problems.append(
             "账本中没有这份文件的签发记录：文件与签发时的原件不是逐字节相同（被改动或另存过），或并非本系统签发。"
         )
-    elif not issuance.proof_ok:
-        problems.append(issuance.proof_reason_zh or "签发记录不在最新的已签名检查点中。")
+    else:
+        if not issuance.proof_ok:
+            problems.append(issuance.proof_reason_zh or "签发记录不在最新的已签名检查点中。")
+        problems += expectation_problems(issuance, expect_unit, expect_number)
     log.info("pdf.verified", extra={"sha256": digest, "ok": not problems})
     return VerificationReport(digest, signature, issuance, problems)

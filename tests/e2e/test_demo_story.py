@@ -52,7 +52,7 @@ def test_every_ledger_event(story: Demo) -> None:
             "filing.returned": 1,
             "filing.approved": 3,
             "document.issued": 3,
-            "mail.sent": 18,
+            "mail.sent": 17,
         }
     )
     sub = story.filings["subsidiary"]
@@ -86,14 +86,14 @@ def test_every_ledger_event(story: Demo) -> None:
 def test_every_mail_in_the_maildir(story: Demo) -> None:
     mails = story.mails()
     sent = list(story.workflow.ledger.events(kind="mail.sent"))
-    assert len(mails) == len(sent) == 18
+    assert len(mails) == len(sent) == 17
     by_id = {str(m["Message-ID"]): m for m in mails}
     assert set(by_id) == {e.payload["message_id"] for e in sent}
     purposes = Counter((e.payload["purpose"], e.payload["recipient"]) for e in sent)
     assert purposes == Counter(
         {
             ("credentials", "filer@yufa.example.cn"): 1,
-            ("receipt", "filer@yufa.example.cn"): 3,
+            ("receipt", "filer@yufa.example.cn"): 2,  # the invalid bundle gets the error report alone
             ("receipt", "filer@yfjs.example.cn"): 2,
             ("error-report", "filer@yufa.example.cn"): 1,
             ("password-changed", "filer@yfjs.example.cn"): 1,
@@ -128,22 +128,55 @@ def test_every_receipt_file(story: Demo) -> None:
         next(story.workflow.ledger.events(kind="filing.invalid")).payload["filing_id"],
         story.filings["minority"],
     )
+    # filing id, round, ledger seq of the answered event, label: one file per notice, never reused
     patterns = [
-        rf"{first}_\d{{8}}-\d{{6}}_受理回执\.txt",
-        rf"{first}_\d{{8}}-\d{{6}}_核准通知\.txt",
-        rf"{first}_\d{{8}}-\d{{6}}_核准通知_产权登记证\.pdf",
-        rf"{invalid}_\d{{8}}-\d{{6}}_受理回执\.txt",
-        rf"{invalid}_\d{{8}}-\d{{6}}_校验错误\.txt",
-        rf"{invalid}_\d{{8}}-\d{{6}}_校验错误_错误标注\.xlsx",
-        rf"{minority}_\d{{8}}-\d{{6}}_受理回执\.txt",
-        rf"{minority}_\d{{8}}-\d{{6}}_核准通知\.txt",
-        rf"{minority}_\d{{8}}-\d{{6}}_核准通知_产权登记表\.pdf",
+        rf"{first}_r1_\d{{8}}_受理回执\.txt",
+        rf"{first}_r1_\d{{8}}_核准通知\.txt",
+        rf"{first}_r1_\d{{8}}_核准通知_产权登记证\.pdf",
+        rf"{invalid}_r1_\d{{8}}_校验错误\.txt",
+        rf"{invalid}_r1_\d{{8}}_校验错误_错误标注\.xlsx",
+        rf"{minority}_r1_\d{{8}}_受理回执\.txt",
+        rf"{minority}_r1_\d{{8}}_核准通知\.txt",
+        rf"{minority}_r1_\d{{8}}_核准通知_产权登记表\.pdf",
     ]
     assert len(names) == len(patterns), names
     for pattern in patterns:
         assert [n for n in names if re.fullmatch(pattern, n)], (pattern, names)
+    # each answer names the bundle it answers
+    answers = {
+        "_受理回执.txt": {first: "01-一级企业-占有登记.zip", minority: "03-参股企业-出资人填报.zip"},
+        "_校验错误.txt": {invalid: "08-错误-股权比例合计不等于100.zip"},
+    }
+    for suffix, bundles in answers.items():
+        for filing, bundle in bundles.items():
+            (text,) = [folder / n for n in names if n.startswith(filing) and n.endswith(suffix)]
+            assert f"“{bundle}”" in text.read_text(encoding="utf-8")
     # the filer who used mail gets no receipts folder
     assert not (story.dropbox / "202600020" / "回执").exists()
+
+
+def test_mail_receipts_answer_the_filers_own_messages(story: Demo) -> None:
+    sub = story.filings["subsidiary"]
+    received = [e.payload for e in story.workflow.ledger.events(kind="filing.received", subject=sub)]
+    assert [r["original_name"] for r in received] == ["02-子企业-变动登记.zip"] * 2  # the attachment, not the subject
+    assert all(r["message_id"] for r in received) and received[0]["message_id"] != received[1]["message_id"]
+    receipts = [m for m in story.mails() if m["X-Chanquan-Purpose"] == "receipt" and f"[{sub}]" in str(m["Subject"])]
+    assert sorted(str(m["In-Reply-To"]) for m in receipts) == sorted(r["message_id"] for r in received)
+    for mail in receipts:
+        assert str(mail["References"]).split() == [f"<filing-{sub}@chanquan.localhost>", str(mail["In-Reply-To"])]
+    # the reviewers are told which bundle it is too
+    requests = [
+        m for m in story.mails() if m["X-Chanquan-Purpose"] == "review-request" and f"[{sub}]" in str(m["Subject"])
+    ]
+    assert requests and all("“02-子企业-变动登记.zip”" in str(m.get_body(("plain",)).get_content()) for m in requests)
+
+
+def test_filings_show_lists_the_filers_own_file_names(story: Demo, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert cli(["--data", str(story.data_dir), "filings", "show", story.filings["subsidiary"]]) == 0
+    out = capsys.readouterr().out
+    assert out.count("02-子企业-变动登记.zip") == 2, out  # both rounds
+    assert "第 1 轮" in out and "第 2 轮" in out
 
 
 def test_signed_pdfs_verify(story: Demo) -> None:

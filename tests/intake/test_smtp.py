@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -29,6 +30,12 @@ def filing_message(sender: str = FILER, subject: str = "产权登记报送", big
     if big:
         message.add_attachment(big, maintype="application", subtype="octet-stream", filename="big.bin")
     return message
+
+
+def chinese_first(text: bytes | str) -> bool:
+    """A status text as a person reads it: after the enhanced code (if any), Chinese comes first."""
+    line = text.decode() if isinstance(text, bytes) else text
+    return re.match(r"(\d\.\d{1,3}\.\d{1,3} )?[\u4e00-\u9fff]", line) is not None
 
 
 def client(env: Env, user: str | None = CHILD, password: str = PASSWORD) -> smtplib.SMTP:
@@ -77,11 +84,13 @@ def test_oversize_mail_gets_552_before_the_handler(running: Env) -> None:
         with pytest.raises(smtplib.SMTPSenderRefused) as by_size:
             smtp.send_message(filing_message(big=big))  # SIZE= declared: refused at MAIL FROM
         assert by_size.value.smtp_code == 552
+        assert chinese_first(by_size.value.smtp_error) and b"2 MB" in by_size.value.smtp_error
         smtp.rset()
         smtp.mail(FILER)  # no SIZE declared: the limit bites during DATA
         smtp.rcpt("filing@chanquan.localhost")
-        code, _ = smtp.data(filing_message(big=big).as_bytes(policy=SMTP_POLICY))
+        code, text = smtp.data(filing_message(big=big).as_bytes(policy=SMTP_POLICY))
         assert code == 552
+        assert chinese_first(text) and "邮件过大".encode() in text
     assert running.kinds("intake.received") == []
     assert list((running.data / "inbound").glob("*.msg")) == []
 
@@ -90,7 +99,7 @@ def test_unauthenticated_filing_is_refused_with_550(running: Env) -> None:
     with client(running, user=None) as smtp, pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
         smtp.send_message(filing_message())
     code, text = caught.value.recipients["filing@chanquan.localhost"]
-    assert code == 550 and "组织机构代码".encode() in text
+    assert code == 550 and "组织机构代码".encode() in text and chinese_first(text)
     assert running.kinds("intake.received") == []
 
 
@@ -100,7 +109,7 @@ def test_wrong_password_then_lockout(running: Env) -> None:
         for _ in range(4):
             with pytest.raises(smtplib.SMTPAuthenticationError) as wrong:
                 smtp.login(CHILD, "wrong-password-1")
-            assert wrong.value.smtp_code == 535
+            assert wrong.value.smtp_code == 535 and chinese_first(wrong.value.smtp_error)
         with pytest.raises(smtplib.SMTPAuthenticationError) as locked:
             smtp.login(CHILD, "wrong-password-1")
         assert "锁定".encode() in locked.value.smtp_error
@@ -125,13 +134,14 @@ def test_must_change_account_may_only_change_its_password(running: Env) -> None:
         with pytest.raises(smtplib.SMTPDataError) as refused:
             smtp.send_message(filing_message())
         assert refused.value.smtp_code == 553 and "修改密码".encode() in refused.value.smtp_error
+        assert chinese_first(refused.value.smtp_error)
         change = EmailMessage()
         change["From"], change["To"], change["Subject"] = FILER, "filing@chanquan.localhost", "修改密码"
         change.set_content(f"{new_password}\n{new_password}x\n")
         smtp.rset()
         with pytest.raises(smtplib.SMTPDataError) as mismatch:
             smtp.send_message(change)
-        assert mismatch.value.smtp_code == 554
+        assert mismatch.value.smtp_code == 554 and chinese_first(mismatch.value.smtp_error)
         del change["Subject"]
         change["Subject"] = "修改密码"
         change.set_content(f"{new_password}\n{new_password}\n")

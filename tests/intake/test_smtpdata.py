@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Iterator
 
 import pytest
 
+from intake import smtp
 from intake.smtp import free_port
-from intake.smtpdata import BlockDataController, read_data, unstuff
+from intake.smtpdata import CHINESE_FIRST, BlockDataController, line_too_long, read_data, too_large, unstuff
 
 
 class Keep:
@@ -71,13 +73,67 @@ def test_too_much_data_is_552_and_the_session_goes_on(server: tuple[int, Keep]) 
     port, handler = server
     replies = transaction(port, b"a" * 70 + b"\r\n" + (b"b" * 70 + b"\r\n") * 100 + b".\r\n")
     assert replies[-1].startswith(b"552")
+    assert chinese_first(replies[-1])
     assert handler.contents == []
 
 
 def test_a_line_over_the_limit_is_refused(server: tuple[int, Keep]) -> None:
     port, handler = server
-    assert transaction(port, b"c" * 1200 + b"\r\n.\r\n")[-1].startswith(b"500")
+    refused = transaction(port, b"c" * 1200 + b"\r\n.\r\n")[-1]
+    assert refused.startswith(b"500") and chinese_first(refused)
     assert handler.contents == []
+
+
+def chinese_first(line: bytes | str) -> bool:
+    """`NNN [x.y.z ]` and then Chinese: what a person sees first in a bounce or an error dialog."""
+    text = line.decode() if isinstance(line, bytes) else line
+    return re.match(r"\d{3}[ -](\d\.\d{1,3}\.\d{1,3} )?[\u4e00-\u9fff]", text) is not None
+
+
+def test_aiosmtpds_own_refusals_are_chinese_first(server: tuple[int, Keep]) -> None:
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        stream.readline()
+        replies = []
+        for command in (b"EHLO x\r\n", b"MAIL FROM:<a@x> SIZE=99999\r\n", b"DATA\r\n", b"RCPT TO:<b@x>\r\n"):
+            sock.sendall(command)
+            reply = stream.readline()
+            while reply[3:4] == b"-":
+                reply = stream.readline()
+            replies.append(reply)
+        stream.close()
+    size, data, rcpt = replies[1:]
+    assert size.startswith(b"552 ") and chinese_first(size), size  # SIZE= over the limit, at MAIL FROM
+    assert data.startswith(b"503 ") and chinese_first(data), data  # DATA before any recipient
+    assert rcpt.startswith(b"503 ") and chinese_first(rcpt), rcpt  # RCPT before MAIL
+    assert b"(" in size  # the English gloss follows
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        *CHINESE_FIRST.values(),
+        too_large(30 * 1024 * 1024),
+        too_large(None),
+        line_too_long(1001),
+        smtp.OK_RECEIVED.format(item_id="IN1"),
+        smtp.OK_RESENT.format(item_id="IN1"),
+        smtp.OK_PASSWORD,
+        smtp.NEED_AUTH,
+        smtp.MUST_CHANGE,
+        smtp.PASSWORD_FORM,
+        smtp.TEMPORARY_FAILURE,
+        smtp.AUTH_FAILED.format(reason="用户名或密码错误"),
+    ],
+)
+def test_every_status_text_a_person_sees_is_chinese_first(line: str) -> None:
+    assert chinese_first(line), line
+
+
+def test_the_chinese_lines_keep_aiosmtpds_codes() -> None:
+    for english, chinese in CHINESE_FIRST.items():
+        assert chinese[:3] == english[:3], (english, chinese)
 
 
 def test_reader_over_small_pieces() -> None:

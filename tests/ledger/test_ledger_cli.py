@@ -247,8 +247,13 @@ def test_consistent_rewrite_is_caught_only_by_the_external_checkpoints(
         (data / name).unlink(missing_ok=True)
         if (forged_dir / name).exists():
             shutil.copy(forged_dir / name, data / name)
+    # the witness copy `chanquan init` configured (outside the data directory) was not rewritten
     code, text = verify(capsys, data)
-    assert code == 0, text  # internally consistent: nothing on this machine can tell
+    assert code == 1 and "根哈希与已签名检查点不符" in text and "data-witness" in text
+    config = data / "chanquan.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(str(data) + "-witness", ""), encoding="utf-8")
+    code, text = verify(capsys, data)
+    assert code == 0, text  # without it, internally consistent: nothing on this machine can tell
     code, text = verify(capsys, data, "--checkpoints", str(witness))
     assert code == 1 and "根哈希与已签名检查点不符" in text and "witness-checkpoints.log" in text
 

@@ -62,12 +62,27 @@ class Flow:
             transport=MaildirDelivery(self.data / "maildir"),
         )
 
-    def file(self, *, channel: str = "dropbox", reply_to: str = "", **kwargs: Any) -> SubmitOutcome:
+    def file(
+        self,
+        *,
+        channel: str = "dropbox",
+        reply_to: str = "",
+        original_name: str = "",
+        message_id: str = "",
+        **kwargs: Any,
+    ) -> SubmitOutcome:
         self.items += 1
         filed = bundle(**kwargs)
         result = check_bundle(filed, extra_rules=self.wf.ledger_rules(SUB))
         return self.wf.submit(
-            f"item-{self.items}", filer=SUB, channel=channel, reply_to=reply_to, bundle=filed, check_result=result
+            f"item-{self.items}",
+            filer=SUB,
+            channel=channel,
+            reply_to=reply_to,
+            bundle=filed,
+            check_result=result,
+            original_name=original_name,
+            message_id=message_id,
         )
 
 

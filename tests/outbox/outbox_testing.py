@@ -75,6 +75,9 @@ class FakeDirectory:
         digest = hashlib.sha256(reviewer_email.lower().encode()).hexdigest()[:6]
         return f"{filing_id.lower()}-r{round_no}-l{level}-{digest}"
 
+    def is_reviewer(self, address: str) -> bool:
+        return any(address.lower() in (e.lower() for e in u.reviewer_emails) for u in self.units.values())
+
 
 def sample_units() -> list[UnitInfo]:
     """SASAC -> 渝新集团 (first level) -> 渝新置业 (second level), with contacts."""

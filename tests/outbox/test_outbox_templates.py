@@ -32,16 +32,22 @@ def _rows(items: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
 CONTEXTS: dict[str, dict[str, Any]] = {
     "receipt": {
         **UNIT,
+        "original_name": "2025年度产权登记-渝新置业.zip",
+        "workbook_name": "产权登记表（2025年度）.xlsx",
         "received_at": FIXED,
         "channel_label": "上传目录",
         "registration_kind": "占有产权登记",
         "files": _rows(
-            [{"name": f"{FILING}_登记表.xlsx", "size": "38 KB"}, {"name": "申请文件.pdf", "size": "1.2 MB"}],
+            [{"name": "产权登记表（2025年度）.xlsx", "size": "38 KB"}, {"name": "申请文件.pdf", "size": "1.2 MB"}],
             ["name", "size"],
         ),
     },
     "error_report": {
         **UNIT,
+        "original_name": "2025年度产权登记-渝新置业.zip",
+        "workbook_name": "产权登记表（2025年度）.xlsx",
+        "received_at": FIXED,
+        "channel_label": "上传目录",
         "errors": _rows(
             [
                 {"n": 1, "where": "基本信息!C5", "message": "统一社会信用代码校验位错误，应为 0"},
@@ -64,6 +70,8 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "review_request": {
         **UNIT,
         "reviewer_unit_name": "重庆渝新产业投资集团有限公司",
+        "original_name": "产权登记表.xlsx、营业执照.pdf",
+        "workbook_name": "产权登记表.xlsx",
         "summary": [("企业名称", "重庆渝新置业有限公司"), ("登记类型", "变动产权登记"), ("注册资本", "5000.0000")],
         "has_previous": True,
         "changes": _rows(
@@ -120,6 +128,20 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "password_changed": {"username": "MA5U00028", "unit_name": "重庆渝新置业有限公司", "changed_at": FIXED},
     "reply_unclear": {"reply_address": REPLY},
+    "review_refused": {
+        "code": "missing-opinion",
+        "reason": "退回时必须填写审核意见，请在“退回”之后写明退回原因。",
+        "sender": "audit1@yuxin.test",
+        "decision": "退回",
+        "unit_name": "重庆渝新置业有限公司",
+        "step_label": "第 1 轮第 1 级审核",
+        "addressed_hint": "",
+        "decided_by": "",
+        "decided_at": "",
+        "decided": "",
+        "received_at": FIXED,
+        "reply_address": REPLY,
+    },
     "confirm_filing": {
         "unit_name": "重庆渝新置业有限公司",
         "unit_code": "MA5U00028",
@@ -137,6 +159,24 @@ WITH_FILING = {
     "returned",
     "approved",
     "reply_unclear",
+    "review_refused",
+}
+# What each refusal code changes in the review_refused context; all are rendered into one snapshot.
+REFUSAL_CASES: dict[str, dict[str, Any]] = {
+    "missing-opinion": {},
+    "wrong-sender": {"addressed_hint": "a***@yuxin.test", "decision": "通过", "reply_address": ""},
+    "not-reviewer": {"decision": "通过", "reply_address": ""},
+    "already-decided": {
+        "decided_by": "audit2@yuxin.test",
+        "decided_at": "2026-03-01T02:00:00+00:00",
+        "decided": "通过",
+        "reply_address": "",
+    },
+    "stale-round": {"step_label": "第 1 轮第 2 级审核", "decision": "通过", "reply_address": ""},
+    "withdrawn": {"decision": "通过", "reply_address": ""},
+    "invalid-token": {"decision": "通过", "unit_name": "", "reply_address": ""},
+    "unknown-filing": {"decision": "通过", "unit_name": "", "reply_address": ""},
+    "": {"reason": "发件人 x@b.cn 不是该单位的审核人。", "decision": "通过", "reply_address": ""},
 }
 
 
@@ -183,6 +223,33 @@ def test_template_matches_snapshot(template: str) -> None:
     if template in WITH_FILING:
         assert subject.startswith(f"[{FILING}] ")
     assert "<html" in html and "{{" not in text and "{{" not in html
+
+
+def test_review_refused_says_why_and_what_to_do_for_every_code() -> None:
+    rendered = []
+    for code, changes in REFUSAL_CASES.items():
+        context = {**CONTEXTS["review_refused"], "code": code, **changes}
+        with_filing = code not in ("invalid-token", "unknown-filing")
+        spec = MailSpec(
+            purpose="review-refused",
+            template="review_refused",
+            to=["audit1@yuxin.test"],
+            key="1",
+            date=FIXED,
+            context=context,
+            filing_id=FILING if with_filing else "",
+        )
+        subject, text, html = composer().render_parts(spec)
+        assert "原因：" in text and "请您：" in text and "原因：" in html and "请您：" in html
+        assert "{{" not in text + html and "None" not in text + html
+        rendered.append(f"##### code={code or '(none)'}\nSubject: {subject}\n\n{text}")
+    snapshot = "\n".join(rendered)
+    path = SNAPSHOTS / "review_refused.codes.txt"
+    if os.environ.get("CHANQUAN_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"snapshot {path.name} is missing")
+        path.write_text(snapshot, encoding="utf-8")
+    assert snapshot == path.read_text(encoding="utf-8")
 
 
 def test_html_is_autoescaped_and_text_is_not() -> None:

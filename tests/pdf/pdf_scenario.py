@@ -70,7 +70,7 @@ def _submit(wf: Workflow, unit: str, name: str, level: int, parent: str, investo
     return outcome.filing_id
 
 
-def approve_all(wf: Workflow, filing_id: str) -> None:
+def approve_all(wf: Workflow, filing_id: str, opinion: str = "资料齐全，同意。") -> None:
     """Every level says 通过 with an opinion, up to SASAC."""
     for _ in range(10):
         view = wf.filing(filing_id)
@@ -80,12 +80,12 @@ def approve_all(wf: Workflow, filing_id: str) -> None:
             return
         reviewer = view.reviewers[0]
         token = wf.review_token(filing_id, view.round, view.level, reviewer)
-        outcome = wf.decide(token, reviewer, ReviewDecision.APPROVE, f"{view.review_unit} 审核：资料齐全，同意。")
+        outcome = wf.decide(token, reviewer, ReviewDecision.APPROVE, f"{view.review_unit} 审核：{opinion}")
         assert outcome.applied, outcome
     raise AssertionError("review chain did not end")
 
 
-def build(data: Path, investors: int = 40) -> Scenario:
+def build(data: Path, investors: int = 40, opinion: str = "资料齐全，同意。") -> Scenario:
     assert cli_main(["--data", str(data), "init"]) == 0
     settings = load_settings(data)
     init_signing_identity(data, settings)
@@ -110,9 +110,9 @@ def build(data: Path, investors: int = 40) -> Scenario:
         )
         wf.units.add(pending, names[2], parent=first, filer_emails=["filer@wuliu.example.cn"])
         first_filing = _submit(wf, first, names[0], 1, "", 1, "item-first")
-        approve_all(wf, first_filing)
+        approve_all(wf, first_filing, opinion)
         sub_filing = _submit(wf, sub, names[1], 2, first, investors, "item-sub")
-        approve_all(wf, sub_filing)
+        approve_all(wf, sub_filing, opinion)
         pending_filing = _submit(wf, pending, names[2], 2, first, 1, "item-pending")
         sub_view = wf.filing(sub_filing)
         assert sub_view is not None

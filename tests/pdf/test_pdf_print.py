@@ -6,6 +6,8 @@ import hashlib
 import importlib.util
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,78 @@ def test_verify_pdf_accepts_the_issued_file(
     forged = json.loads(json.dumps(proof))
     forged["event"]["payload"]["sha256"] = "0" * 64
     assert checker.check(forged, verifier) != []
+
+
+def test_verify_pdf_says_who_and_what(scenario: Scenario, form_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, scenario, "verify-pdf", str(form_file))
+    assert code == 0, err
+    cert_no = f"DJB-{scenario.sub_filing}-1"
+    assert f"单位：{scenario.subsidiary_name}（{scenario.subsidiary}）" in out
+    assert f"登记编号：{cert_no}（产权登记表）" in out
+    assert f"登记：{scenario.sub_filing}，第 1 轮；数据时点：{scenario.period}" in out
+    code, out, _err = run(capsys, scenario, "verify-pdf", str(form_file), "--json")
+    issuance = json.loads(out)["issuance"]
+    assert (issuance["unit_name"], issuance["period"], issuance["round"]) == (
+        scenario.subsidiary_name,
+        scenario.period,
+        1,
+    )
+    assert issuance["missing_chars"] == []
+
+
+def test_verify_pdf_expectations(scenario: Scenario, form_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A genuine document presented for another unit, or under another number, fails."""
+    cert_no = f"DJB-{scenario.sub_filing}-1"
+    code, out, err = run(
+        capsys, scenario, "verify-pdf", str(form_file), "--expect-unit", scenario.subsidiary.lower(),
+        "--expect-number", cert_no.lower(),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "结论：文件真实有效。" in out
+    code, out, err = run(capsys, scenario, "verify-pdf", str(form_file), "--expect-unit", scenario.first_level)
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("结论：核验未通过")
+    assert f"这份文件是单位 {scenario.subsidiary_name}（{scenario.subsidiary}）的" in err
+    assert f"不是所要核验的单位 {scenario.first_level} 的" in err
+    assert "电子签名：通过" in out  # the document itself is genuine
+    code, _out, err = run(capsys, scenario, "verify-pdf", str(form_file), "--expect-number", "DJB-CQ2026-999999-1")
+    assert code == 1 and f"登记编号是 {cert_no}，不是所要核验的编号 DJB-CQ2026-999999-1" in err
+    code, out, err = run(
+        capsys, scenario, "verify-pdf", str(form_file), "--json", "--expect-unit", scenario.first_level
+    )
+    assert code == 1 and not json.loads(out)["ok"] and err.startswith("结论：核验未通过")
+
+
+def test_verify_pdf_of_damaged_files_is_one_line_without_traceback(
+    scenario: Scenario, form_file: Path, tmp_path: Path
+) -> None:
+    """Tampered, truncated, empty or foreign files are answers, not errors: one Chinese line on stderr."""
+    original = form_file.read_bytes()
+    flipped = bytearray(original)
+    flipped[len(flipped) // 3] ^= 0x20
+    cases = {
+        "garbage.pdf": b"%PDF-1.7\n" + bytes(range(256)) * 40,
+        "truncated.pdf": original[: len(original) // 2],
+        "cut-tail.pdf": original[:-7],
+        "flipped.pdf": bytes(flipped),
+        "empty.pdf": b"",
+    }
+    for name, data in cases.items():
+        target = tmp_path / name
+        target.write_bytes(data)
+        result = subprocess.run(
+            [sys.executable, "-m", "chanquan.cli", "--data", str(scenario.data), "verify-pdf", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+        )
+        assert result.returncode == 1, (name, result.stderr)
+        assert "Traceback" not in result.stderr, (name, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("结论：核验未通过——"), (name, result.stderr)
+        assert "签发记录" in lines[0], name
 
 
 def _offline_checker() -> Any:

@@ -210,7 +210,8 @@ def test_every_bundle_error_code_is_documented() -> None:
     import re
 
     root = Path(__file__).resolve().parents[2]
-    source = (root / "validation" / "bundle.py").read_text() + (root / "validation" / "safety.py").read_text()
+    guards = ("bundle.py", "safety.py", "zipguard.py", "xmlguard.py", "limits.py")
+    source = "".join((root / "validation" / name).read_text() for name in guards)
     literal = set(re.findall(r'"((?:bundle|workbook)-[a-z0-9-]+)"', source))
     prefixed = set(re.findall(r'f"\{kind\.prefix\}-([a-z0-9-]+)"', source))
     raised = literal | {f"workbook-{c}" for c in prefixed} | {f"bundle-{c}" for c in prefixed}

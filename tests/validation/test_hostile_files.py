@@ -249,19 +249,19 @@ def test_normal_workbook_passes_all_guards() -> None:
 
 
 def test_fast_directory_parser_agrees_with_zipfile() -> None:
-    from validation.safety import _Entry, _fast_entries
+    from validation.zipguard import Entry, fast_entries
 
     for data in (plain_workbook(), macro_workbook(), zip_of({"名称.pdf": PDF, "a/": b""})):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            expected = [_Entry.of(info) for info in zf.infolist()]
-        assert _fast_entries(data) == expected
+            expected = [Entry.of(info) for info in zf.infolist()]
+        assert fast_entries(data) == expected
 
 
 def test_unusual_zips_fall_back_to_zipfile() -> None:
-    from validation.safety import _fast_entries
+    from validation.zipguard import fast_entries
 
     prepended = b"MZ self-extractor stub " * 10 + plain_workbook()
-    assert _fast_entries(prepended) is None
+    assert fast_entries(prepended) is None
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(plain_workbook())) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():

@@ -7,10 +7,12 @@ import zipfile
 from decimal import Decimal
 
 import openpyxl
+from openpyxl.xml.functions import tostring
 from wb_factory import ORG, check, good_investors, make_workbook
 
 from validation import annotate_workbook
-from validation.annotate import ERRORS_SHEET
+from validation.annotate import COMMENT_AUTHOR, ERROR_FILL, ERRORS_SHEET, MARKS_SHEET
+from validation.findings import ERROR, Finding
 
 
 def _bad_workbook() -> bytes:
@@ -68,5 +70,117 @@ def test_annotating_twice_replaces_the_error_sheet() -> None:
     try:
         assert wb.sheetnames.count(ERRORS_SHEET) == 1
         assert wb[ERRORS_SHEET].max_row == 3
+    finally:
+        wb.close()
+
+
+def _load(data: bytes) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(io.BytesIO(data))
+
+
+def _our_comments(data: bytes) -> set[tuple[str, str]]:
+    wb = _load(data)
+    try:
+        return {
+            (ws.title, cell.coordinate)
+            for ws in wb.worksheets
+            for cell in ws._cells.values()
+            if cell.comment is not None and cell.comment.author == COMMENT_AUTHOR
+        }
+    finally:
+        wb.close()
+
+
+def _style(style: object) -> bytes:
+    return bytes(tostring(style.to_tree()))  # type: ignore[attr-defined]
+
+
+def _fix(data: bytes, sheet: str, cell: str, value: object) -> bytes:
+    """The filer corrects one cell of the returned file in Excel and sends that file back."""
+    wb = _load(data)
+    try:
+        wb[sheet][cell].value = value
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue()
+    finally:
+        wb.close()
+
+
+def test_reannotating_clears_the_marks_of_the_earlier_check() -> None:
+    data = _bad_workbook()
+    first = check(data)
+    fixed = next(f for f in first.findings if f.field == "currency")
+    resubmitted = _fix(annotate_workbook(data, first.findings), fixed.sheet, fixed.cell, "人民币")
+    second = check(resubmitted)
+    assert (fixed.sheet, fixed.cell) not in {(f.sheet, f.cell) for f in second.findings}
+    assert len(second.findings) == len(first.findings) - 1
+    again = annotate_workbook(resubmitted, second.findings)
+    # only the current findings carry a mark
+    assert _our_comments(again) == {(f.sheet, f.cell) for f in second.findings if f.cell}
+    wb, original = _load(again), _load(data)
+    try:
+        cell, before = wb[fixed.sheet][fixed.cell], original[fixed.sheet][fixed.cell]
+        assert cell.comment is None
+        assert _style(cell.fill) == _style(before.fill) and _style(cell.border) == _style(before.border)
+        for f in second.findings:
+            assert wb[f.sheet][f.cell].fill.fgColor.rgb.endswith("FFC7CE")
+        assert wb[ERRORS_SHEET].max_row == 2 + len(second.findings)
+        assert wb[MARKS_SHEET].sheet_state == "veryHidden"
+    finally:
+        wb.close()
+        original.close()
+    # and a third round with nothing left to find gives the filer's workbook back unmarked
+    clean = annotate_workbook(again, [])
+    assert _our_comments(clean) == set()
+    wb, original = _load(clean), _load(data)
+    try:
+        for f in second.findings:
+            assert _style(wb[f.sheet][f.cell].fill) == _style(original[f.sheet][f.cell].fill)
+        assert MARKS_SHEET not in wb.sheetnames
+    finally:
+        wb.close()
+        original.close()
+
+
+def test_a_marked_cell_gets_its_own_comment_back() -> None:
+    data = _bad_workbook()
+    wb = _load(data)
+    try:
+        ws, cell = next(
+            (ws, c) for ws in wb.worksheets for c in ws._cells.values() if c.comment is not None
+        )  # a table header's help note from the template
+        sheet, coordinate, help_text = ws.title, cell.coordinate, cell.comment.text
+    finally:
+        wb.close()
+    finding = Finding("header-test", ERROR, sheet, coordinate, "", "", "表头有误")
+    marked = annotate_workbook(data, [finding])
+    wb = _load(annotate_workbook(marked, []))
+    try:
+        restored = wb[sheet][coordinate].comment
+        assert restored is not None and restored.text == help_text and restored.author != COMMENT_AUTHOR
+    finally:
+        wb.close()
+
+
+def test_marks_without_their_record_are_still_cleared() -> None:
+    """A workbook annotated before the records were kept, or saved by a program that dropped the hidden sheet."""
+    data = _bad_workbook()
+    first = check(data)
+    wb = _load(annotate_workbook(data, first.findings))
+    try:
+        del wb[MARKS_SHEET]
+        out = io.BytesIO()
+        wb.save(out)
+    finally:
+        wb.close()
+    fixed = next(f for f in first.findings if f.field == "currency")
+    resubmitted = _fix(out.getvalue(), fixed.sheet, fixed.cell, "人民币")
+    second = check(resubmitted)
+    again = annotate_workbook(resubmitted, second.findings)
+    assert _our_comments(again) == {(f.sheet, f.cell) for f in second.findings if f.cell}
+    wb = _load(again)
+    try:
+        assert wb[fixed.sheet][fixed.cell].fill.fgColor.rgb != ERROR_FILL.fgColor.rgb
     finally:
         wb.close()

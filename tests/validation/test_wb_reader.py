@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from wb_factory import ORG, PARENT, USCC, check, codes_at, good_investors, make_workbook
 
 from validation import read_workbook
-from validation.reader import split_a1
+from validation.layout import split_a1
 
 
 def _edit(data: bytes, change: object) -> bytes:
@@ -135,9 +135,9 @@ def test_missing_table_is_an_error(good_xlsx: bytes) -> None:
 
 
 def test_table_rows_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    import validation.reader
+    import validation.table_reader
 
-    monkeypatch.setattr(validation.reader, "MAX_TABLE_ROWS", 5)
+    monkeypatch.setattr(validation.table_reader, "MAX_TABLE_ROWS", 5)
     rows = [{**good_investors()[0], "investor_name": f"出资人{i}"} for i in range(8)]
     read = read_workbook(make_workbook(None, rows))
     assert len(read.registration.investors) == 5

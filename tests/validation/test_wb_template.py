@@ -11,9 +11,9 @@ import pytest
 from wb_factory import check, good_attachments, good_documents, make_workbook
 
 from validation import TEMPLATE_VERSION, fill_workbook, read_workbook, write_template
+from validation.layout import read_layout
 from validation.model import Registration
-from validation.reader import read_layout
-from validation.spec import DOC_KINDS, FIELD_LIST, FIELD_SPEC, TABLES, UNLOCKED_TABLE_ROWS, VERSION_NAME
+from validation.spec import DOC_KINDS, FIELD_LIST, FIELD_SPEC, MAX_TABLE_ROWS, TABLES, VERSION_NAME
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,9 @@ def test_every_enumeration_has_a_drop_down(book: openpyxl.Workbook) -> None:
             assert values == list(spec.allowed)
     for table in TABLES:
         for col in table.columns:
-            if col.allowed:
-                assert covered(book[table.sheet], f"{col.column}{table.header_row + UNLOCKED_TABLE_ROWS}")
+            if col.allowed:  # every row the reader reads (a table can hold), the first and the last
+                assert covered(book[table.sheet], f"{col.column}{table.header_row + 1}")
+                assert covered(book[table.sheet], f"{col.column}{table.header_row + MAX_TABLE_ROWS}")
 
 
 def test_number_and_date_formats(book: openpyxl.Workbook) -> None:
@@ -116,8 +117,34 @@ def test_first_sheet_explains_the_rules(book: openpyxl.Workbook) -> None:
     ws = book.worksheets[0]
     assert ws.title == "填表说明"
     text = "\n".join(str(c.value) for c in ws["A"] if c.value)
-    for phrase in ("组织机构代码", "100%", "补录历史数据", "2MB", "业务办理申请文件", TEMPLATE_VERSION):
+    for phrase in ("组织机构代码", "100%", "补录历史数据", "2 MB", "业务办理申请文件", TEMPLATE_VERSION, "PNG"):
         assert phrase in text
+
+
+def test_first_sheet_names_no_command(book: openpyxl.Workbook) -> None:
+    """Filers never run the service's CLI: 填表说明 says where the template comes from instead."""
+    text = "\n".join(str(c.value) for c in book["填表说明"]["A"] if c.value)
+    assert "chanquan" not in text.lower() and "运行" not in text and "--" not in text
+    assert "上级单位" in text
+
+
+def test_investor_sheet_shows_locked_running_totals(book: openpyxl.Workbook) -> None:
+    ws = book["出资人情况"]
+    first, last = 4, 3 + MAX_TABLE_ROWS
+    for column in ("D", "E", "F"):  # 认缴出资额, 实缴出资额, 股权比例
+        total = ws[f"{column}2"]
+        assert total.value == f"=SUM({column}{first}:{column}{last})"
+        assert total.protection.locked
+        assert total.number_format == ws.column_dimensions[column].number_format
+    assert ws["C2"].value == "合计（自动计算）" and ws["C2"].protection.locked
+    rules = {str(rng.sqref): [r.formula[0] for r in rng.rules] for rng in ws.conditional_formatting}
+    assert "reg_capital" in rules["D2"][0] and "100" in rules["F2"][0]
+
+
+def test_running_totals_do_not_change_what_is_read(book: openpyxl.Workbook) -> None:
+    result = check(make_workbook())
+    assert result.ok and result.findings == []
+    assert [i.row for i in result.registration.investors] == [4, 5]  # type: ignore[union-attr]
 
 
 def test_blank_template_fails_with_required_fields(template_xlsx: bytes) -> None:

@@ -39,6 +39,12 @@ def test_backfill_forms_against_history(wf: Workflow, tree: Tree) -> None:
     assert codes_of(wf, *args, backfill="已办有变化", capital=2000) == []
 
 
+def test_a_backfill_form_that_is_no_choice_gets_no_history_finding(wf: Workflow, tree: Tree) -> None:
+    """invalid-choice says what is wrong; “no approved registration, choose 未办” would only follow from it."""
+    args = (tree.d, tree.d, "测试共享中心", 2, tree.g)
+    assert codes_of(wf, *args, backfill="已经办理") == ["invalid-choice"]
+
+
 def test_level_and_parent_must_match_the_tree(wf: Workflow, tree: Tree) -> None:
     values, investors, documents = registration_values(tree.c, "测试四级公司", 4, tree.b)
     values["ent_level"] = "三级"

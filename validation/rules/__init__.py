@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from validation.rules.base import Rule, RuleContext, field_finding, header_ref, row_finding
+from validation.rules.base import (
+    Rule,
+    RuleContext,
+    RuleOptions,
+    field_finding,
+    header_ref,
+    row_finding,
+    set_default_options,
+)
 from validation.rules.codes import check_investor_codes, check_unit_codes
 from validation.rules.documents import check_listed_files, check_required_documents
 from validation.rules.investors import check_investor_rows, check_investor_sums, check_state_relation
-from validation.rules.registration import check_backfill_fields, check_situation
+from validation.rules.registration import check_backfill_facts, check_backfill_fields, check_situation
 from validation.rules.required import check_required_columns, check_required_fields
 from validation.rules.values import check_dates, check_enumerations, check_formats, check_numbers
 from validation.rules.version import VERSION_CODES, check_template_version
@@ -23,6 +31,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     check_numbers,
     check_formats,
     check_dates,
+    check_backfill_facts,
     check_investor_sums,
     check_investor_rows,
     check_state_relation,
@@ -35,7 +44,9 @@ __all__ = [
     "VERSION_CODES",
     "Rule",
     "RuleContext",
+    "RuleOptions",
     "field_finding",
     "header_ref",
     "row_finding",
+    "set_default_options",
 ]

@@ -6,8 +6,9 @@ import io
 import unicodedata
 import zipfile
 from collections.abc import Iterator, Mapping
+from typing import Any
 
-from validation.findings import ERROR, WARNING, Finding, where
+from validation.findings import ERROR, WARNING, Finding, human_size, where
 from validation.rules.base import RuleContext, header_ref, row_finding
 from validation.spec import (
     ALLOWED_EXTENSIONS,
@@ -24,6 +25,9 @@ _MAGIC: dict[str, tuple[bytes, ...]] = {
     "doc": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
     "jpg": (b"\xff\xd8\xff",),
     "jpeg": (b"\xff\xd8\xff",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "tif": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),  # classic and BigTIFF, either byte order
+    "tiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
 }
 _EXECUTABLE = (b"MZ", b"\x7fELF", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"#!")
 
@@ -103,9 +107,18 @@ def check_required_documents(ctx: RuleContext) -> Iterator[Finding]:
             )
 
 
+_EXTENSIONS_TEXT = "/".join(e.upper() for e in ALLOWED_EXTENSIONS)
+
+
 def check_listed_files(ctx: RuleContext) -> Iterator[Finding]:
+    """Each listed file once, of an accepted type, attached, within the size limit and really of its type.
+
+    A listed file of a refused type gets that one finding: its attachment counts as listed, so it
+    is not also reported as unlisted. Without attachments to compare (a workbook checked alone)
+    one warning says that the files were not checked.
+    """
     reg = ctx.registration
-    files = _Files(ctx.attachments or {}, ctx.original_names) if ctx.attachments is not None else None
+    files = _Files(ctx.attachments, ctx.original_names) if ctx.attachments is not None else None
     seen: dict[str, int | None] = {}
     used: set[str] = set()
     for doc in reg.documents:
@@ -124,6 +137,9 @@ def check_listed_files(ctx: RuleContext) -> Iterator[Finding]:
             )
             continue
         seen[key] = doc.row
+        found = files.find(name) if files is not None else None
+        if found is not None:
+            used.add(found)
         ext = extension(name)
         if ext not in ALLOWED_EXTENSIONS:
             yield row_finding(
@@ -132,48 +148,56 @@ def check_listed_files(ctx: RuleContext) -> Iterator[Finding]:
                 doc,
                 "file_name",
                 "document-extension",
-                f"“{name}”的格式不允许，只接受 {'/'.join(e.upper() for e in ALLOWED_EXTENSIONS)} 文件。",
+                f"“{name}”的格式不允许，只接受 {_EXTENSIONS_TEXT} 文件。",
             )
-            continue
-        if files is None:
-            continue
-        found = files.find(name)
-        if found is None:
-            yield row_finding(
-                reg,
-                DOCUMENTS.name,
-                doc,
-                "file_name",
-                "document-file-missing",
-                f"列出的“{name}”不在报送的附件中，请一并报送或更正文件名。",
-            )
-            continue
-        used.add(found)
-        data = (ctx.attachments or {})[found]
-        if len(data) > MAX_ATTACHMENT_BYTES:
-            yield row_finding(
-                reg,
-                DOCUMENTS.name,
-                doc,
-                "file_name",
-                "document-too-large",
-                f"“{name}”有 {len(data) / 1048576:.1f} MB，"
-                f"超过 {MAX_ATTACHMENT_BYTES // 1048576} MB 上限，请压缩后重新报送。",
-            )
-        if not content_matches(ext, data):
-            what = "是可执行程序，出于安全原因拒收" if is_executable(data) else f"的内容不是 {ext.upper()} 文件"
-            yield row_finding(
-                reg,
-                DOCUMENTS.name,
-                doc,
-                "file_name",
-                "document-content-mismatch",
-                f"“{name}”{what}，请提供真实的扫描件。",
-            )
-    if files is None or ctx.attachments is None:
+        elif files is not None:
+            yield from _file_findings(ctx, doc, name, found)
+    if ctx.attachments is None:
+        yield _not_checked(ctx)
         return
-    ref = header_ref(reg, DOCUMENTS.name, "file_name")
-    for safe in sorted(ctx.attachments):
+    yield from _unlisted(ctx, used)
+
+
+def _file_findings(ctx: RuleContext, doc: Any, name: str, found: str | None) -> Iterator[Finding]:
+    """The listed file `name` (stored as `found`, None when it was not sent): present, small enough, genuine."""
+    reg = ctx.registration
+    if found is None:
+        yield row_finding(
+            reg,
+            DOCUMENTS.name,
+            doc,
+            "file_name",
+            "document-file-missing",
+            f"列出的“{name}”不在报送的附件中，请一并报送或更正文件名。",
+        )
+        return
+    data = (ctx.attachments or {})[found]
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        yield row_finding(
+            reg,
+            DOCUMENTS.name,
+            doc,
+            "file_name",
+            "document-too-large",
+            f"“{name}”有 {human_size(len(data), limit=MAX_ATTACHMENT_BYTES)}，"
+            f"超过 {human_size(MAX_ATTACHMENT_BYTES)} 上限，请压缩后重新报送。",
+        )
+    ext = extension(name)
+    if not content_matches(ext, data):
+        what = "是可执行程序，出于安全原因拒收" if is_executable(data) else f"的内容不是 {ext.upper()} 文件"
+        yield row_finding(
+            reg,
+            DOCUMENTS.name,
+            doc,
+            "file_name",
+            "document-content-mismatch",
+            f"“{name}”{what}，请提供真实的扫描件。",
+        )
+
+
+def _unlisted(ctx: RuleContext, used: set[str]) -> Iterator[Finding]:
+    ref = header_ref(ctx.registration, DOCUMENTS.name, "file_name")
+    for safe in sorted(ctx.attachments or {}):
         if safe not in used:
             original = ctx.original_names.get(safe, safe)
             yield Finding(
@@ -185,3 +209,17 @@ def check_listed_files(ctx: RuleContext) -> Iterator[Finding]:
                 original,
                 f"附件“{original}”没有在“{ref.sheet}”中列出（{ref.cell} 所在列），请在目录中补列或不再报送。",
             )
+
+
+def _not_checked(ctx: RuleContext) -> Finding:
+    ref = header_ref(ctx.registration, DOCUMENTS.name, "file_name")
+    return Finding(
+        "attachments-not-checked",
+        WARNING,
+        ref.sheet,
+        ref.cell,
+        "documents.file_name",
+        "",
+        f"{where(ref.sheet, ref.cell)}：只审核了工作簿，没有附件可比对，目录中列出的文件是否齐全、格式和大小均未检查。"
+        "正式报送时请把工作簿和全部附件一起报送，届时会检查附件。",
+    )

@@ -33,7 +33,12 @@ def check_investor_sums(ctx: RuleContext) -> Iterator[Finding]:
     if not investors:
         return
     subscribed = ctx.column(INVESTORS.name, "subscribed")
-    if reg.reg_capital is not None and not has_none(subscribed):
+    # A wrong capital or amount is reported already: the sums would only repeat it.
+    if (
+        reg.reg_capital is not None
+        and not has_none(subscribed)
+        and not ctx.reported("reg_capital", "investors.subscribed")
+    ):
         total = sum(subscribed, Decimal(0))
         if total != reg.reg_capital:
             yield field_finding(
@@ -43,7 +48,7 @@ def check_investor_sums(ctx: RuleContext) -> Iterator[Finding]:
                 f"为 {reg.reg_capital} 万元，但“出资人情况”各出资人认缴出资额合计为 {total} 万元，两者应相等。",
             )
     shares = ctx.column(INVESTORS.name, "share_pct")
-    if not has_none(shares):
+    if not has_none(shares) and not ctx.reported("investors.share_pct"):
         total_share = sum(shares, Decimal(0))
         if abs(total_share - HUNDRED) > SHARE_TOLERANCE:
             ref = header_ref(reg, INVESTORS.name, "share_pct")
@@ -122,11 +127,19 @@ def _rows_plainly_fine(ctx: RuleContext) -> bool:
     return len(set(codes)) == len(codes)
 
 
+def _cells_reported(ctx: RuleContext, inv: Any) -> bool:
+    """True when one of the row's amounts already has an error: comparing them would only follow from it."""
+    reg = ctx.registration
+    return any(
+        ctx.reported_at(reg.table_cell(INVESTORS.name, inv, key)) for key in ("subscribed", "paid_in", "share_pct")
+    )
+
+
 def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
     if _rows_plainly_fine(ctx):
         return
     reg = ctx.registration
-    capital = reg.reg_capital
+    capital = None if ctx.reported("reg_capital") else reg.reg_capital  # a reported capital is no yardstick
     seen_names: dict[str, int | None] = {}
     seen_codes: dict[str, int | None] = {}
     # Big tables repeat the same (subscribed, share) pair; the Decimal arithmetic runs once per pair.
@@ -136,7 +149,7 @@ def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
         paid_in = row["paid_in"]
         subscribed = row["subscribed"]
         share = row["share_pct"]
-        if paid_in is not None and subscribed is not None and paid_in > subscribed:
+        if paid_in is not None and subscribed is not None and paid_in > subscribed and not _cells_reported(ctx, inv):
             yield row_finding(
                 reg,
                 INVESTORS.name,
@@ -153,7 +166,7 @@ def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
                 expected = judged[pair] = _share_expected(subscribed, share, capital)
             except TypeError:  # a signalling NaN cannot be hashed
                 expected = _share_expected(subscribed, share, capital)
-            if expected is not None:
+            if expected is not None and not _cells_reported(ctx, inv):
                 yield row_finding(
                     reg,
                     INVESTORS.name,
@@ -213,8 +226,12 @@ def state_share(ctx: RuleContext) -> tuple[Decimal, bool] | None:
 def check_state_relation(ctx: RuleContext) -> Iterator[Finding]:
     reg = ctx.registration
     relation = reg.state_relation
+    if relation is None or ctx.reported("investors.investor_category", "investors.share_pct"):
+        return  # a wrong category or share is reported already: the state-held share would only repeat it
+    if ctx.found("investors-share-sum"):
+        return  # shares that do not add up to 100 give no meaningful state-held share
     known = state_share(ctx)
-    if relation is None or known is None:
+    if known is None:
         return
     share, largest = known
     problem = None

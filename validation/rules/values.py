@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 
+from validation.catalogue import join_choices
 from validation.findings import Finding
 from validation.rules.base import RuleContext, field_finding, row_finding
 from validation.spec import FIELD_LIST, TABLES
@@ -31,8 +32,14 @@ _ALLOWED_OR_NONE: dict[tuple[str, ...], frozenset[object]] = {
 
 
 def _allowed_text(allowed: tuple[str, ...]) -> str:
-    text = "、".join(allowed)
-    return text if len(text) <= 120 else text[:117] + "…"
+    """The allowed values for a message: whole values only, so a long list is cut between values, not mid-word."""
+    text = join_choices(allowed)
+    if len(text) <= 120:
+        return text
+    shown = list(allowed)
+    while len(shown) > 1 and len(join_choices(shown)) > 100:
+        shown.pop()
+    return f"{join_choices(shown)}……（共 {len(allowed)} 项）"
 
 
 def check_enumerations(ctx: RuleContext) -> Iterator[Finding]:
