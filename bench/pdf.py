@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from outbox.pdf.keys import create_signing_identity, identity_files
-from outbox.pdf.model import DocumentData
-from outbox.pdf.render import render
-from outbox.pdf.samples import sample_document
-from outbox.pdf.signing import DocumentSigner, SignRequest
-from outbox.pdf.templates import CERTIFICATE, FORM, TemplateCatalog
+from documents.keys import create_signing_identity, identity_files
+from documents.model import DocumentData
+from documents.render import render
+from documents.samples import sample_document
+from documents.signing import DocumentSigner, SignRequest
+from documents.templates import CERTIFICATE, FORM, TemplateCatalog
 
 
 def timed(fn: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:

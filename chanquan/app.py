@@ -17,9 +17,9 @@ from chanquan.config import Settings, load_settings, resolve_in_data_dir
 from ledger import Ledger, NoteVerifier, Projection, load_verifier
 
 if TYPE_CHECKING:
+    from documents import DocumentIssuer
     from intake.service import IntakeService
     from outbox import Outbox, OutboxConfig
-    from outbox.pdf import DocumentIssuer
     from outbox.transport import RelaySecurity
     from validation import Registration, RuleOptions
     from workflow import Workflow, WorkflowConfig
@@ -229,7 +229,7 @@ def prefill_registration(data_dir: Path, code: str) -> Registration | None:
 
 def init_signing_identity(data_dir: Path, settings: Settings) -> str:
     """Init step: the document-signing CA and certificate in keys/ (never replaced once made)."""
-    from outbox.pdf import create_signing_identity
+    from documents import create_signing_identity
 
     if settings.pdf.pkcs12_file:
         return f"使用已配置的签章证书：{settings.pdf.pkcs12_file}"
@@ -243,7 +243,7 @@ def open_document_issuer(
     data_dir: Path, settings: Settings | None = None, workflow: Workflow | None = None
 ) -> DocumentIssuer:
     """The PDF issuer of a data directory; it opens (and on close, closes) a workflow unless one is passed in."""
-    from outbox.pdf import DocumentIssuer, TemplateCatalog, identity_files
+    from documents import DocumentIssuer, TemplateCatalog, identity_files
 
     settings = settings if settings is not None else load_settings(data_dir)
     paths = DataDir(data_dir)

@@ -74,8 +74,8 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
     """Expected failures become one Chinese line and exit status 2, never a traceback."""
 
     def wrapper(args: argparse.Namespace) -> int:
+        from documents import FontError, PrintRefused, SigningIdentityError, TemplateError
         from ledger import LedgerError
-        from outbox.pdf import FontError, PrintRefused, SigningIdentityError, TemplateError
 
         try:
             return handler(args)
@@ -188,7 +188,7 @@ def _console() -> Console:
 
 
 def _list_templates() -> int:
-    from outbox.pdf import TemplateCatalog
+    from documents import TemplateCatalog
 
     table = Table(title="打印模板")
     for column in ("文件类型", "名称", "方向", "说明"):
@@ -201,7 +201,7 @@ def _list_templates() -> int:
 
 def _list_printable(args: argparse.Namespace) -> int:
     from chanquan.app import fork_notice, open_workflow
-    from outbox.pdf import doc_type_for_level
+    from documents import doc_type_for_level
 
     with open_workflow(args.data, read_only=True) as workflow:  # listing never writes
         notice = fork_notice(workflow.ledger)

@@ -12,9 +12,9 @@ from typing import Any
 from support.registrations import document_rows, org_code, registration_bundle, registration_values, sole_investor
 
 import outbox.events  # noqa: F401
+from documents import DocumentIssuer, create_signing_identity, identity_files
 from ledger import Ledger
 from outbox import MaildirDelivery, Outbox, OutboxConfig
-from outbox.pdf import DocumentIssuer, create_signing_identity, identity_files
 from validation.bundle import Bundle
 from validation.check import check_bundle
 from workflow import ScryptParams, SubmitOutcome, Workflow, WorkflowConfig, all_projections

@@ -18,7 +18,7 @@ from pypdf import PdfWriter
 
 from chanquan.app import open_document_issuer
 from chanquan.cli import main
-from outbox.pdf import PrintRefused
+from documents import PrintRefused
 
 ROOT = Path(__file__).resolve().parents[2]
 

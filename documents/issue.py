@@ -18,17 +18,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from documents.events import DocumentIssued
+from documents.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE
+from documents.keys import IdentityFiles, SigningIdentityError
+from documents.model import DocumentData, ReviewEntry
+from documents.render import render
+from documents.signing import DocumentSigner, SignRequest, load_trust_roots
+from documents.templates import CERTIFICATE, FORM, TemplateCatalog
+from documents.verify import IssuanceRecord, VerificationReport, verify_document
 from ledger import Ledger, StoredEvent
 from ledger.merkle import verify_inclusion
 from ledger.note import load_verifier, open_note
-from outbox.pdf.events import DocumentIssued
-from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE
-from outbox.pdf.keys import IdentityFiles, SigningIdentityError
-from outbox.pdf.model import DocumentData, ReviewEntry
-from outbox.pdf.render import render
-from outbox.pdf.signing import DocumentSigner, SignRequest, load_trust_roots
-from outbox.pdf.templates import CERTIFICATE, FORM, TemplateCatalog
-from outbox.pdf.verify import IssuanceRecord, VerificationReport, verify_document
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pdf_support import font_dicts, is_embedded, page_texts
 from pypdf import PdfReader, PdfWriter
 
-from outbox.pdf import (
+from documents import (
     CERTIFICATE,
     FORM,
     DocumentSigner,
@@ -29,7 +29,7 @@ from outbox.pdf import (
     render,
     verify_document,
 )
-from outbox.pdf.samples import sample_document
+from documents.samples import sample_document
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,12 @@ from pypdf import PdfReader
 from chanquan.app import open_document_issuer
 from chanquan.cli import main
 from chanquan.config import CONFIG_FILE_NAME
-from outbox.pdf import CERTIFICATE, FORM, DocumentSigner, FontError, SignRequest, TemplateCatalog, render
-from outbox.pdf.events import DocumentIssued
-from outbox.pdf.fonts import font_chain, subset_tag
-from outbox.pdf.model import DocumentData
-from outbox.pdf.samples import sample_document
-from outbox.pdf.typeset import Typesetter
+from documents import CERTIFICATE, FORM, DocumentSigner, FontError, SignRequest, TemplateCatalog, render
+from documents.events import DocumentIssued
+from documents.fonts import font_chain, subset_tag
+from documents.model import DocumentData
+from documents.samples import sample_document
+from documents.typeset import Typesetter
 
 BMP = "中国"
 EXT_A = "㐀䶵"  # U+3400, U+4DB5

@@ -9,10 +9,10 @@ import pytest
 from pdf_support import font_dicts, is_embedded, page_texts
 from pypdf import PdfReader
 
-from outbox.pdf import CERTIFICATE, FORM, TemplateCatalog, TemplateError, render
-from outbox.pdf.model import parse_qr_payload
-from outbox.pdf.samples import sample_document
-from outbox.pdf.templates import parse_template
+from documents import CERTIFICATE, FORM, TemplateCatalog, TemplateError, render
+from documents.model import parse_qr_payload
+from documents.samples import sample_document
+from documents.templates import parse_template
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ repertoire includes, so characters it lacks go to the first fallback face whose 
 them (fonts-hanazono's HanaMinA/HanaMinB, then fonts-babelstone-han). Fallback faces are
 loaded only when a text first needs one: BabelStoneHan alone takes ~0.7 s to parse, and
 most documents never leave the primary face. A character no face has is drawn as a
-visible placeholder and reported (see `outbox/pdf/typeset.py`), never dropped.
+visible placeholder and reported (see `documents/typeset.py`), never dropped.
 
 Every text object in our PDFs uses these faces: the standard 14 fonts are never
 embedded, and a PDF that relies on them renders differently from reader to reader.

@@ -18,7 +18,7 @@ import qrcode
 from reportlab.lib import colors
 from reportlab.platypus import Flowable
 
-from outbox.pdf.typeset import Typesetter
+from documents.typeset import Typesetter
 
 PAD = 2.5
 RULE = colors.Color(0.35, 0.35, 0.35)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from outbox.pdf.model import DocumentData, ReviewEntry
-from outbox.pdf.templates import CERTIFICATE, FORM
+from documents.model import DocumentData, ReviewEntry
+from documents.templates import CERTIFICATE, FORM
 
 
 def sample_registration(investors: int = 3, name: str = "重庆渝新产业投资集团有限公司") -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """Signed PDF registration forms (产权登记表) and certificates (产权登记证); see docs/documents.md."""
 
-from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, FontError, register_cjk_font
-from outbox.pdf.issue import DocumentIssuer, IssuedDocument, PrintRefused, doc_type_for_level
-from outbox.pdf.keys import IdentityFiles, SigningIdentityError, create_signing_identity, identity_files
-from outbox.pdf.model import DocumentData, ReviewEntry
-from outbox.pdf.render import RenderedDocument, render
-from outbox.pdf.signing import DocumentSigner, SignRequest, load_trust_roots
-from outbox.pdf.templates import CERTIFICATE, FORM, PrintTemplate, TemplateCatalog, TemplateError
-from outbox.pdf.verify import IssuanceRecord, SignatureCheck, VerificationReport, check_signature, verify_document
+from documents.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, FontError, register_cjk_font
+from documents.issue import DocumentIssuer, IssuedDocument, PrintRefused, doc_type_for_level
+from documents.keys import IdentityFiles, SigningIdentityError, create_signing_identity, identity_files
+from documents.model import DocumentData, ReviewEntry
+from documents.render import RenderedDocument, render
+from documents.signing import DocumentSigner, SignRequest, load_trust_roots
+from documents.templates import CERTIFICATE, FORM, PrintTemplate, TemplateCatalog, TemplateError
+from documents.verify import IssuanceRecord, SignatureCheck, VerificationReport, check_signature, verify_document
 
 __all__ = [
     "CERTIFICATE",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pdf_support import AUTHORITY
 
-from outbox.pdf import DocumentSigner, TemplateCatalog, create_signing_identity, identity_files
+from documents import DocumentSigner, TemplateCatalog, create_signing_identity, identity_files
 
 
 @pytest.fixture(scope="module")

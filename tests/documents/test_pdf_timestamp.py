@@ -23,9 +23,9 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from outbox.pdf import CERTIFICATE, DocumentSigner, SignRequest, TemplateCatalog, identity_files, load_trust_roots
-from outbox.pdf import render as render_document
-from outbox.pdf.samples import sample_document
+from documents import CERTIFICATE, DocumentSigner, SignRequest, TemplateCatalog, identity_files, load_trust_roots
+from documents import render as render_document
+from documents.samples import sample_document
 
 
 def _tsa_identity(keys_dir: Path) -> tuple[asn1_x509.Certificate, asn1_keys.PrivateKeyInfo]:

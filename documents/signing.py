@@ -33,9 +33,9 @@ from pyhanko.stamp import StaticStampStyle
 from reportlab.lib import colors
 from reportlab.pdfgen.canvas import Canvas
 
-from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, canvas_maker, font_chain
-from outbox.pdf.keys import IdentityFiles, SigningIdentityError
-from outbox.pdf.typeset import Typesetter
+from documents.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, canvas_maker, font_chain
+from documents.keys import IdentityFiles, SigningIdentityError
+from documents.typeset import Typesetter
 
 log = logging.getLogger(__name__)
 

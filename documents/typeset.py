@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable
 
-from outbox.pdf.fonts import FontChain, placeholder
+from documents.fonts import FontChain, placeholder
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 Run = tuple[str, str]  # (face name, text to draw in it)

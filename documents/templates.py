@@ -18,7 +18,7 @@ DOC_TYPES = (FORM, CERTIFICATE)
 FORM_SECTIONS = ("registration", "basic", "investors", "documents", "reviews")
 CERTIFICATE_SECTIONS = ("identity", "registration", "capital", "investors_summary")
 
-DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "print"
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates" / "print"
 
 
 class TemplateError(Exception):

@@ -22,9 +22,9 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Spacer, Table, TableStyle
 
-from outbox.pdf.flowables import Column, GridTable, SealBox, draw_qr
-from outbox.pdf.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, canvas_maker, font_chain
-from outbox.pdf.labels import (
+from documents.flowables import Column, GridTable, SealBox, draw_qr
+from documents.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, canvas_maker, font_chain
+from documents.labels import (
     BASIC_FIELDS,
     DOCUMENT_COLUMNS,
     INVESTOR_COLUMNS,
@@ -33,9 +33,9 @@ from outbox.pdf.labels import (
     display,
     label_for,
 )
-from outbox.pdf.model import DocumentData
-from outbox.pdf.templates import CERTIFICATE, FORM, PrintTemplate
-from outbox.pdf.typeset import TextLines, Typesetter
+from documents.model import DocumentData
+from documents.templates import CERTIFICATE, FORM, PrintTemplate
+from documents.typeset import TextLines, Typesetter
 
 SEAL_RED = colors.Color(0.78, 0.08, 0.08)
 LABEL_FILL = colors.Color(0.93, 0.94, 0.96)
