@@ -1,0 +1,432 @@
+"""Portal speed: 首页 and a filing's page under concurrent sessions, next to /healthz of the same run.
+
+    .venv/bin/python bench/web.py [--units 10000] [--filings 20000] [--sessions 50] [--seconds 10]
+
+Builds a data directory of N units (SASAC, 50 first-level groups of 10 second-level companies each,
+the rest third-level) and M filings in every state, written as events in batches through the
+ledger (the projections fold them as they would the live ones), then serves the portal with
+uvicorn in a separate process and drives it from this one with aiohttp: `--sessions` logged-in
+sessions (each its own first-level enterprise, a reviewing unit with a queue) request the same kind
+of page back to back for `--seconds`. One line per case: requests per second, p50 and p95
+latency, the server process's CPU per request (from /proc), and both next to /healthz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+# the project root first (tests/ holds folders named like the packages); tests/ only for `support`
+sys.path[:0] = [str(_HERE.parent)]
+sys.path.append(str(_HERE.parent / "tests"))
+
+import aiohttp  # noqa: E402
+from support import registrations as reg  # noqa: E402
+
+from chanquan.app import open_workflow  # noqa: E402
+from intake.smtp import free_port  # noqa: E402
+from validation.check import check_bundle  # noqa: E402
+from validation.codes import make_org_code  # noqa: E402
+from workflow import UnitRow, Workflow  # noqa: E402
+from workflow.events import (  # noqa: E402
+    FilingApproved,
+    FilingInvalid,
+    FilingReceived,
+    FilingReturned,
+    ReviewDecided,
+    ReviewRequested,
+)
+
+FIRST_LEVEL = 50
+SECOND_PER_FIRST = 10
+PASSWORD = "Bench#Portal2026"
+PERIODS = ("2024-12-31", "2025-06-30", "2023-12-31")
+SASAC = "SASAC0001"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+FILING_LINK = re.compile(r'href="/filings/(CQ[0-9-]+)"')
+
+
+# -- the data directory -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A filing unit and its reviewers from the first step up to SASAC."""
+
+    unit: str
+    name: str
+    reviewers: tuple[str, ...]
+
+
+def tree(units: int) -> tuple[list[UnitRow], list[str], list[Chain]]:
+    """Unit rows, the first-level codes, and every unit that files (second and third level)."""
+    rows: list[UnitRow] = []
+    firsts: list[str] = []
+    seconds: list[tuple[str, str]] = []
+    chains: list[Chain] = []
+    for f in range(FIRST_LEVEL):
+        first = make_org_code(f"1{f:07d}")
+        firsts.append(first)
+        rows.append(UnitRow(len(rows) + 2, first, f"基准集团{f:02d}有限公司", "", reviewer_emails=f"sh@f{f}.cn"))
+        for s in range(SECOND_PER_FIRST):
+            second = make_org_code(f"2{f:03d}{s:04d}")
+            name = f"基准集团{f:02d}二级公司{s:02d}"
+            rows.append(UnitRow(len(rows) + 2, second, name, first, reviewer_emails=f"sh@s{f}-{s}.cn"))
+            seconds.append((second, first))
+            chains.append(Chain(second, name, (first, SASAC)))
+    third_count = max(0, units - 1 - len(rows))
+    for t in range(third_count):
+        second, first = seconds[t % len(seconds)]
+        code = make_org_code(f"3{t:07d}")
+        name = f"基准三级公司{t:05d}"
+        rows.append(UnitRow(len(rows) + 2, code, name, second))
+        chains.append(Chain(code, name, (second, first, SASAC)))
+    return rows, firsts, chains
+
+
+def base_registration() -> tuple[dict[str, Any], bytes]:
+    """One real registration (a filled workbook, checked) to be copied per unit, and its workbook."""
+    unit, parent = make_org_code("30000000"), make_org_code("20000000")
+    values = reg.registration_values(unit, "基准三级公司", 3, parent)
+    bundle = reg.registration_bundle(values, reg.sole_investor(parent, 3, 1000), reg.document_rows())
+    result = check_bundle(bundle)
+    assert result.registration is not None
+    return result.registration.to_canonical(), bundle.workbook_bytes
+
+
+def filing_events(
+    index: int, filing_id: str, chain: Chain, period: str, *, base: dict[str, Any], blobs: tuple[str, str]
+) -> list[tuple[Any, str, str]]:
+    """The events of one filing, in a state picked by its index (older periods are approved)."""
+    registration = copy.copy(base)
+    registration.update(org_code=chain.unit, ent_name=chain.name, act_date=period)
+    workbook, pdf = blobs
+    unit = chain.unit
+    events: list[tuple[Any, str, str]] = [
+        (
+            FilingReceived(
+                filing_id=filing_id,
+                round=1,
+                unit=unit,
+                filer=unit,
+                period=period,
+                channel="dropbox",
+                reply_to=f"dropbox:{unit}",
+                registration=registration,
+                workbook_blob=workbook,
+                attachment_blobs=[pdf] * 5,
+                item_id=f"bench-{filing_id}",
+            ),
+            unit,
+            filing_id,
+        )
+    ]
+    kind = 17 if period == PERIODS[0] else index % 20
+    if kind == 19:
+        finding = {"code": "investors-share-sum", "severity": "error", "sheet": "出资人情况", "cell": "F5"}
+        finding |= {"field": "share_pct", "value": "90", "message": "出资比例合计应为 100%，实为 90%。"}
+        events.append(
+            (FilingInvalid(filing_id=filing_id, round=1, findings=[finding], annotated_blob=workbook), "x", filing_id)
+        )
+        return events
+    # how many steps are decided (approved) before the filing stops: waiting, returned or approved
+    levels = len(chain.reviewers)
+    if kind < 8:
+        decided, end = 0, "waiting"
+    elif kind < 12:
+        decided, end = 1, "waiting"
+    elif kind < 14:
+        decided, end = min(2, levels - 1), "waiting"
+    elif kind < 17:
+        decided, end = 0, "returned"
+    else:
+        decided, end = levels, "approved"
+    for level in range(1, decided + 1):
+        reviewer_unit = chain.reviewers[level - 1]
+        reviewer = f"reviewer@{reviewer_unit.lower()}.cn"
+        reason = "submitted" if level == 1 else "approved_below"
+        events.append(
+            (
+                ReviewRequested(
+                    filing_id=filing_id, round=1, level=level, unit=reviewer_unit, reviewers=[reviewer], reason=reason
+                ),
+                "x",
+                filing_id,
+            )
+        )
+        events.append(
+            (
+                ReviewDecided(
+                    filing_id=filing_id,
+                    round=1,
+                    level=level,
+                    unit=reviewer_unit,
+                    reviewer=reviewer,
+                    decision="通过",
+                    opinion="同意。",
+                ),
+                reviewer,
+                filing_id,
+            )
+        )
+    if end == "approved":
+        events.append((FilingApproved(filing_id=filing_id, round=1, unit=unit, period=period), "x", filing_id))
+        return events
+    level = decided + 1
+    reviewer_unit = chain.reviewers[level - 1]
+    reviewer = f"reviewer@{reviewer_unit.lower()}.cn"
+    reason = "submitted" if level == 1 else "approved_below"
+    events.append(
+        (
+            ReviewRequested(
+                filing_id=filing_id, round=1, level=level, unit=reviewer_unit, reviewers=[reviewer], reason=reason
+            ),
+            "x",
+            filing_id,
+        )
+    )
+    if end == "returned":
+        opinion = "请补充经济行为批准文件，并核对出资比例。"
+        events.append(
+            (
+                ReviewDecided(
+                    filing_id=filing_id,
+                    round=1,
+                    level=level,
+                    unit=reviewer_unit,
+                    reviewer=reviewer,
+                    decision="退回",
+                    opinion=opinion,
+                ),
+                reviewer,
+                filing_id,
+            )
+        )
+        events.append(
+            (
+                FilingReturned(filing_id=filing_id, round=1, level=level, opinion=opinion, by=reviewer_unit),
+                reviewer,
+                filing_id,
+            )
+        )
+    return events
+
+
+def build(data: Path, units: int, filings: int) -> list[str]:
+    """The data directory; returns the first-level codes (the sessions' accounts, password PASSWORD)."""
+    started = time.perf_counter()
+    rows, firsts, chains = tree(units)
+    base, workbook = base_registration()
+    with open_workflow(data) as wf:
+        wf.units.ensure_root()
+        wf.units.set_contacts(SASAC, reviewer_emails=["chu@sasac.example.cn"])
+        wf.units.import_rows(rows)
+        blobs = (wf.ledger.blobs.put(workbook), wf.ledger.blobs.put(reg.SMALL_PDF))
+        batch: list[tuple[Any, str, str]] = []
+        count = 0
+        for period in PERIODS:
+            for chain in chains:
+                if count >= filings:
+                    break
+                count += 1
+                batch.extend(filing_events(count, f"CQ2026-{count:06d}", chain, period, base=base, blobs=blobs))
+                if len(batch) >= 5000:
+                    wf.ledger.append_many(batch)
+                    batch = []
+        if batch:
+            wf.ledger.append_many(batch)
+        for code in [*firsts, SASAC]:
+            wf.accounts.set_password(code, PASSWORD)
+        size = wf.ledger.size()
+        total_units = wf.units.count()
+    print(
+        f"built    {total_units} units, {count} filings, {size} events in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    return firsts
+
+
+# -- the server (a separate process) --------------------------------------------------------
+
+
+def serve(data: Path, port: int, page_cache: bool) -> None:
+    import uvicorn
+
+    from portal import PortalConfig, create_app
+
+    workflow: Workflow = open_workflow(data)
+    config = PortalConfig(sessions_db=data / "portal.sqlite3", login_rate_per_minute=100_000, page_cache=page_cache)
+    app = create_app(workflow, config)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the client (this process) ----------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    case: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    server_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.server_cpu / self.requests
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def log_in(base: str, username: str) -> aiohttp.ClientSession:
+    session = aiohttp.ClientSession(
+        base, connector=aiohttp.TCPConnector(limit=1), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
+    async with session.get("/login") as page:
+        token = CSRF.search(await page.text())
+    assert token is not None
+    form = {"csrf": token.group(1), "username": username, "password": PASSWORD}
+    async with session.post("/login", data=form, allow_redirects=False) as answer:
+        assert answer.status == 303 and answer.headers["location"] == "/", answer.status
+    return session
+
+
+async def run_case(
+    case: str, sessions: list[aiohttp.ClientSession], paths: list[str], seconds: float, pid: int
+) -> Result:
+    async def worker(session: aiohttp.ClientSession, path: str, until: float, out: list[float]) -> None:
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            async with session.get(path, allow_redirects=False) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{case}: {path} answered {response.status}")
+            out.append(time.perf_counter() - started)
+
+    warm: list[float] = []
+    await asyncio.gather(*(worker(s, p, time.perf_counter() + 1.0, warm) for s, p in zip(sessions, paths, strict=True)))
+    latencies: list[float] = []
+    cpu = cpu_seconds(pid)
+    started = time.perf_counter()
+    until = started + seconds
+    await asyncio.gather(*(worker(s, p, until, latencies) for s, p in zip(sessions, paths, strict=True)))
+    elapsed = time.perf_counter() - started
+    return Result(case, len(latencies), elapsed, latencies, cpu_seconds(pid) - cpu)
+
+
+async def drive(
+    base: str, firsts: list[str], sessions_count: int, seconds: float, *, pid: int, suffix: str
+) -> list[Result]:
+    users = [firsts[i % len(firsts)] for i in range(sessions_count)]
+    sessions = [await log_in(base, user) for user in users]
+    try:
+        filings = []
+        for session in sessions:
+            async with session.get("/") as home:
+                html = await home.text()
+            waiting = html[html.index('id="waiting"') :]
+            found = FILING_LINK.search(waiting)
+            assert found is not None, "a first-level enterprise of the bench has nothing waiting"
+            filings.append(f"/filings/{found.group(1)}")
+        results = []
+        for case, paths in (
+            ("healthz", ["/healthz"] * len(sessions)),
+            ("home", ["/"] * len(sessions)),
+            ("filing", filings),
+        ):
+            results.append(await run_case(case + suffix, sessions, paths, seconds, pid))
+        return results
+    finally:
+        for session in sessions:
+            await session.close()
+
+
+def report(results: list[Result]) -> None:
+    health = results[0]
+    for result in results:
+        print(
+            f"{result.case:<18} {result.rate:7.0f} req/s  p50 {result.percentile(0.50):6.1f} ms"
+            f"  p95 {result.percentile(0.95):6.1f} ms  server CPU {result.cpu_ms:5.2f} ms/req"
+            f" ({result.server_cpu / result.seconds:4.0%} of a core)"
+            f"  cost vs healthz {result.cpu_ms / health.cpu_ms:4.1f}x CPU, {health.rate / result.rate:4.1f}x time",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument("--filings", type=int, default=20_000)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--data", type=Path, help="build into (or reuse) this folder instead of a temporary one")
+    parser.add_argument("--serve", nargs=3, metavar=("DATA", "PORT", "CACHE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(Path(args.serve[0]), int(args.serve[1]), args.serve[2] == "cache")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data or Path(tmp) / "data"
+        firsts = (
+            build(data, args.units, args.filings) if not (data / "ledger.sqlite3").exists() else tree(args.units)[1]
+        )
+        # as served (page parts kept until the ledger grows), then every request reading and rendering anew
+        for cache, suffix in (("cache", ""), ("no-cache", " (no cache)")):
+            port = free_port()
+            server = subprocess.Popen([sys.executable, __file__, "--serve", str(data), str(port), cache])
+            try:
+                base = f"http://127.0.0.1:{port}"
+                wait_healthy(base, server)
+                print(
+                    f"serving  {base} (pid {server.pid}, {cache}); {args.sessions} sessions,"
+                    f" {args.seconds:.0f} s per case",
+                    flush=True,
+                )
+                report(asyncio.run(drive(base, firsts, args.sessions, args.seconds, pid=server.pid, suffix=suffix)))
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+
+
+def wait_healthy(base: str, server: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the portal process exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError("the portal did not answer /healthz")
+
+
+if __name__ == "__main__":
+    main()

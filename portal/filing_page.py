@@ -1,0 +1,107 @@
+"""A filing's page: its state and who must act, its whole history with every opinion, its files,
+its registration and documents, and what changed against the unit's last approved registration.
+
+Who may see it is decided on every request (portal.visibility). The page body is the same for
+everyone who may see it, so it is rendered once per ledger size (and day waited) and reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import Response
+
+from portal.context import Portal, Viewer, portal_of
+from portal.errors import not_found
+from portal.pages import days_since, unit_names
+from portal.visibility import can_see
+from validation.model import Registration, diff_registrations
+from validation.spec import FIELD_SPEC
+from workflow import FilingView, Unit
+from workflow.machine import FilingStatus
+
+# the registration's fields shown at the top (all of them are in the workbook)
+SUMMARY_FIELDS = (
+    "ent_name",
+    "uscc",
+    "org_code",
+    "reg_type",
+    "reg_situation",
+    "backfill_form",
+    "ent_level",
+    "state_relation",
+    "reg_capital",
+    "currency",
+    "legal_rep",
+    "contact_name",
+    "contact_phone",
+)
+
+
+def visible_filing(portal: Portal, viewer: Viewer, filing_id: str) -> FilingView | None:
+    """The filing when the viewer may see it; None (answered 404) when it does not exist or may not."""
+    fid = filing_id.strip().upper()
+    if not fid or len(fid) > 40:
+        return None
+    view: FilingView | None = portal.cached(f"filing:{fid}", lambda: portal.wf.filing(fid))
+    if view is None or not can_see(viewer.unit, view, lambda code: _first_level(portal, code)):
+        return None
+    return view
+
+
+def _first_level(portal: Portal, code: str) -> Unit | None:
+    first: Unit | None = portal.cached(f"first-level:{code}", lambda: portal.wf.units.first_level_of(code))
+    return first
+
+
+async def filing_page(request: Request) -> Response:
+    portal = portal_of(request)
+    viewer = portal.viewer_or_redirect(request)
+    if isinstance(viewer, Response):
+        return viewer
+    view = visible_filing(portal, viewer, str(request.path_params["filing_id"]))
+    if view is None:
+        return not_found(portal, request)
+    waiting = days_since(_requested_at(view), portal.clock()) if view.state == FilingStatus.IN_REVIEW else 0
+    body: Markup = portal.cached(f"filing-body:{view.filing_id}:{waiting}", lambda: _body(portal, view, waiting))
+    return portal.pages.render("filing.html.j2", {"viewer": viewer, "filing": view, "body": body})
+
+
+def _body(portal: Portal, view: FilingView, waiting_days: int) -> Markup:
+    data = view.registration_data or {}
+    codes = [view.unit, view.filer, view.review_unit, *(d.unit for d in view.decisions)]
+    context: dict[str, Any] = {
+        "filing": view,
+        "names": unit_names(portal, codes + [entry.unit for entry in view.history if entry.unit]),
+        "summary": [
+            (FIELD_SPEC[key].label, data.get(key)) for key in SUMMARY_FIELDS if data.get(key) not in (None, "")
+        ],
+        "investors": list(data.get("investors") or []),
+        "documents": list(data.get("documents") or []),
+        "changes": _changes(portal, view),
+        "files": [f for f in view.files if f.kind != "attachment"],
+        "attachments": [f for f in view.files if f.kind == "attachment" and f.round == view.round],
+        "waiting_days": waiting_days,
+    }
+    return portal.pages.fragment("_filing_body.html.j2", context)
+
+
+def _requested_at(view: FilingView) -> str:
+    for entry in reversed(view.history):
+        if entry.kind == "review.requested" and entry.level == view.level and entry.round == view.round:
+            return entry.at
+    return view.updated_at
+
+
+def _changes(portal: Portal, view: FilingView) -> list[Any] | None:
+    """The filing's changes against the unit's last approved registration; None when there is none."""
+    if view.registration_data is None:
+        return None
+    previous = portal.wf.previous_approved_data(view.unit, view.filing_id)
+    if previous is None:
+        return None
+    return diff_registrations(
+        Registration.from_canonical(previous), Registration.from_canonical(view.registration_data)
+    )
