@@ -1,6 +1,6 @@
 """Portal speed: 首页 and a filing's page under concurrent sessions, next to /healthz of the same run.
 
-    .venv/bin/python bench/web.py [--units 10000] [--filings 20000] [--sessions 50] [--seconds 10]
+    .venv/bin/python bench/web.py [--units 10000] [--filings 20000] [--sessions 50] [--seconds 10] [--flow 10]
 
 Builds a data directory of N units (SASAC, 50 first-level groups of 10 second-level companies each,
 the rest third-level) and M filings in every state, written as events in batches through the
@@ -9,6 +9,12 @@ uvicorn in a separate process and drives it from this one with aiohttp: `--sessi
 sessions (each its own first-level enterprise, a reviewing unit with a queue) request the same kind
 of page back to back for `--seconds`. One line per case: requests per second, p50 and p95
 latency, the server process's CPU per request (from /proc), and both next to /healthz.
+
+Three runs, each with its own server: as served with nothing happening (page parts kept), while
+filings flow (the server process itself appends `--flow` filing events a second — a refused reply
+on a random filing, with an intake item and a sent mail beside each, as a live service records them),
+and with the page cache off (every request reads and renders anew: the cost right after an event
+that concerns the page).
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import argparse
 import asyncio
 import copy
 import os
+import random
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,15 +269,77 @@ def build(data: Path, units: int, filings: int) -> list[str]:
 # -- the server (a separate process) --------------------------------------------------------
 
 
-def serve(data: Path, port: int, page_cache: bool) -> None:
+def serve(data: Path, port: int, mode: str, flow: float, filings: int) -> None:
     import uvicorn
 
     from portal import PortalConfig, create_app
 
     workflow: Workflow = open_workflow(data)
+    page_cache = mode != "no-cache"
     config = PortalConfig(sessions_db=data / "portal.sqlite3", login_rate_per_minute=100_000, page_cache=page_cache)
     app = create_app(workflow, config)
+    if mode == "flow" and flow > 0:
+        threading.Thread(target=flowing, args=(workflow, flow, filings), name="bench-flow", daemon=True).start()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
+
+
+def flowing(workflow: Workflow, per_second: float, filings: int) -> None:
+    """Appends, `per_second` times a second, what a live service records around one filing event."""
+    from intake.events import IntakeReceived
+    from outbox.events import MailSent
+    from workflow.events import ReviewRefused
+
+    pick = random.Random(7)
+    tick = 1.0 / per_second
+    for n in range(10**9):
+        started = time.perf_counter()
+        filing_id = f"CQ2026-{pick.randint(1, filings):06d}"
+        item = f"WBbench{n:012d}"
+        message_id = f"<bench-{n}@chanquan.localhost>"
+        workflow.ledger.append_many(
+            [
+                (
+                    IntakeReceived(
+                        item_id=item,
+                        channel="smtp",
+                        purpose="review_reply",
+                        raw_blob="0" * 64,
+                        content_sha256="0" * 64,
+                        sender="someone@example.cn",
+                        filer="",
+                        reply_to="someone@example.cn",
+                        original_name="",
+                        message_id=message_id,
+                    ),
+                    "intake",
+                    item,
+                ),
+                (
+                    ReviewRefused(
+                        filing_id=filing_id,
+                        token=f"{filing_id.lower()}-r1-l9",
+                        sender="someone@example.cn",
+                        reason="该审核环节已不是当前环节。",
+                        code="stale-round",
+                    ),
+                    "someone@example.cn",
+                    filing_id,
+                ),
+                (
+                    MailSent(
+                        message_id=message_id,
+                        recipient="someone@example.cn",
+                        purpose="review-refused",
+                        filing_id=filing_id,
+                        attempt=1,
+                        outcome="250 OK",
+                    ),
+                    "outbox",
+                    message_id,
+                ),
+            ]
+        )
+        time.sleep(max(0.0, tick - (time.perf_counter() - started)))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -383,21 +453,23 @@ def main() -> None:
     parser.add_argument("--filings", type=int, default=20_000)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--flow", type=float, default=10.0, help="filing events a second in the flowing run")
     parser.add_argument("--data", type=Path, help="build into (or reuse) this folder instead of a temporary one")
-    parser.add_argument("--serve", nargs=3, metavar=("DATA", "PORT", "CACHE"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=3, metavar=("DATA", "PORT", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]), args.serve[2] == "cache")
+        serve(Path(args.serve[0]), int(args.serve[1]), args.serve[2], args.flow, args.filings)
         return
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or Path(tmp) / "data"
         firsts = (
             build(data, args.units, args.filings) if not (data / "ledger.sqlite3").exists() else tree(args.units)[1]
         )
-        # as served (page parts kept until the ledger grows), then every request reading and rendering anew
-        for cache, suffix in (("cache", ""), ("no-cache", " (no cache)")):
+        # as served with nothing happening, while filings flow, then every request reading and rendering anew
+        for cache, suffix in (("cache", ""), ("flow", " (flowing)"), ("no-cache", " (no cache)")):
             port = free_port()
-            server = subprocess.Popen([sys.executable, __file__, "--serve", str(data), str(port), cache])
+            command = [sys.executable, __file__, "--serve", str(data), str(port), cache]
+            server = subprocess.Popen([*command, "--flow", str(args.flow), "--filings", str(args.filings)])
             try:
                 base = f"http://127.0.0.1:{port}"
                 wait_healthy(base, server)

@@ -7,7 +7,6 @@ the layer it opens; keep them small.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,12 +14,17 @@ from typing import TYPE_CHECKING, cast
 
 from chanquan.config import Settings, load_settings, resolve_in_data_dir
 from ledger import Ledger, NoteVerifier, Projection, load_verifier
+from ledger.durable import write_new
+from ledger.localtime import set_reader_zone
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from documents import DocumentIssuer
     from intake.service import IntakeService
     from outbox import Outbox, OutboxConfig
     from outbox.transport import RelaySecurity
+    from portal import PortalConfig
     from validation import Registration, RuleOptions
     from workflow import Workflow, WorkflowConfig
 
@@ -160,12 +164,7 @@ def init_review_token_key(data_dir: Path, settings: Settings) -> str:
     path = DataDir(data_dir).keys / REVIEW_TOKEN_KEY
     if path.exists():
         return f"审核令牌密钥已存在，未改动：{path}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_bytes(32))
-        out.flush()
-        os.fsync(out.fileno())
+    write_new(path, secrets.token_bytes(32), mode=0o600)
     return f"已生成审核令牌密钥：{path}（权限 0600）"
 
 
@@ -261,12 +260,61 @@ def open_document_issuer(
             fallback_font_files=settings.pdf.fallback_font_files,
             timestamp_url=settings.pdf.timestamp_url,
             ledger_pub=paths.keys / "ledger.pub",
+            public_url=settings.web.base_url(),  # the QR code leads to the portal's /verify page
+            timezone=settings.service.timezone,
             closers=[wf.close] if owned else [],
         )
     except BaseException:
         if owned:
             wf.close()
         raise
+
+
+def portal_config(data_dir: Path, settings: Settings) -> PortalConfig:
+    """The portal's plain values from chanquan.toml (section `web`, the support contact, and the SMTP
+    listener's address for the user guide); `create_app(workflow, portal_config(...), issuer=...)`."""
+    from portal import PortalConfig
+    from portal.config import MailDoor, SupportContact
+    from workflow.accounts import normalize_username
+
+    web, service, intake = settings.web, settings.service, settings.intake
+    set_reader_zone(service.timezone)  # the portal's pages show times in it (ledger.localtime)
+    return PortalConfig(
+        sessions_db=data_dir / "portal.sqlite3",
+        supervisor_name=service.supervisor_name,
+        public_url=web.base_url(),
+        session_idle_minutes=web.session_idle_minutes,
+        session_max_hours=web.session_max_hours,
+        secure_cookies=web.secure_cookies,
+        login_rate_per_minute=web.login_rate_per_minute,
+        max_upload_bytes=intake.smtp_max_message_bytes,
+        support=SupportContact(service.support_name, service.support_phone, service.support_email),
+        mail_door=MailDoor(
+            smtp_host=intake.smtp_host,
+            smtp_port=intake.smtp_port,
+            starttls=bool(intake.tls_cert_file),
+            mail_domain=service.mail_domain,
+            max_message_bytes=intake.smtp_max_message_bytes,
+        ),
+        verify_max_bytes=web.verify_max_bytes,
+        verify_rate_per_minute=web.verify_rate_per_minute,
+        admin_users=frozenset(normalize_username(name) for name in web.admin_users),
+    )
+
+
+def open_portal(
+    data_dir: Path,
+    settings: Settings,
+    workflow: Workflow,
+    *,
+    intake: IntakeService | None = None,
+    issuer: DocumentIssuer | None = None,
+) -> Starlette:
+    """The portal's ASGI app over the service's own workflow, intake (the door of 报送申报) and issuer
+    (打表/打证, /verify), as `chanquan serve` and the demo run it (chanquan.web.PortalServer)."""
+    from portal import create_app
+
+    return create_app(workflow, portal_config(data_dir, settings), issuer=issuer, intake=intake)
 
 
 def outbox_config(data_dir: Path, settings: Settings) -> OutboxConfig:
@@ -294,6 +342,11 @@ def outbox_config(data_dir: Path, settings: Settings) -> OutboxConfig:
         from_address=o.from_address,
         from_name=f"{settings.service.supervisor_name}产权登记系统",
         supervisor_name=settings.service.supervisor_name,
+        support_name=settings.service.support_name,
+        support_phone=settings.service.support_phone,
+        support_email=settings.service.support_email,
+        guide_url=f"{settings.web.base_url()}/help",
+        timezone=settings.service.timezone,
         relay=relay,
         maildir=resolve_in_data_dir(data_dir, o.maildir),
         dropbox_dir=resolve_in_data_dir(data_dir, settings.intake.dropbox_dir),
@@ -305,11 +358,20 @@ def outbox_config(data_dir: Path, settings: Settings) -> OutboxConfig:
     )
 
 
-def open_outbox(data_dir: Path, settings: Settings | None = None, workflow: Workflow | None = None) -> Outbox:
+def open_outbox(
+    data_dir: Path,
+    settings: Settings | None = None,
+    workflow: Workflow | None = None,
+    *,
+    issuer: DocumentIssuer | None = None,
+) -> Outbox:
     """The outbox of a data directory, with the document issuer as its `filing.approved` hook.
 
-    It opens (and on close, closes) a workflow unless one is passed in, as `serve` does.
+    It opens (and on close, closes) a workflow unless one is passed in, as `serve` does, and its own
+    issuer unless one is passed in: `serve` passes the one the portal prints with, so that a first
+    issuance is decided under one issuer's lock.
     """
+    import intake.events  # noqa: F401  registers the intake kinds the outbox answers (outbox/foreign_kinds.py)
     from outbox import Outbox
 
     settings = settings if settings is not None else load_settings(data_dir)
@@ -317,14 +379,16 @@ def open_outbox(data_dir: Path, settings: Settings | None = None, workflow: Work
     owned = workflow is None
     wf = workflow if workflow is not None else open_workflow(data_dir, settings)
     try:
-        issuer = open_document_issuer(data_dir, settings, wf)
+        own_issuer = issuer is None
+        documents = issuer if issuer is not None else open_document_issuer(data_dir, settings, wf)
+        closers = [documents.close] if own_issuer else []
         return Outbox(
             wf.ledger,
             wf,
             DataDir(data_dir).outbox,
             config,
-            pdf_issuer=issuer.on_approved,
-            closers=[wf.close, issuer.close] if owned else [issuer.close],
+            pdf_issuer=documents.on_approved,
+            closers=[wf.close, *closers] if owned else closers,
         )
     except BaseException:
         if owned:
@@ -348,7 +412,7 @@ def open_intake(
     from intake.dropbox import DropboxConfig
     from intake.service import IntakeConfig, IntakeService
     from intake.smtp import SmtpConfig
-    from validation.check import check_bundle
+    from portal.help_pages import PASSWORD_CHAPTER_PATH
 
     i = settings.intake
     options = rule_options(settings)
@@ -374,12 +438,13 @@ def open_intake(
         ),
         mail_domain=settings.service.mail_domain,
         accept_contact_filings=i.accept_contact_filings,
+        rule_options=options,  # for every check, the worker processes' included
+        password_help_url=settings.web.base_url() + PASSWORD_CHAPTER_PATH,
     )
     return IntakeService(
         config,
         ledger=workflow.ledger,
         workflow=workflow,
-        check_bundle=lambda bundle, rules: check_bundle(bundle, extra_rules=rules, options=options),
         # its own key, derived from the review-token secret: a review token is never a confirmation token
         confirm_key=hmac.new(token_key, b"intake-confirmation", hashlib.sha256).digest(),
     )

@@ -2,7 +2,9 @@
 
 Each module in `COMMAND_MODULES` exposes `register(subparsers)` and sets a
 `handler(args) -> int` default on the parsers it adds. The list is explicit and
-ordered so that `chanquan --help` reads in the order of a filing's life.
+ordered so that `chanquan --help` reads in the order of a filing's life. Errors a
+command expects are not caught in the command: `main` turns them into one Chinese
+line and the documented exit status (`chanquan.failures`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chanquan.commands.display import chinese_help
 from chanquan.config import DEFAULT_DATA_DIR
+from chanquan.failures import failure_for
 
 COMMAND_MODULES: tuple[str, ...] = (
     "chanquan.commands.init",
@@ -37,18 +41,19 @@ COMMAND_MODULES: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chanquan",
-        description="产权登记 filing service: workbook checks, ledger, review workflow, mail and signed PDFs.",
+        description="产权登记系统：登记表校验、账本、逐级审核、邮件与带电子签章的登记表和登记证。",
     )
     parser.add_argument(
         "--data",
         type=Path,
         default=Path(os.environ.get("CHANQUAN_DATA", str(DEFAULT_DATA_DIR))),
-        help="data directory (default ./data, or $CHANQUAN_DATA)",
+        help="数据目录（默认 ./data，或环境变量 $CHANQUAN_DATA）",
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="命令")
     for module_name in COMMAND_MODULES:
         module = importlib.import_module(module_name)
         module.register(subparsers)
+    chinese_help(parser)  # headings and -h in Chinese, for every command (chanquan.commands.display)
     return parser
 
 
@@ -59,14 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    from ledger import LedgerRefusedError
-
     try:
         return int(handler(args))
-    except LedgerRefusedError as exc:
-        # a forked or unavailable ledger: the message names what disagrees and how to recover
-        print(exc.message_zh, file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("已中断。", file=sys.stderr)
         return 130
@@ -75,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as exc:
+        # the one guard of every command (chanquan/failures.py): expected errors become one Chinese line
+        failure = failure_for(exc, args.data)
+        if failure is None:
+            raise
+        return failure.report()
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+import zoneinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_FILE_NAME = "chanquan.toml"
 DEFAULT_DATA_DIR = Path("data")
@@ -41,6 +42,30 @@ class ServiceSettings(_Section):
         description="Domain of the service's own addresses: review+TOKEN@, noreply@, the SMTP banner.",
     )
     log_level: str = Field("INFO", description="Minimum level of the structured (JSON lines) log.")
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="The supervising body's time zone (an IANA name): every date and time a person reads (documents,"
+        " mails and 回执, the portal, CLI lists) is in it and says so (北京时间 for China's zone, else the"
+        " zone's name); `--json` output stays UTC.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An unknown zone is refused when the configuration is read, not when the first document is printed."""
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai") from exc
+        return value
+
+    support_name: str = Field(
+        "产权登记系统技术支持",
+        description="Who filers and reviewers contact for help: shown in the portal's footer, every mail's"
+        " footer and the user guide (用户手册).",
+    )
+    support_phone: str = Field("", description="Support telephone number shown beside `support_name`; empty: none.")
+    support_email: str = Field("", description="Support mail address shown beside `support_name`; empty: none.")
 
 
 class LedgerSettings(_Section):
@@ -178,6 +203,22 @@ class WebSettings(_Section):
         20,
         description="Most login attempts one client address may make per minute (on top of the per-account"
         " lockout shared with SMTP).",
+    )
+
+    verify_max_bytes: int = Field(
+        20 * 1024 * 1024,
+        description="Largest PDF the public verification page (/verify) accepts; a larger upload is refused"
+        " before it is read.",
+    )
+    verify_rate_per_minute: int = Field(
+        30,
+        description="Most verification requests (uploads and QR-code links) one client address may make per"
+        " minute on the public /verify pages.",
+    )
+    admin_users: tuple[str, ...] = Field(
+        (),
+        description="User names (organization codes) whose accounts may use the portal's admin pages besides the"
+        " supervising body's own account (a TOML list of strings); each must be the account of a unit in the tree.",
     )
 
     def base_url(self) -> str:

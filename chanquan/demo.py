@@ -23,12 +23,32 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chanquan.client import Server, build_filing_message, build_password_change, build_reply, send_message
+from documents.events import DocumentIssued
+from ledger import EventBody
+from outbox.events import OUTCOME_KINDS, MailSent
+from workflow.events import AccountPasswordChanged, FilingInvalid, FilingReceived, FilingReturned, ReviewDecided
 
-SAMPLES = Path(__file__).resolve().parents[1] / "inbox_samples"
+BodyT = TypeVar("BodyT", bound=EventBody)
+
+
+def samples_dir() -> Path:
+    """inbox_samples/, installed as the package data `chanquan.inbox_samples` (pyproject.toml's package-dir).
+
+    So the demo runs the same from an installed wheel as from a checkout. Found by its spec, not imported:
+    importing would leave a __pycache__ among the samples a newcomer browses.
+    """
+    spec = find_spec("chanquan.inbox_samples")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("chanquan.inbox_samples is not installed", name="chanquan.inbox_samples")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+SAMPLES = samples_dir()
 DEMO_MARKER = ".chanquan-demo"
 WAIT_SECONDS = 90.0
 
@@ -59,6 +79,7 @@ class Demo:
 
     data_dir: Path
     smtp_port: int = 0
+    web_port: int = 0
     story: list[StoryLine] = field(default_factory=list)
     filings: dict[str, str] = field(default_factory=dict)  # role -> filing id
     pdfs: list[Path] = field(default_factory=list)
@@ -66,6 +87,8 @@ class Demo:
     workflow: Any = None
     intake: Any = None
     outbox: Any = None
+    issuer: Any = None
+    web: Any = None  # chanquan.web.PortalServer
     stop: threading.Event = field(default_factory=threading.Event)
     _log_stream: Any = None
 
@@ -78,6 +101,11 @@ class Demo:
     @property
     def dropbox(self) -> Path:
         return self.data_dir / "dropbox"
+
+    @property
+    def web_url(self) -> str:
+        """The portal's address (also `web.public_url`, so the QR codes on the demo's PDFs lead to it)."""
+        return f"http://127.0.0.1:{self.web_port}"
 
     @property
     def witness_dir(self) -> Path:
@@ -101,8 +129,9 @@ class Demo:
     def say(self, title: str, *details: str) -> None:
         self.story.append(StoryLine(title, list(details)))
 
-    def events(self, kind: str | None = None) -> list[Any]:
-        return list(self.workflow.ledger.events(kind=kind))
+    def bodies(self, cls: type[BodyT], after_seq: int = 0) -> list[BodyT]:
+        """The typed bodies of every event of one kind, in ledger order."""
+        return [e.body_as(cls) for e in self.workflow.ledger.events(after_seq=after_seq, kind=cls.kind)]
 
     def wait_for(self, step: str, what: str, probe: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
         deadline = time.monotonic() + timeout
@@ -114,9 +143,9 @@ class Demo:
         raise DemoError(step, f"waited {timeout:.0f}s for {what}")
 
     def filing_for_unit(self, unit: str, after_seq: int = 0) -> str | None:
-        for event in self.workflow.ledger.events(after_seq=after_seq, kind="filing.received"):
-            if event.payload["unit"] == unit:
-                return str(event.payload["filing_id"])
+        for received in self.bodies(FilingReceived, after_seq):
+            if received.unit == unit:
+                return received.filing_id
         return None
 
     def mails(self) -> list[EmailMessage]:
@@ -155,7 +184,7 @@ class Demo:
 
     def wait_decided(self, step: str, filing_id: str, count: int) -> None:
         def decided() -> bool:
-            return sum(1 for e in self.events("review.decided") if e.payload["filing_id"] == filing_id) >= count
+            return sum(1 for e in self.bodies(ReviewDecided) if e.filing_id == filing_id) >= count
 
         self.wait_for(step, f"decision #{count} on {filing_id}", decided)
 
@@ -172,13 +201,16 @@ def step_prepare(demo: Demo) -> None:
     from chanquan.cli import main as cli
 
     demo.smtp_port = _free_port()
+    demo.web_port = _free_port()
     demo.data_dir.mkdir(parents=True, exist_ok=True)
     (demo.data_dir / DEMO_MARKER).write_text("chanquan demo data directory; `chanquan demo` may wipe it.\n")
     from chanquan.config import render_default_toml
 
     demo.witness_dir.mkdir(parents=True, exist_ok=True)
     (demo.witness_dir / DEMO_MARKER).write_text("chanquan demo witness folder; `chanquan demo` may wipe it.\n")
-    config = render_default_toml({"ledger.witness_dir": str(demo.witness_dir)})
+    config = render_default_toml(
+        {"ledger.witness_dir": str(demo.witness_dir), "web.port": demo.web_port, "web.public_url": demo.web_url}
+    )
     config = config.replace("smtp_port = 8025", f"smtp_port = {demo.smtp_port}")
     config = config.replace("settle_seconds = 2.0", "settle_seconds = 0.5")
     config = config.replace("rescan_seconds = 30.0", "rescan_seconds = 2.0")
@@ -194,15 +226,24 @@ def step_prepare(demo: Demo) -> None:
 
 
 def step_start_service(demo: Demo) -> None:
-    from chanquan.app import open_intake, open_outbox, open_workflow
+    """The service as `chanquan serve` runs it: one workflow and issuer for outbox, intake and portal."""
+    from chanquan.app import open_document_issuer, open_intake, open_outbox, open_portal, open_workflow
     from chanquan.config import load_settings
+    from chanquan.web import PortalServer
 
     settings = load_settings(demo.data_dir)
     demo.workflow = open_workflow(demo.data_dir, settings)
-    demo.outbox = open_outbox(demo.data_dir, settings, demo.workflow)
+    demo.issuer = open_document_issuer(demo.data_dir, settings, demo.workflow)
+    demo.outbox = open_outbox(demo.data_dir, settings, demo.workflow, issuer=demo.issuer)
     demo.intake = open_intake(demo.data_dir, settings, demo.workflow, smtp_port=demo.smtp_port)
     demo.intake.start(extra_workers=[("outbox-sender", demo.outbox.run)])
-    demo.say("启动服务", f"SMTP 收件：127.0.0.1:{demo.smtp_port}；投递目录：{demo.dropbox}；发件：本地 Maildir")
+    demo.web = PortalServer("127.0.0.1", demo.web_port)
+    demo.web.start(open_portal(demo.data_dir, settings, demo.workflow, intake=demo.intake, issuer=demo.issuer))
+    demo.say(
+        "启动服务",
+        f"SMTP 收件：127.0.0.1:{demo.smtp_port}；投递目录：{demo.dropbox}；发件：本地 Maildir",
+        f"网页门户：{demo.web_url}/",
+    )
 
 
 def step_drop_first_level(demo: Demo) -> None:
@@ -213,7 +254,7 @@ def step_drop_first_level(demo: Demo) -> None:
     _drop(SAMPLES / "08-错误-股权比例合计不等于100.zip", target)
     filing = demo.wait_for("drop", "the first-level filing", lambda: demo.filing_for_unit(FIRST_LEVEL, before))
     demo.filings["first_level"] = filing
-    demo.wait_for("drop", "the invalid filing", lambda: demo.events("filing.invalid"))
+    demo.wait_for("drop", "the invalid filing", lambda: demo.bodies(FilingInvalid))
     demo.say(
         "渝发集团把两个报送包放进投递目录",
         f"01-一级企业-占有登记.zip → 受理，编号 {filing}，送市国资委审核",
@@ -236,9 +277,7 @@ def step_mail_subsidiary(demo: Demo) -> None:
     demo.wait_for(
         "mail",
         "the password change",
-        lambda: any(
-            e.subject == code or e.payload.get("username") == code for e in demo.events("account.password_changed")
-        ),
+        lambda: any(e.username == code for e in demo.bodies(AccountPasswordChanged)),
     )
     before = demo.workflow.ledger.size()
     result = send_message(
@@ -264,10 +303,10 @@ def step_return_and_resubmit(demo: Demo) -> None:
     demo.wait_for(
         "return",
         "the return",
-        lambda: any(e.payload["filing_id"] == filing for e in demo.events("filing.returned")),
+        lambda: any(e.filing_id == filing for e in demo.bodies(FilingReturned)),
     )
     corrected = _corrected_bundle(SAMPLES / "02-子企业-变动登记.zip", demo.data_dir / "work")
-    rounds_before = len([e for e in demo.events("filing.received") if e.payload["filing_id"] == filing])
+    rounds_before = len([e for e in demo.bodies(FilingReceived) if e.filing_id == filing])
     send_message(
         demo.server,
         build_filing_message("filer@yfjs.example.cn", "filing@chanquan.localhost", [corrected]),
@@ -277,7 +316,7 @@ def step_return_and_resubmit(demo: Demo) -> None:
     demo.wait_for(
         "return",
         "the resubmission",
-        lambda: len([e for e in demo.events("filing.received") if e.payload["filing_id"] == filing]) > rounds_before,
+        lambda: len([e for e in demo.bodies(FilingReceived) if e.filing_id == filing]) > rounds_before,
     )
     demo.say(
         "渝发集团审核人回复“退回”并写明意见，渝发建设修改后重新报送",
@@ -312,20 +351,19 @@ def step_minority_holding(demo: Demo) -> None:
 def step_documents(demo: Demo) -> None:
     wanted = {demo.filings["subsidiary"], demo.filings["first_level"], demo.filings["minority"]}
 
-    def issued() -> list[Any]:
-        found = [e for e in demo.events("document.issued") if e.payload["filing_id"] in wanted]
-        return found if {e.payload["filing_id"] for e in found} == wanted else []
+    def issued() -> list[DocumentIssued]:
+        found = [e for e in demo.bodies(DocumentIssued) if e.filing_id in wanted]
+        return found if {e.filing_id for e in found} == wanted else []
 
     documents = demo.wait_for("documents", "the signed documents", issued)
     out_dir = demo.data_dir / "pdfs"
     out_dir.mkdir(exist_ok=True)
     lines = []
-    for event in documents:
-        payload = event.payload
-        path = out_dir / f"{payload['filing_id']}-{payload['doc_type']}.pdf"
-        path.write_bytes(demo.workflow.ledger.blobs.get(payload["pdf_blob"]))
+    for document in documents:
+        path = out_dir / f"{document.filing_id}-{document.doc_type}.pdf"
+        path.write_bytes(demo.workflow.ledger.blobs.get(document.pdf_blob))
         demo.pdfs.append(path)
-        lines.append(f"{payload['doc_type']} {payload['cert_no']}（{payload['unit']}）→ {path}")
+        lines.append(f"{document.doc_type} {document.cert_no}（{document.unit}）→ {path}")
     demo.wait_for("documents", "the approval mails with the PDFs", lambda: _approval_mails(demo) >= len(wanted))
     demo.wait_for("documents", "the outbox to settle", lambda: outbox_settled(demo))
     demo.say("市国资委批准后自动签发带数字签名的 PDF，随邮件发给填报单位，并写入回执目录", *lines)
@@ -348,12 +386,12 @@ def step_verify(demo: Demo) -> None:
 
 
 def _approval_mails(demo: Demo) -> int:
-    return len({e.payload["filing_id"] for e in demo.events("mail.sent") if e.payload["purpose"] == "approved"})
+    return len({e.filing_id for e in demo.bodies(MailSent) if e.purpose == "approved"})
 
 
 def outbox_settled(demo: Demo) -> bool:
     """Every event that calls for mail has been dispatched and nothing waits in the queue."""
-    last_cause = max((e.seq for e in demo.workflow.ledger.events() if not e.kind.startswith("mail.")), default=0)
+    last_cause = max((e.seq for e in demo.workflow.ledger.events() if e.kind not in OUTCOME_KINDS), default=0)
     return demo.outbox.cursor() >= last_cause and not demo.outbox.list(("queue",))
 
 
@@ -443,12 +481,18 @@ def running(demo: Demo) -> Iterator[Demo]:
 
 
 def stop_service(demo: Demo) -> None:
+    if demo.web is not None:
+        demo.web.stop()  # first: no web request meets a stopped intake
+        demo.web = None
     if demo.intake is not None:
         demo.intake.stop()
         demo.intake = None
     if demo.outbox is not None:
         demo.outbox.close()
         demo.outbox = None
+    if demo.issuer is not None:
+        demo.issuer.close()
+        demo.issuer = None
     if demo.workflow is not None:
         demo.workflow.close()
         demo.workflow = None

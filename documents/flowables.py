@@ -1,4 +1,4 @@
-"""Fast drawing primitives: the investor grid, the QR code, the seal area.
+"""Fast drawing primitives: the investor grid and the QR code.
 
 reportlab's Table builds a cell object per value and measures every one; for a
 2,000-row investor list that dominates the render. `GridTable` draws plain text
@@ -6,19 +6,24 @@ straight onto the canvas, wraps only the cells that overflow, and splits across
 pages with the header row repeated. Text goes through the document's `Typesetter`
 (fallback faces, placeholders); a cell of plain ASCII or primary-face text costs one
 cached lookup more than drawing it directly.
+
+Columns are sized so that nothing a reader must take in at once is broken: a `keep`
+column (codes, amounts, dates) is as wide as its widest cell, and every column at least
+as wide as the longest word of its title, so a header never splits 是否必需 into characters
+nor leaves "（万元" on one line and "）" on the next.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import qrcode
 from reportlab.lib import colors
-from reportlab.platypus import Flowable
 
-from documents.typeset import Typesetter
+from documents.typeset import TypedFlowable, Typesetter
 
 PAD = 2.5
 RULE = colors.Color(0.35, 0.35, 0.35)
@@ -30,9 +35,54 @@ class Column:
     title: str
     weight: float
     align: str = "left"  # left | right | center
+    keep: bool = False  # codes, amounts, dates: never broken, the column is as wide as its widest cell
 
 
-class GridTable(Flowable):
+def title_words(title: str) -> list[str]:
+    """A column title's words: 认缴出资额（万元） is 认缴出资额 and （万元）; each stays on one line."""
+    return [word for word in re.split(r"(?=[（(])", title) if word] or [""]
+
+
+def fit_widths(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], ts: Typesetter, size: float, avail: float
+) -> list[float]:
+    """Column widths filling `avail`: `keep` columns at their content's width, the rest by weight.
+
+    Every column gets at least its title's widest word; when even that does not fit (a page far
+    too narrow), the widths fall back to plain proportions and cells wrap by character.
+    """
+    least = [max(ts.width(word, size) for word in title_words(c.title)) + 2 * PAD for c in columns]
+    for i, column in enumerate(columns):
+        if column.keep:
+            widest = max((ts.width(row[i], size) for row in rows), default=0.0)
+            least[i] = max(least[i], widest + 2 * PAD)
+    flexible = [i for i, c in enumerate(columns) if not c.keep]
+    rest = avail - sum(least[i] for i, c in enumerate(columns) if c.keep)
+    total = sum(columns[i].weight for i in flexible)
+    if rest <= 0 or (flexible and total <= 0) or sum(least) > avail:
+        weights = sum(c.weight for c in columns)
+        return [avail * c.weight / weights for c in columns]
+    widths = list(least)
+    # share out by weight, but never below a column's least: settle those first, then split what remains
+    pending = set(flexible)
+    while pending:
+        weight_left = sum(columns[i].weight for i in pending)
+        short = [i for i in pending if rest * columns[i].weight / weight_left < least[i]]
+        if not short:
+            for i in pending:
+                widths[i] = rest * columns[i].weight / weight_left
+            break
+        for i in short:
+            widths[i] = least[i]
+            rest -= least[i]
+            pending.discard(i)
+    if not flexible:  # every column keeps its content: the slack goes to all, in proportion
+        scale = avail / sum(widths)
+        widths = [w * scale for w in widths]
+    return widths
+
+
+class GridTable(TypedFlowable):
     """A ruled table of text rows that splits across frames, repeating its header row."""
 
     def __init__(
@@ -66,8 +116,7 @@ class GridTable(Flowable):
             and self._header
         ):
             return
-        total = sum(c.weight for c in self.columns)
-        self._widths = [avail_width * c.weight / total for c in self.columns]
+        self._widths = fit_widths(self.columns, self.rows, self.ts, self.size, avail_width)
         inner = [w - 2 * PAD for w in self._widths]
         self._layout = [[self.ts.wrap(cell, self.size, inner[i]) for i, cell in enumerate(row)] for row in self.rows]
         self._header = [self.ts.wrap(c.title, self.size, inner[i]) for i, c in enumerate(self.columns)]
@@ -87,7 +136,7 @@ class GridTable(Flowable):
         self.height = self.header_height + sum(self._heights)
         return self.width, self.height
 
-    def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
+    def split(self, avail_width: float, avail_height: float) -> list[Any]:
         self._prepare(avail_width)
         assert self._layout is not None
         used = self.header_height
@@ -189,34 +238,3 @@ def draw_qr(canv: Any, payload: str, x: float, y: float, size: float) -> None:
                 c += 1
     canv.drawPath(path, stroke=0, fill=1)
     canv.restoreState()
-
-
-class SealBox(Flowable):
-    """A reserved rectangle for the signature stamp; remembers where on which page it landed."""
-
-    def __init__(self, width: float, height: float, label: str, font: str, sink: dict[str, Any]) -> None:
-        super().__init__()
-        self.width = width
-        self.height = height
-        self.label = label
-        self.font = font
-        self.sink = sink
-
-    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        return self.width, self.height + 12  # room for the label under the box
-
-    def draw(self) -> None:
-        canv: Any = self.canv
-        canv.translate(0, 12)
-        x0, y0 = canv.absolutePosition(0, 0)
-        self.sink["page"] = canv.getPageNumber() - 1
-        self.sink["box"] = (x0, y0, x0 + self.width, y0 + self.height)
-        canv.saveState()
-        canv.setStrokeColor(colors.Color(0.75, 0.1, 0.1))
-        canv.setDash(2, 2)
-        canv.setLineWidth(0.6)
-        canv.rect(0, 0, self.width, self.height, stroke=1, fill=0)
-        canv.setFont(self.font, 8)
-        canv.setFillColor(colors.Color(0.6, 0.6, 0.6))
-        canv.drawCentredString(self.width / 2, -9, self.label)
-        canv.restoreState()

@@ -19,7 +19,7 @@ import hashlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -118,7 +118,20 @@ def to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
     )
 
 
-class TaggedTTFont(TTFont):
+if TYPE_CHECKING:
+
+    class _TTFontBase:
+        """What the type checker sees of reportlab's TTFont: reportlab ships no types."""
+
+        def __init__(self, name: str, filename: str, subfontIndex: int = 0) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    _TTFontBase = TTFont
+
+
+class TaggedTTFont(_TTFontBase):
     """reportlab's TTFont with content-derived subset tags and an astral-safe ToUnicode CMap.
 
     `addObjects` follows reportlab 4/5's own (it is what the document calls when it writes

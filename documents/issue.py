@@ -1,6 +1,6 @@
 """Issuing documents: from an approved filing to a signed PDF in the blob store and a ledger event.
 
-Used by the outbox when a `filing.approved` arrives (`issue_for_filing`, idempotent per
+Used by the outbox when a `filing.approved` arrives (`on_approved`/`issue_for_filing`, idempotent per
 filing and round) and by `chanquan print` (`print_document`, which always records a new
 issuance linked to the first by `reissue_of`). The page's verification code uses the
 seq of the approval event, not of the issuance event: that one only exists once the
@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from documents.events import DocumentIssued
+from documents.facts import local, review_entries, zone_of
 from documents.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE
 from documents.keys import IdentityFiles, SigningIdentityError
-from documents.model import DocumentData, ReviewEntry
+from documents.labels import GENERIC_PERIOD_LABEL, period_label
+from documents.model import DocumentData, check_code
 from documents.render import render
 from documents.signing import DocumentSigner, SignRequest, load_trust_roots
 from documents.templates import CERTIFICATE, FORM, TemplateCatalog
 from documents.verify import IssuanceRecord, VerificationReport, verify_document
 from ledger import Ledger, StoredEvent
+from ledger.localtime import zone_label
 from ledger.merkle import verify_inclusion
 from ledger.note import load_verifier, open_note
 
@@ -58,6 +61,13 @@ class WorkflowViews(Protocol):
 
     def approved_registrations(self, search: str | None = None) -> Any: ...
 
+    def last_approved_data(self, unit: str, period: str | None = None) -> dict[str, Any] | None: ...
+
+    def approval(self, filing_id: str, round_no: int) -> StoredEvent | None:
+        """The `filing.approved` event of that round (workflow declares the kind; the layout keeps
+        documents/ from importing it, so workflow finds it)."""
+        ...
+
 
 @dataclass(frozen=True)
 class IssuedDocument:
@@ -65,7 +75,12 @@ class IssuedDocument:
     pdf: bytes
 
     @property
+    def body(self) -> DocumentIssued:
+        return self.event.body_as(DocumentIssued)
+
+    @property
     def payload(self) -> dict[str, Any]:
+        """The recorded payload as a dict, as `chanquan ledger log` shows it."""
         return self.event.payload
 
 
@@ -91,6 +106,8 @@ class DocumentIssuer:
         timestamp_url: str = "",
         location: str = "",
         ledger_pub: Path | None = None,
+        public_url: str = "",
+        timezone: str = "Asia/Shanghai",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         closers: Iterable[Callable[[], None]] = (),
     ) -> None:
@@ -105,6 +122,9 @@ class DocumentIssuer:
         self.timestamp_url = timestamp_url
         self.location = location or authority
         self.ledger_pub = ledger_pub
+        self.public_url = public_url  # the portal's base address: the QR code leads to its verification page
+        self.zone = zone_of(timezone)  # the supervisor's: every date and time a reader sees is in it
+        self.zone_name = timezone
         self._clock = clock
         self._closers = list(closers)
         self._signer: DocumentSigner | None = None
@@ -137,9 +157,9 @@ class DocumentIssuer:
     # ---------------------------------------------------------------- finding what to print
 
     def _approval(self, filing_id: str, round_: int) -> StoredEvent:
-        for event in self.ledger.events(subject=filing_id, kind="filing.approved"):
-            if int(event.payload.get("round", 0)) == round_:
-                return event
+        event = self.workflow.approval(filing_id, round_)
+        if event is not None:
+            return event
         raise PrintRefused(
             f"登记 {filing_id} 第 {round_} 轮尚未经市国资委审核通过，不能出具登记表或登记证。", filing_id=filing_id
         )
@@ -147,8 +167,8 @@ class DocumentIssuer:
     def issuances(self, filing_id: str, round_: int | None = None) -> list[StoredEvent]:
         return [
             e
-            for e in self.ledger.events(subject=filing_id, kind="document.issued")
-            if round_ is None or int(e.payload.get("round", 0)) == round_
+            for e in self.ledger.events(subject=filing_id, kind=DocumentIssued.kind)
+            if round_ is None or e.body_as(DocumentIssued).round == round_
         ]
 
     def build_data(self, filing_id: str, doc_type: str | None = None) -> DocumentData:
@@ -169,22 +189,6 @@ class DocumentIssuer:
         if doc_type is not None and doc_type != expected:
             raise PrintRefused(_wrong_type_message(doc_type, view.unit, level), unit=view.unit, filing_id=filing_id)
         approval = self._approval(view.filing_id, view.round)
-        reviews = []
-        for decision in view.decisions:
-            if decision.round != view.round:
-                continue
-            reviewing = self.workflow.units.get(decision.unit)
-            reviews.append(
-                ReviewEntry(
-                    level=decision.level,
-                    unit_code=decision.unit,
-                    unit_name=reviewing.name if reviewing is not None else decision.unit,
-                    reviewer=decision.reviewer,
-                    decision=decision.decision,
-                    opinion=decision.opinion,
-                    decided_at=str(decision.at)[:10],
-                )
-            )
         registration = view.registration_data or {}
         prefix = "DJZ" if expected == CERTIFICATE else "DJB"
         return DocumentData(
@@ -197,10 +201,12 @@ class DocumentIssuer:
             period=view.period,
             cert_no=f"{prefix}-{view.filing_id}-{view.round}",
             approval_seq=approval.seq,
-            approved_on=approval.ts.date().isoformat(),
-            issued_on=self._clock().date().isoformat(),
+            approved_on=local(approval.ts, self.zone).date().isoformat(),
+            issued_on=local(self._clock(), self.zone).date().isoformat(),
             authority=self.authority,
-            reviews=tuple(reviews),
+            reviews=review_entries(view, self.workflow.units, self.ledger, self.zone),
+            public_url=self.public_url,
+            zone_label=zone_label(self.zone_name),
         )
 
     def find_approved(self, unit_code: str, period: str) -> str:
@@ -215,16 +221,28 @@ class DocumentIssuer:
         pending = [f for f in self.workflow.filings(unit=code) if f.unit == code and f.period == period]
         if pending:
             latest = pending[-1]
+            view = self.workflow.filing(latest.filing_id)
+            kind = period_label(view.registration_data if view is not None else None)
             raise PrintRefused(
-                f"{unit.name}（{code}）数据时点 {period} 的登记 {latest.filing_id} 尚未经市国资委审核通过"
+                f"{unit.name}（{code}）{kind} {period} 的登记 {latest.filing_id} 尚未经市国资委审核通过"
                 f"（当前状态：{latest.state_zh}），审核通过后才能打印。",
                 unit=code,
                 period=period,
                 filing_id=latest.filing_id,
             )
         periods = sorted({r.period for r in self.workflow.approved_registrations() if r.unit == code})
-        hint = f"已审核通过的时期：{'、'.join(periods)}。" if periods else "该单位还没有审核通过的登记。"
-        raise PrintRefused(f"{unit.name}（{code}）没有数据时点为 {period} 的登记。{hint}", unit=code, period=period)
+        named = "、".join(self.labelled_period(code, p) for p in periods)
+        hint = f"已审核通过的时期：{named}。" if periods else "该单位还没有审核通过的登记。"
+        kinds = "补录历史数据按数据时点，其他登记按经济行为日期"
+        raise PrintRefused(
+            f"{unit.name}（{code}）没有时期为 {period} 的登记（{kinds}）。{hint}",
+            unit=code,
+            period=period,
+        )
+
+    def labelled_period(self, unit: str, period: str) -> str:
+        """`2025-11-03（经济行为日期）`: an approved period named by what it is in that registration."""
+        return f"{period}（{period_label(self.workflow.last_approved_data(unit, period))}）"
 
     # ---------------------------------------------------------------- issuing
 
@@ -275,9 +293,9 @@ class DocumentIssuer:
             data = self.build_data(filing_id)
             return self._issue(data, template or self.default_template, None, ISSUER_ACTOR).event
 
-    def on_approved(self, event: StoredEvent) -> StoredEvent:
-        """The outbox's hook for `filing.approved` (its `pdf_issuer`)."""
-        return self.issue_for_filing(str(event.payload["filing_id"]))
+    def on_approved(self, filing_id: str) -> StoredEvent:
+        """The outbox's hook for `filing.approved` (its `pdf_issuer`), called with the approved filing's id."""
+        return self.issue_for_filing(filing_id)
 
     def print_document(
         self,
@@ -298,34 +316,39 @@ class DocumentIssuer:
             return self._issue(data, template or self.default_template, reissue_of, actor)
 
     def pdf_of(self, event: StoredEvent) -> bytes:
-        return self.ledger.blobs.get(str(event.payload["pdf_blob"]))
+        return self.ledger.blobs.get(event.body_as(DocumentIssued).pdf_blob)
 
     # ---------------------------------------------------------------- verification
 
+    def _period_label_of(self, filing_id: str) -> str:
+        view = self.workflow.filing(filing_id)
+        return period_label(view.registration_data) if view is not None else GENERIC_PERIOD_LABEL
+
     def find_issuance(self, sha256: str) -> IssuanceRecord | None:
         """The `document.issued` event recording exactly these bytes, with its inclusion proof."""
-        for event in self.ledger.events(kind="document.issued"):
-            if event.payload.get("sha256") == sha256:
+        for event in self.ledger.events(kind=DocumentIssued.kind):
+            if event.body_as(DocumentIssued).sha256 == sha256:
                 return self._with_proof(event)
         return None
 
     def _with_proof(self, event: StoredEvent) -> IssuanceRecord:
-        p = event.payload
-        printed = f"{p.get('cert_no', '')} · #{p.get('approval_seq', '')} · {p.get('content_hash', '')[:12]}"
-        unit = self.workflow.units.get(str(p.get("unit", "")))
+        p = event.body_as(DocumentIssued)
+        printed = check_code(p.approval_seq, p.content_hash)  # the 核验码 the page prints beside the number
+        unit = self.workflow.units.get(p.unit)
         base = IssuanceRecord(
             seq=event.seq,
             ts=event.ts.isoformat(timespec="seconds"),
-            filing_id=str(p.get("filing_id", "")),
-            unit=str(p.get("unit", "")),
-            doc_type=str(p.get("doc_type", "")),
-            cert_no=str(p.get("cert_no", "")),
-            reissue_of=p.get("reissue_of"),
+            filing_id=p.filing_id,
+            unit=p.unit,
+            doc_type=p.doc_type,
+            cert_no=p.cert_no,
+            reissue_of=p.reissue_of,
             verification_code=printed,
             unit_name=unit.name if unit is not None else "",
-            period=str(p.get("period", "")),
-            round=int(p.get("round", 0)),
-            missing_chars=tuple(p.get("missing_chars") or ()),
+            period=p.period,
+            period_label=self._period_label_of(p.filing_id),
+            round=p.round,
+            missing_chars=tuple(p.missing_chars),
         )
         checkpoint = self.ledger.latest_checkpoint()
         if checkpoint is None or checkpoint.size < event.seq:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from ledger.durable import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,70 @@ def _name(common_name: str, organization: str) -> x509.Name:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Private key material: owner-only from the first byte, and durable with its folder entry."""
+    atomic_write_bytes(path, data, mode=0o600)
+
+
+def _key_usage(*, signing: bool) -> x509.KeyUsage:
+    """A CA signs certificates and CRLs; the signer signs documents (digitalSignature + nonRepudiation)."""
+    return x509.KeyUsage(
+        digital_signature=signing,
+        content_commitment=signing,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=not signing,
+        crl_sign=not signing,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _ca(authority: str, now: dt.datetime) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """The self-signed trust anchor: 20 years, CA with path length 0."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = _name(f"{authority} 产权登记 CA", authority)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=365 * 20))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(signing=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _signer(
+    authority: str, mail_domain: str, now: dt.datetime, ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """The document-signing certificate the CA issues: 10 years, documentSigning, the service's address."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{authority} 产权登记电子签章", authority))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=365 * 10))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(signing=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]), critical=False
+        )
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(f"noreply@{mail_domain}")]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
 
 
 def create_signing_identity(keys_dir: Path, authority: str, *, mail_domain: str = "chanquan.localhost") -> bool:
@@ -81,67 +139,8 @@ def create_signing_identity(keys_dir: Path, authority: str, *, mail_domain: str 
     if (keys_dir / CA_CERT).exists() and (keys_dir / SIGNER_P12).exists():
         return False
     now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = _name(f"{authority} 产权登记 CA", authority)
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=365 * 20))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    signer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    signer_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(f"{authority} 产权登记电子签章", authority))
-        .issuer_name(ca_name)
-        .public_key(signer_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=365 * 10))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]), critical=False
-        )
-        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(f"noreply@{mail_domain}")]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    ca_key, ca_cert = _ca(authority, now)
+    signer_key, signer_cert = _signer(authority, mail_domain, now, ca_key, ca_cert)
     _write_private(
         keys_dir / CA_KEY,
         ca_key.private_bytes(
@@ -154,8 +153,6 @@ def create_signing_identity(keys_dir: Path, authority: str, *, mail_domain: str 
             b"chanquan-signer", signer_key, signer_cert, [ca_cert], serialization.NoEncryption()
         ),
     )
-    tmp = keys_dir / (CA_CERT + ".tmp")
-    tmp.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    os.replace(tmp, keys_dir / CA_CERT)
+    atomic_write_bytes(keys_dir / CA_CERT, ca_cert.public_bytes(serialization.Encoding.PEM))
     log.info("pdf.identity_created", extra={"keys_dir": str(keys_dir)})
     return True

@@ -1,96 +1,128 @@
-"""Chinese labels of the registration fields, in the order the form prints them.
+"""What the documents call things: field labels, the period's name, which rows and documents apply.
 
-The keys are validation's field keys (docs/fields.md); when validation's FIELD_SPEC
-carries a label for a key, that label wins, so the form and the workbook say the same.
+Labels are validation's (docs/fields.md), so the form and the workbook say the same words.
+The period of a registration is its 数据时点 for a backfill and its 经济行为日期 for every other
+registration (workflow/rules.py `period_of` picks it the same way); every document, listing and
+mail names it by what it is rather than by one word for both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-REGISTRATION_FIELDS: tuple[tuple[str, str], ...] = (
-    ("reg_type", "登记类型"),
-    ("reg_situation", "登记情形"),
-    ("backfill_form", "产权登记形式"),
-    ("as_of_date", "数据时点"),
-    ("is_biz_registered", "是否已办工商"),
-    ("act_date", "经济行为日期"),
-    ("approval_ref", "批准文号"),
-    ("filer_org_code", "填报单位组织机构代码"),
+from validation.spec import BACKFILL, FIELD_SPEC, TABLE_SPEC, required_doc_kinds
+
+REGISTRATION_KEYS: tuple[str, ...] = (
+    "reg_type",
+    "reg_situation",
+    "backfill_form",
+    "as_of_date",
+    "is_biz_registered",
+    "act_date",
+    "approval_ref",
+    "filer_org_code",
 )
 
-BASIC_FIELDS: tuple[tuple[str, str], ...] = (
-    ("ent_name", "企业名称"),
-    ("uscc", "统一社会信用代码"),
-    ("org_code", "组织机构代码"),
-    ("established_on", "成立日期"),
-    ("ent_level", "企业级次"),
-    ("state_relation", "与国家出资企业关系"),
-    ("org_form", "组织形式"),
-    ("reg_capital", "注册资本（万元）"),
-    ("currency", "币种"),
-    ("region_code", "注册地区划代码"),
-    ("industry", "所属行业"),
-    ("op_status", "经营状态"),
-    ("is_overseas", "是否境外企业"),
-    ("is_listed", "是否上市公司"),
-    ("legal_rep", "法定代表人"),
-    ("parent_org_code", "上级企业组织机构代码"),
-    ("main_investor_code", "主要出资人代码"),
-    ("contact_name", "联系人"),
-    ("contact_phone", "联系电话"),
-    ("contact_email", "联系邮箱"),
-    ("address", "注册地址"),
-    ("business_scope", "经营范围"),
-    ("remarks", "备注"),
+BASIC_KEYS: tuple[str, ...] = (
+    "ent_name",
+    "uscc",
+    "org_code",
+    "established_on",
+    "ent_level",
+    "state_relation",
+    "org_form",
+    "reg_capital",
+    "currency",
+    "region_code",
+    "industry",
+    "op_status",
+    "is_overseas",
+    "is_listed",
+    "legal_rep",
+    "parent_org_code",
+    "main_investor_code",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "address",
+    "business_scope",
+    "remarks",
 )
 
 WIDE_FIELDS = frozenset({"address", "business_scope", "remarks", "ent_name"})
 
-INVESTOR_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("investor_name", "出资人名称"),
-    ("investor_code", "出资人代码"),
-    ("investor_category", "出资人类别"),
-    ("subscribed", "认缴（万元）"),
-    ("paid_in", "实缴（万元）"),
-    ("share_pct", "股权比例（%）"),
+INVESTOR_KEYS: tuple[str, ...] = (
+    "investor_name",
+    "investor_code",
+    "investor_category",
+    "subscribed",
+    "paid_in",
+    "share_pct",
 )
+DOCUMENT_KEYS: tuple[str, ...] = ("doc_kind", "required", "file_name", "note")
 
-DOCUMENT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("doc_kind", "资料名称"),
-    ("required", "是否必需"),
-    ("file_name", "文件名"),
-    ("note", "备注"),
-)
+AS_OF_DATE, ACT_DATE = "as_of_date", "act_date"
+PERIOD_LABELS = {AS_OF_DATE: "数据时点", ACT_DATE: "经济行为日期"}
+GENERIC_PERIOD_LABEL = "登记时期"
 
 
-def _spec_labels() -> dict[str, str]:
-    """Labels from validation's field spec, if it offers them (it is optional for rendering)."""
-    try:
-        from validation import FIELD_SPEC
-    except ImportError:
-        return {}
-    labels: dict[str, str] = {}
-    items: Any = FIELD_SPEC
-    if isinstance(items, Mapping):
-        items = items.values()
-    try:
-        for spec in items:
-            key = getattr(spec, "key", None)
-            label = getattr(spec, "label", None)
-            if isinstance(key, str) and isinstance(label, str) and label:
-                labels[key] = label
-    except TypeError:
-        return {}
-    return labels
+def label(key: str) -> str:
+    return FIELD_SPEC[key].label
 
 
-def label_for(key: str, fallback: str) -> str:
-    return _LABELS.get(key, fallback)
+def column_label(table: str, key: str) -> str:
+    return next(c.label for c in TABLE_SPEC[table].columns if c.key == key)
 
 
-_LABELS: dict[str, str] = _spec_labels()
+def period_field(registration: Mapping[str, Any] | None) -> str | None:
+    """The field the registration's period comes from: as `period_of` chooses, including its fallback."""
+    if not registration:
+        return None
+    backfill = registration.get("reg_situation") == BACKFILL
+    for key in (AS_OF_DATE, ACT_DATE) if backfill else (ACT_DATE, AS_OF_DATE):
+        if registration.get(key):
+            return key
+    return None
+
+
+def period_label(registration: Mapping[str, Any] | None) -> str:
+    """数据时点 or 经济行为日期 — what this registration's period is (登记时期 when it has neither)."""
+    key = period_field(registration)
+    return PERIOD_LABELS[key] if key is not None else GENERIC_PERIOD_LABEL
+
+
+def applies(key: str, registration: Mapping[str, Any]) -> bool:
+    """Whether a field belongs on this registration's form: filled, or asked of its type and situation.
+
+    A 变动 form has no 数据时点 and a backfill no 经济行为日期; printing them as "—" next to the
+    field that holds the period reads as if the period were missing.
+    """
+    if registration.get(key) not in (None, ""):
+        return True
+    requirement = FIELD_SPEC[key].requirement
+    backfill = registration.get("reg_situation") == BACKFILL
+    if requirement.backfill_only:
+        return backfill
+    if requirement.not_backfill and backfill:
+        return False
+    if requirement.reg_types:
+        return registration.get("reg_type") in requirement.reg_types
+    return True
+
+
+def field_rows(registration: Mapping[str, Any], keys: Sequence[str]) -> list[tuple[str, str, bool]]:
+    """(label, printed value, takes a whole row) for the fields of `keys` that apply."""
+    return [
+        (label(key), display(registration.get(key)), key in WIDE_FIELDS) for key in keys if applies(key, registration)
+    ]
+
+
+def required_marks(registration: Mapping[str, Any]) -> dict[str, str]:
+    """是否必需 per document kind, from the catalogue's rules for this registration's type and situation."""
+    needed = set(required_doc_kinds(registration.get("reg_type"), registration.get("reg_situation")))
+    kinds = {str(d.get("doc_kind") or "") for d in registration.get("documents") or []}
+    return {kind: "是" if kind in needed else "否" for kind in kinds}
 
 
 def display(value: Any) -> str:

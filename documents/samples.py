@@ -25,7 +25,7 @@ def sample_registration(investors: int = 3, name: str = "重庆渝新产业投�
                 "investor_name": "重庆市国有资产监督管理委员会"
                 if n == 0
                 else f"重庆第{n:04d}号投资合伙企业（有限合伙）",
-                "investor_code": f"50{n:07d}X",
+                "investor_code": "91500000MA5U00018C" if n == 0 else f"91500000{n:08d}X",
                 "investor_category": "国有独资企业" if n == 0 else "境内非国有法人",
                 "subscribed": str(amount),
                 "paid_in": str(amount),
@@ -84,12 +84,12 @@ def sample_document(
             1,
             "20280001X",
             "重庆渝新控股集团有限公司",
-            "review@yuxin.example.cn",
+            "王建华",
             "通过",
             "资料齐全，同意。",
-            "2026-11-20",
+            "2026-11-20 10:32",
         ),
-        ReviewEntry(0, "SASAC0001", "重庆市国资委", "chanquan@sasac.example.cn", "通过", "同意登记。", "2026-11-24"),
+        ReviewEntry(0, "SASAC0001", "重庆市国资委", "指定审核人", "通过", "同意登记。", "2026-11-24 16:05"),
     )
     return DocumentData(
         doc_type=doc_type,
@@ -105,4 +105,5 @@ def sample_document(
         issued_on="2026-11-27",
         authority="重庆市国资委",
         reviews=reviews if doc_type == FORM else reviews[-1:],
+        public_url="https://chanquan.example.cn",
     )

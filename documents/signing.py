@@ -1,4 +1,4 @@
-"""PAdES B-B signatures with a visible Chinese stamp, through pyHanko.
+"""PAdES B-B signatures whose visible appearance is the round red seal, through pyHanko.
 
 Two costs are paid once per process, not per document: parsing the PKCS#12 (the
 `SimpleSigner` is kept), and the stamp's appearance. The stamp is drawn once with
@@ -28,21 +28,19 @@ from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
-from pyhanko.sign.general import as_signing_certificate_v2, get_pyca_cryptography_hash
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.stamp import StaticStampStyle
-from reportlab.lib import colors
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 from reportlab.pdfgen.canvas import Canvas
 
 from documents.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE, canvas_maker, font_chain
 from documents.keys import IdentityFiles, SigningIdentityError
+from documents.seal import SEAL_SIZE, draw_round_seal
 from documents.typeset import Typesetter
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_FIELD = "ChanquanSeal"
-STAMP_WIDTH = 180.0
-STAMP_HEIGHT = 110.0
-SEAL_RED = colors.Color(0.8, 0.07, 0.07)
 # room for the CMS container: certificates (~2.5 KB for our chain) + signature + attributes; a configured
 # PKCS#12 with a longer chain gets more through the hex length check in `sign`.
 SIGNATURE_BYTES_RESERVED = 12 * 1024
@@ -51,32 +49,20 @@ TIMESTAMP_BYTES_RESERVED = 8 * 1024
 
 def render_stamp(
     authority: str,
-    signer_name: str,
     font_file: str = DEFAULT_FONT_FILE,
     fallback_font_files: Sequence[str] = DEFAULT_FALLBACK_FONT_FILES,
 ) -> tuple[bytes, tuple[str, ...]]:
     """The seal's appearance as a one-page PDF (drawn once; only its glyphs are embedded).
 
-    Also returns the characters of the authority or signer name that no face has (drawn as
-    placeholders), so that every document signed with this stamp can record them.
+    A round red seal with the authority's name around the rim (documents/seal.py), on a square
+    page the size of the place the page reserves for it. Also returns the characters of the
+    name that no face has (drawn as placeholders), so that every document signed with this
+    stamp can record them.
     """
     ts = Typesetter(font_chain(font_file, fallback_font_files))
-    font = ts.font
     buf = io.BytesIO()
-    canv: Canvas = canvas_maker(font)(buf, pagesize=(STAMP_WIDTH, STAMP_HEIGHT), invariant=1)
-    canv.setStrokeColor(SEAL_RED)
-    canv.setFillColor(SEAL_RED)
-    canv.setLineWidth(2.4)
-    canv.roundRect(4, 4, STAMP_WIDTH - 8, STAMP_HEIGHT - 8, 10, stroke=1, fill=0)
-    canv.setLineWidth(0.8)
-    canv.roundRect(9, 9, STAMP_WIDTH - 18, STAMP_HEIGHT - 18, 7, stroke=1, fill=0)
-    canv.setFont(font, 15)
-    ts.draw(canv, STAMP_WIDTH / 2, STAMP_HEIGHT - 36, authority, align="center")
-    canv.setFont(font, 13)
-    canv.drawCentredString(STAMP_WIDTH / 2, STAMP_HEIGHT - 58, "★ 产权登记专用章 ★")
-    canv.setFont(font, 7.5)
-    canv.drawCentredString(STAMP_WIDTH / 2, 30, "电子签章 · PAdES")
-    ts.draw(canv, STAMP_WIDTH / 2, 19, signer_name[:28], align="center")
+    canv: Canvas = canvas_maker(ts.font)(buf, pagesize=(SEAL_SIZE, SEAL_SIZE), invariant=1)
+    draw_round_seal(canv, ts, (SEAL_SIZE / 2, SEAL_SIZE / 2), SEAL_SIZE / 2, authority)
     canv.showPage()
     canv.save()
     return buf.getvalue(), ts.missing_chars
@@ -90,7 +76,8 @@ class _StampPage(ImportedPdfPage):
     """
 
     def __init__(self, reader: PdfFileReader) -> None:
-        super().__init__(file_name="<stamp>", page_ix=0)
+        init: Any = super().__init__  # pyHanko leaves this constructor unannotated
+        init(file_name="<stamp>", page_ix=0)
         self._reader = reader
 
     def render(self) -> bytes:
@@ -181,7 +168,8 @@ class DocumentSigner:
                 f"找不到签章证书 {identity.pkcs12}；请先运行 chanquan init，或在 pdf.pkcs12_file 中配置。",
             )
         try:
-            loaded = signers.SimpleSigner.load_pkcs12(str(identity.pkcs12), passphrase=identity.password)
+            load: Any = signers.SimpleSigner.load_pkcs12  # unannotated in pyHanko
+            loaded = load(str(identity.pkcs12), passphrase=identity.password)
         except Exception as exc:
             raise SigningIdentityError(identity.pkcs12, f"签章证书 {identity.pkcs12} 无法读取：{exc}") from exc
         if loaded is None:
@@ -196,9 +184,7 @@ class DocumentSigner:
         self.authority = authority
         self.signer_name = str(loaded.signing_cert.subject.native.get("common_name", authority))
         self._timestamper = timestamps.HTTPTimeStamper(timestamp_url) if timestamp_url else None
-        self.stamp_pdf, self.stamp_missing_chars = render_stamp(
-            authority, self.signer_name, font_file, fallback_font_files
-        )
+        self.stamp_pdf, self.stamp_missing_chars = render_stamp(authority, font_file, fallback_font_files)
         self._stamp_reader = PdfFileReader(io.BytesIO(self.stamp_pdf))
         self._lock = threading.Lock()
         self._reserved = SIGNATURE_BYTES_RESERVED + (TIMESTAMP_BYTES_RESERVED if timestamp_url else 0)

@@ -11,15 +11,42 @@ remembering it (`missing`), so the issuer can record it and the page can say so.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.platypus import Flowable
 
 from documents.fonts import FontChain, placeholder
 
+if TYPE_CHECKING:
+
+    class TypedFlowable:
+        """What the type checker sees of reportlab's Flowable: reportlab ships no types."""
+
+        canv: Any
+        width: float
+        height: float
+
+        def __init__(self) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    from reportlab.platypus import Flowable as TypedFlowable
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# The units a line may break between (a light 禁则, kinsoku): a run of ASCII letters, digits and the marks
+# inside codes, dates, amounts and addresses (a USCC, 2025-11-03, 12000.5, a@b.cn) is one unit; any other
+# character is a unit of its own, and so is a short bracketed note like （万元） or （%）. Opening brackets
+# stick to the unit after them, closing brackets and punctuation to the unit before, so no line starts
+# with "）" or "，" or ends with "（".
+_OPENERS = "（《“‘〔【「『([{<"
+_CLOSERS = "）》”’〕】」』)]}>，。、；：！？,;!?%％"
+_UNIT = re.compile(
+    rf"(?:（[^（）\n]{{1,10}}）|\([^()\n]{{1,10}}\)|[{re.escape(_OPENERS)}]*(?:[A-Za-z0-9@._\-+/#:&=~]+|.))"
+    rf"[{re.escape(_CLOSERS)}]*",
+    re.DOTALL,
+)
 Run = tuple[str, str]  # (face name, text to draw in it)
 
 
@@ -67,32 +94,47 @@ class Typesetter:
             char = " "
         face = self.chain.face_for(ord(char))
         if face is None:
-            return stringWidth(placeholder(ord(char)), self.font, size)
+            return float(stringWidth(placeholder(ord(char)), self.font, size))
         return float(stringWidth(char, face, size))
 
     def wrap(self, text: str, size: float, width: float) -> list[str]:
-        """Greedy character wrap (CJK text has no spaces to break at); line breaks in the text are kept.
+        """Lines of at most `width`, broken only between units (see `_UNIT`); line breaks in the text are kept.
 
         Lines are slices of the original text, so drawing them splits and records the same way;
-        a placeholder is measured as a whole and never broken.
+        a placeholder is measured as a whole and never broken. Only a unit wider than the line
+        (a long code in a narrow column) is broken inside, by character.
         """
         lines: list[str] = []
         for paragraph in _LINE_BREAK.split(text) if "\n" in text or "\r" in text else (text,):
             if self.width(paragraph, size) <= width:
                 lines.append(paragraph)
                 continue
-            current: list[str] = []
+            current = ""
             current_width = 0.0
-            for char in paragraph:
-                char_width = self._unit_width(char, size)
-                if current and current_width + char_width > width:
-                    lines.append("".join(current))
-                    current, current_width = [], 0.0
-                current.append(char)
-                current_width += char_width
+            for unit in _UNIT.findall(paragraph):
+                unit_width = sum(self._unit_width(char, size) for char in unit)
+                if current and current_width + unit_width > width:
+                    lines.append(current)
+                    current, current_width = "", 0.0
+                if unit_width > width:  # alone on a line and still too wide: break it by character
+                    for char in unit:
+                        char_width = self._unit_width(char, size)
+                        # a closing mark hangs at the end of the line rather than start the next one
+                        if current and current_width + char_width > width and char not in _CLOSERS:
+                            lines.append(current)
+                            current, current_width = "", 0.0
+                        current += char
+                        current_width += char_width
+                    continue
+                current += unit
+                current_width += unit_width
             if current:
-                lines.append("".join(current))
+                lines.append(current)
         return lines
+
+    def unit_widths(self, text: str, size: float) -> float:
+        """The widest unbreakable unit of `text`: the least width a column needs to wrap it cleanly."""
+        return max((sum(self._unit_width(c, size) for c in unit) for unit in _UNIT.findall(text)), default=0.0)
 
     def text_out(self, textobj: Any, text: str) -> None:
         """`textobj.textOut(text)` with per-run faces; the text object's font is restored afterwards."""
@@ -134,7 +176,7 @@ class Typesetter:
         return "".join(parts)
 
 
-class TextLines(Flowable):
+class TextLines(TypedFlowable):
     """Pre-wrapped lines drawn through a typesetter: a table cell that needs a fallback face.
 
     reportlab's Table draws a string cell in one font; cells whose text needs another face

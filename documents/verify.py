@@ -48,13 +48,14 @@ class IssuanceRecord:
     doc_type: str
     cert_no: str
     reissue_of: int | None
-    verification_code: str = ""
+    verification_code: str = ""  # the check code (核验码) the page prints beside the registration number
     proof: dict[str, Any] = field(default_factory=dict)
     proof_ok: bool = False
     proof_reason_zh: str = ""
     unit_name: str = ""
     period: str = ""
     round: int = 0
+    period_label: str = "登记时期"  # 数据时点 or 经济行为日期: what `period` is in that registration
     missing_chars: tuple[str, ...] = ()
 
 

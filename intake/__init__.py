@@ -1,4 +1,4 @@
-"""intake layer: the drop-folder watcher, the SMTP listener, MIME and reply parsing (see docs/intake.md).
+"""intake layer: the drop-folder watcher, the SMTP listener, web uploads, MIME and reply parsing (docs/intake.md).
 
 Every inbound item is stored raw and recorded as `intake.received` before anything
 else happens; processing resumes from that record, so nothing is lost or filed twice.
@@ -13,8 +13,10 @@ from intake.events import (
     IntakeRejected,
     ReviewUnclear,
 )
+from intake.item import InboundItem
 from intake.readiness import ReadinessTracker, Signature, is_temporary_name
-from intake.state import InboundItem, IntakeProjection
+from intake.state import IntakeProjection
+from intake.upload import SubmissionOutcome, Upload, UploadedFile
 
 __all__ = [
     "InboundItem",
@@ -28,5 +30,8 @@ __all__ = [
     "ReadinessTracker",
     "ReviewUnclear",
     "Signature",
+    "SubmissionOutcome",
+    "Upload",
+    "UploadedFile",
     "is_temporary_name",
 ]

@@ -14,7 +14,7 @@ import hmac
 import re
 
 from intake.events import IntakeConfirmationRequested
-from intake.state import InboundItem
+from intake.item import InboundItem
 
 _TOKEN = re.compile(r"^(?P<item>in\d{17}[0-9a-f]{10})-(?P<mac>[a-z2-7]{16})$")
 

@@ -36,12 +36,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from intake.item import InboundItem
 from intake.readiness import ReadinessTracker, is_temporary_name, signature_of
-from intake.spool import Arrival, ProcessingArea, Receiver, new_item_id
+from intake.spool import ProcessingArea, Receiver, new_item_id
+from workflow.config import RECEIPTS_FOLDER
 
 log = logging.getLogger(__name__)
-
-RECEIPTS_FOLDER = "回执"
 CLAIM_BATCH = 256
 MIN_SCAN_INTERVAL = 0.1
 # A full rescan runs at most once per this many of its own durations (at most a tenth of the time).
@@ -226,8 +226,8 @@ class DropboxWatcher:
             taken += self._take(ready[start : start + CLAIM_BATCH])
         return taken
 
-    def _arrival(self, item_id: str, org: str, name: str) -> Arrival:
-        return Arrival(
+    def _arrival(self, item_id: str, org: str, name: str) -> InboundItem:
+        return InboundItem(
             item_id=item_id,
             channel="dropbox",
             purpose="filing",

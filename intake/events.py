@@ -14,11 +14,11 @@ class IntakeReceived(EventBody):
     """One inbound item, stored raw in the blob store; the start of its processing."""
 
     item_id: str
-    channel: str  # "dropbox" | "smtp"
+    channel: str  # workflow.batch.Channel: "dropbox" | "smtp" | "web"
     purpose: str  # "filing" | "review_reply" | "contact_filing" | "confirmation"
     raw_blob: str
     content_sha256: str
-    sender: str  # authenticated organization code or envelope sender
+    sender: str  # the account (drop folder, SMTP AUTH, portal) or the envelope sender
     filer: str  # organization code the item is filed for ("" for replies)
     reply_to: str  # mail address answers go to ("" for the drop folder)
     original_name: str

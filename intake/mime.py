@@ -241,12 +241,13 @@ def parse_mail(raw: bytes) -> ParsedMail:
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".et")
 
 
-def load_mail_bundle(attachments: list[MailAttachment]) -> Bundle:
+def load_mail_bundle(attachments: list[MailAttachment], *, source: str = "邮件附件") -> Bundle:
     """The attachments of a filing mail as a Bundle, or BundleError (Chinese message) saying why not.
 
     One zip is the bundle itself and one workbook alone is a bundle; several files are
     zipped under their sanitized names and read by validation's load_bundle (all its
     container checks apply), then the senders' original names are put back for display.
+    A web upload's files are read the same way (`source` names them for people).
     """
     if not attachments:
         raise BundleError(
@@ -268,9 +269,9 @@ def load_mail_bundle(attachments: list[MailAttachment]) -> Bundle:
                 candidate = f"{stem}({counter}).{suffix}" if dot else f"{safe}({counter})"
             originals[candidate] = attachment.original_name
             archive.writestr(zipfile.ZipInfo(candidate, date_time=(2000, 1, 1, 0, 0, 0)), attachment.data)
-    bundle = load_bundle(buffer.getvalue(), name="邮件附件.zip")
+    bundle = load_bundle(buffer.getvalue(), name=f"{source}.zip")
     restored = {safe: originals.get(safe, shown) for safe, shown in bundle.original_names.items()}
-    return dataclasses.replace(bundle, original_names=restored, source="邮件附件")
+    return dataclasses.replace(bundle, original_names=restored, source=source)
 
 
 def attachments_label(raw: bytes) -> str:

@@ -13,23 +13,26 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from intake import state
 from intake.events import IntakeConfirmed, IntakeProcessed, IntakeRejected, ReviewUnclear
+from intake.item import InboundItem, Purpose
 from intake.mime import ParsedMail, parse_mail
-from intake.prepare import Prepared, PreparePool, bundle_of
-from intake.replies import (
-    CONFIRM_ADDRESS,
-    ParsedReply,
-    ReplyDecision,
-    is_auto_reply,
-    read_reply,
-    token_from_address,
-)
-from intake.spool import LedgerLike
-from validation.bundle import Bundle, BundleError
+from intake.prepare import Prepared, PreparePool, prepare_filing
+from intake.replies import CONFIRM_ADDRESS, ParsedReply, is_auto_reply, read_reply, review_step, token_from_address
+from ledger import Ledger
+from ledger.store import EventSpec
+from validation.bundle import Bundle
+from validation.check import CheckResult
+from validation.rules.base import Rule
 from workflow.batch import SubmitRequest
+from workflow.decisions import ReviewReply
+from workflow.tokens import TokenStep
+from workflow.views import SubmitOutcome
+
+if TYPE_CHECKING:
+    from workflow import Workflow
 
 log = logging.getLogger(__name__)
 
@@ -37,40 +40,26 @@ log = logging.getLogger(__name__)
 # batch's bundles stay a few megabytes and the second worker keeps getting work.
 FILING_BATCH = 64
 
-
-class WorkflowPort(Protocol):
-    """What intake asks of `workflow.Workflow`."""
-
-    def submit(self, item_id: str, **kwargs: Any) -> Any: ...
-
-    def submit_many(self, requests: Sequence[Any]) -> list[Any]: ...
-
-    def decide(
-        self, token: str, from_addr: str, decision: Any, opinion: str, mail_blob: str, *, message_id: str = ""
-    ) -> Any: ...
-
-    def ledger_rules(self, filer: str) -> list[Any]: ...
-
-
-CheckBundle = Callable[[Bundle, list[Any]], Any]
+CheckBundle = Callable[[Bundle, list[Rule]], CheckResult]
 
 
 @dataclass
 class ItemContext:
     """Everything the stages learn about one item; the last stage turns it into events."""
 
-    item: state.InboundItem
+    item: InboundItem
     raw: bytes = b""
     mail: ParsedMail | None = None
-    bundle: Bundle | None = None
-    check_result: Any = None
+    prepared: Prepared | None = None  # a filing: its bundle and check result, or why it is none
+    step: TokenStep | None = None  # a reply: the review step its address names, parsed once
     reply: ParsedReply | None = None
+    submitted: SubmitOutcome | None = None  # a filing: what workflow made of it
     filing_id: str = ""
     outcome: str = ""
-    events: list[tuple[Any, str, str]] = field(default_factory=list)
+    events: list[EventSpec] = field(default_factory=list)
     done: bool = False
 
-    def finish(self, outcome: str, *extra: tuple[Any, str, str]) -> None:
+    def finish(self, outcome: str, *extra: EventSpec) -> None:
         self.outcome = outcome
         self.events.extend(extra)
         self.done = True
@@ -85,8 +74,24 @@ class ItemContext:
             message=message,
             original_name=self.item.original_name,
         )
-        log.info("intake.rejected", extra={"item_id": self.item.item_id, "code": code})
+        log.info(IntakeRejected.kind, extra={"item_id": self.item.item_id, "code": code})
         self.finish("rejected", (body, "intake", self.item.item_id))
+
+    def take(self, prepared: Prepared) -> None:
+        """A prepared filing: kept for the submit, or closed as rejected when there is no bundle."""
+        self.prepared = prepared
+        if prepared.rejection is not None:
+            self.reject(prepared.rejection.code, prepared.rejection.message)
+
+    def filed(self, outcome: SubmitOutcome) -> None:
+        self.submitted = outcome
+        self.filing_id = outcome.filing_id
+        self.finish("filed" if outcome.accepted else "invalid")
+
+    def submit_request(self) -> SubmitRequest:
+        prepared = self.prepared
+        assert prepared is not None and prepared.bundle is not None and prepared.check_result is not None
+        return self.item.submit_request(prepared.bundle, prepared.check_result)
 
 
 Stage = Callable[["Processor", ItemContext], None]
@@ -102,49 +107,15 @@ def parse_mail_stage(proc: Processor, ctx: ItemContext) -> None:
         ctx.mail = parse_mail(ctx.raw)
 
 
-def load_bundle_stage(proc: Processor, ctx: ItemContext) -> None:
-    try:
-        ctx.bundle = bundle_of(ctx.item.channel, ctx.item.original_name, ctx.raw, ctx.mail)
-    except BundleError as exc:
-        ctx.reject(exc.code, exc.message)
-
-
-def check_stage(proc: Processor, ctx: ItemContext) -> None:
-    """Validation's own rules only: `workflow.submit` adds the ledger-aware ones under its lock,
-    where the tree and the open filings cannot change in between (running them here too was
-    the same work twice)."""
-    assert ctx.bundle is not None
-    ctx.check_result = proc.check_bundle(ctx.bundle, [])
+def prepare_stage(proc: Processor, ctx: ItemContext) -> None:
+    """Load the bundle and run validation's own rules: `workflow.submit` adds the ledger-aware ones
+    under its lock, where the tree and the open filings cannot change in between. The same function
+    runs in the worker processes (intake.prepare)."""
+    ctx.take(prepare_filing(ctx.item.channel, ctx.item.original_name, ctx.raw, proc.check))
 
 
 def submit_stage(proc: Processor, ctx: ItemContext) -> None:
-    assert ctx.bundle is not None
-    outcome = proc.workflow.submit(
-        ctx.item.item_id,
-        filer=ctx.item.filer,
-        channel=ctx.item.channel,
-        reply_to=ctx.item.reply_to,
-        bundle=ctx.bundle,
-        check_result=ctx.check_result,
-        original_name=ctx.item.original_name,
-        message_id=ctx.item.message_id,
-    )
-    ctx.filing_id = outcome.filing_id
-    ctx.finish("filed" if outcome.accepted else "invalid")
-
-
-def submit_request(ctx: ItemContext) -> SubmitRequest:
-    assert ctx.bundle is not None
-    return SubmitRequest(
-        item_id=ctx.item.item_id,
-        filer=ctx.item.filer,
-        channel=ctx.item.channel,
-        reply_to=ctx.item.reply_to,
-        bundle=ctx.bundle,
-        check_result=ctx.check_result,
-        original_name=ctx.item.original_name,
-        message_id=ctx.item.message_id,
-    )
+    ctx.filed(proc.workflow.submit_many([ctx.submit_request()])[0])
 
 
 def ignore_auto_reply_stage(proc: Processor, ctx: ItemContext) -> None:
@@ -157,16 +128,16 @@ def ignore_auto_reply_stage(proc: Processor, ctx: ItemContext) -> None:
 def read_reply_stage(proc: Processor, ctx: ItemContext) -> None:
     assert ctx.mail is not None
     ctx.reply = read_reply(ctx.mail)
+    ctx.step = review_step(ctx.item.recipient)
+    ctx.filing_id = ctx.step.filing_id if ctx.step else ""
 
 
 def decide_stage(proc: Processor, ctx: ItemContext) -> None:
     assert ctx.mail is not None and ctx.reply is not None
-    token = token_from_address(ctx.item.recipient) or ""
-    step = proc.token_step(token)
-    ctx.filing_id = step.split("-r")[0].upper() if step else ""
     sender = ctx.mail.from_addr or ctx.item.sender
     if ctx.reply.decision is None:
         # Contradictory, negated or questioning first lines land here too: asked again, never guessed.
+        step = ctx.step.readable if ctx.step else ""
         reason = str(ctx.reply.unclear or "")
         log.info("intake.reply_unclear", extra={"item_id": ctx.item.item_id, "step": step, "reason": reason})
         with proc.ledger.reader() as conn:
@@ -184,11 +155,15 @@ def decide_stage(proc: Processor, ctx: ItemContext) -> None:
         )
         ctx.finish("unclear", (unclear, sender, ctx.filing_id or ctx.item.item_id))
         return
-    decision = proc.decision_values[ctx.reply.decision]
-    outcome = proc.workflow.decide(
-        token, sender, decision, ctx.reply.opinion, ctx.item.raw_blob, message_id=ctx.mail.message_id
+    reply = ReviewReply(
+        step=ctx.step,
+        sender=sender,
+        decision=ctx.reply.decision,
+        opinion=ctx.reply.opinion,
+        mail_blob=ctx.item.raw_blob,
+        message_id=ctx.mail.message_id,
     )
-    ctx.finish("decided" if outcome.applied else "refused")
+    ctx.finish("decided" if proc.workflow.decide_reply(reply).applied else "refused")
 
 
 def confirm_stage(proc: Processor, ctx: ItemContext) -> None:
@@ -218,13 +193,13 @@ def request_confirmation_stage(proc: Processor, ctx: ItemContext) -> None:
 
 
 # Everything before the submit is pure: a batch of filings runs these one by one, then submits together.
-PREPARE_FILING_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, load_bundle_stage, check_stage)
+PREPARE_FILING_STAGES: tuple[Stage, ...] = (read_raw, prepare_stage)
 FILING_STAGES: tuple[Stage, ...] = (*PREPARE_FILING_STAGES, submit_stage)
 REPLY_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, ignore_auto_reply_stage, read_reply_stage, decide_stage)
 CONFIRMATION_STAGES: tuple[Stage, ...] = (read_raw, parse_mail_stage, ignore_auto_reply_stage, confirm_stage)
 CONTACT_FILING_STAGES: tuple[Stage, ...] = (request_confirmation_stage,)
 
-STAGES_BY_PURPOSE: dict[str, Sequence[Stage]] = {
+STAGES_BY_PURPOSE: dict[Purpose, Sequence[Stage]] = {
     "filing": FILING_STAGES,
     "review_reply": REPLY_STAGES,
     "confirmation": CONFIRMATION_STAGES,
@@ -237,20 +212,16 @@ class Processor:
 
     def __init__(
         self,
-        ledger: LedgerLike,
-        workflow: WorkflowPort,
+        ledger: Ledger,
+        workflow: Workflow,
         *,
         check_bundle: CheckBundle,
-        decision_values: dict[ReplyDecision, Any],
-        token_step: Callable[[str], str],
-        confirmation_request: Callable[[state.InboundItem], tuple[Any, str, str]],
+        confirmation_request: Callable[[InboundItem], EventSpec],
         pending_confirmation: Callable[[str, str], str],
     ) -> None:
         self.ledger = ledger
         self.workflow = workflow
         self.check_bundle = check_bundle
-        self.decision_values = decision_values
-        self.token_step = token_step
         self.confirmation_request = confirmation_request
         self.pending_confirmation = pending_confirmation
         self.queue: queue.Queue[str] = queue.Queue()
@@ -261,6 +232,10 @@ class Processor:
         # Replies and confirmations run one at a time: their once-only guards (one unclear answer
         # per sender and step) are read before the events are written.
         self._serial = threading.Lock()
+
+    def check(self, bundle: Bundle) -> CheckResult:
+        """Validation's own rules (the ledger-aware ones are workflow's, at submit)."""
+        return self.check_bundle(bundle, [])
 
     def enqueue(self, item_id: str, purpose: str = "filing") -> None:
         """Filings go to the parallel workers; replies and confirmations to the one ordered worker,
@@ -283,14 +258,14 @@ class Processor:
 
     def commit_many(self, contexts: Sequence[ItemContext]) -> None:
         """Every item's closing events in one transaction (one commit per batch, not per item)."""
-        specs: list[tuple[Any, str, str]] = []
+        specs: list[EventSpec] = []
         for ctx in contexts:
             processed = IntakeProcessed(item_id=ctx.item.item_id, filing_id=ctx.filing_id, outcome=ctx.outcome)
             specs.extend([*ctx.events, (processed, "intake", ctx.item.item_id)])
         self.ledger.append_many(specs)
         for ctx in contexts:
             log.info(
-                "intake.processed",
+                IntakeProcessed.kind,
                 extra={"item_id": ctx.item.item_id, "filing_id": ctx.filing_id, "outcome": ctx.outcome},
             )
 
@@ -299,7 +274,12 @@ class Processor:
         return self.process_many([item_id]).get(item_id)
 
     def process_many(self, item_ids: Sequence[str]) -> dict[str, str]:
-        """Runs items to their end; the outcome of each item that was run (not unknown, processed or busy).
+        """Runs items to their end; the outcome of each item that was run (not unknown, processed or busy)."""
+        return {item_id: ctx.outcome for item_id, ctx in self.run_items(item_ids).items() if ctx.outcome}
+
+    def run_items(self, item_ids: Sequence[str]) -> dict[str, ItemContext]:
+        """Runs items to their end; the context of each item that was run (not unknown, processed or busy).
+        A context without an outcome failed unexpectedly: logged, and left open (resumed at start).
 
         Several workers may run different batches at once (checking is CPU, submitting is
         mostly fsync); the same item never runs twice at the same time. Filings are prepared
@@ -313,71 +293,66 @@ class Processor:
             with self.ledger.reader() as conn:
                 found = [state.get_item(conn, item_id) for item_id in mine]
                 items = [item for item in found if item is not None and not state.is_processed(conn, item.item_id)]
-            outcomes: dict[str, str] = {}
+            contexts: dict[str, ItemContext] = {}
             filings = [item for item in items if item.purpose == "filing"]
             if filings:
-                outcomes.update(self._process_filings(filings))
+                contexts.update((ctx.item.item_id, ctx) for ctx in self._process_filings(filings))
             for item in items:
                 if item.purpose != "filing":
                     with self._serial:
-                        outcomes[item.item_id] = self._process(item)
-            return outcomes
+                        contexts[item.item_id] = self._process(item)
+            return contexts
         finally:
             with self._in_flight_lock:
                 self._in_flight.difference_update(mine)
 
-    def _process_filings(self, items: Sequence[state.InboundItem]) -> dict[str, str]:
+    def _process_filings(self, items: Sequence[InboundItem]) -> list[ItemContext]:
+        """Prepared one by one (or in the worker processes), submitted together, closed in one commit."""
         contexts: list[ItemContext] = []
         for item, prepared in zip(items, self._prepare_in_pool(items), strict=True):
             ctx = ItemContext(item=item)
+            contexts.append(ctx)
             try:
                 if prepared is not None:
-                    ctx.bundle, ctx.check_result = prepared.bundle, prepared.check_result
-                    if prepared.reject_code:
-                        ctx.reject(prepared.reject_code, prepared.reject_message)
+                    ctx.take(prepared)
                 else:
                     self.run_stages(ctx, PREPARE_FILING_STAGES)
             except Exception:
-                log.exception("intake.processing_failed", extra={"item_id": item.item_id})
-                continue  # not closed: resumed at the next start
-            contexts.append(ctx)
-        ready = [ctx for ctx in contexts if not ctx.done]
+                log.exception("intake.processing_failed", extra={"item_id": item.item_id})  # resumed at start
+        ready = [ctx for ctx in contexts if not ctx.done and ctx.prepared is not None]
         if len(ready) > 1:
             try:
-                outcomes = self.workflow.submit_many([submit_request(ctx) for ctx in ready])
+                outcomes = self.workflow.submit_many([ctx.submit_request() for ctx in ready])
             except Exception:
                 # one filing the ledger refuses must not hold back the others: submit them one by one
                 log.exception("intake.batch_submit_failed", extra={"items": len(ready)})
-                outcomes = None
-            if outcomes is not None:
+            else:
                 for ctx, outcome in zip(ready, outcomes, strict=True):
-                    ctx.filing_id = outcome.filing_id
-                    ctx.finish("filed" if outcome.accepted else "invalid")
-        closed: list[ItemContext] = []
+                    ctx.filed(outcome)
         for ctx in contexts:
-            if not ctx.done:
+            if not ctx.done and ctx.prepared is not None:
                 try:
                     submit_stage(self, ctx)
                 except Exception:
                     log.exception("intake.processing_failed", extra={"item_id": ctx.item.item_id})
-                    continue  # not closed: resumed at the next start
-            closed.append(ctx)
+        closed = [ctx for ctx in contexts if ctx.done]
         if closed:
             self.commit_many(closed)
-        return {ctx.item.item_id: ctx.outcome for ctx in closed}
+        return contexts
 
-    def _prepare_in_pool(self, items: Sequence[state.InboundItem]) -> list[Prepared | None]:
+    def _prepare_in_pool(self, items: Sequence[InboundItem]) -> list[Prepared | None]:
         """Load and check in the worker processes when there are some; None = do it in this thread."""
         pool = self.prepare_pool
         if pool is None:
             return [None] * len(items)
         return pool.prepare([(i.channel, i.original_name, self.ledger.blobs.path(i.raw_blob)) for i in items])
 
-    def _process(self, item: state.InboundItem) -> str:
+    def _process(self, item: InboundItem) -> ItemContext:
+        ctx = ItemContext(item=item)
         with self.ledger.reader() as conn:
             if state.is_processed(conn, item.item_id):
-                return "already-processed"
-        ctx = ItemContext(item=item)
+                ctx.outcome = "already-processed"
+                return ctx
         stages = STAGES_BY_PURPOSE.get(item.purpose)
         if stages is None:
             ctx.finish("unknown-purpose")
@@ -386,7 +361,7 @@ class Processor:
             if not ctx.done:
                 ctx.finish("filed")
         self.commit_many([ctx])
-        return ctx.outcome
+        return ctx
 
     def run(self, stop: threading.Event) -> None:
         """Filing worker loop, a batch of waiting filings at a time: an item that fails unexpectedly is

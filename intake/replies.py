@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from intake.item import Purpose
 from intake.mime import ParsedMail
-
-
-class ReplyDecision(StrEnum):
-    APPROVE = "approve"
-    RETURN = "return"
-
+from workflow.machine import ReviewDecision
+from workflow.tokens import TokenStep, parse_token
 
 APPROVE_WORDS = ("通过", "同意", "批准", "APPROVE", "APPROVED")
 RETURN_WORDS = ("退回", "驳回", "RETURN", "RETURNED", "REJECT", "REJECTED")
@@ -117,7 +115,7 @@ class Unclear(StrEnum):
 
 @dataclass(frozen=True)
 class ParsedReply:
-    decision: ReplyDecision | None
+    decision: ReviewDecision | None
     opinion: str
     first_line: str
     unclear: Unclear | None = None  # set when `decision` is None and the reply was not empty
@@ -125,7 +123,7 @@ class ParsedReply:
 
 # Longest words first so that a longer word is matched before a word it contains.
 _DECISION_WORDS = sorted(
-    [(w, ReplyDecision.RETURN) for w in RETURN_WORDS] + [(w, ReplyDecision.APPROVE) for w in APPROVE_WORDS],
+    [(w, ReviewDecision.RETURN) for w in RETURN_WORDS] + [(w, ReviewDecision.APPROVE) for w in APPROVE_WORDS],
     key=lambda pair: -len(pair[0]),
 )
 _CJK_WORDS = [(w, kind) for w, kind in _DECISION_WORDS if not w.isascii()]
@@ -148,12 +146,12 @@ _QUESTION_AFTER_WORD = frozenset("吗嗎么麼嘛呢否")
 _QUESTION_PHRASES = ("是否", "能否", "可否", "要否", "是不是", "可不可以", "能不能", "行不行", "要不要")
 # Where the decision clause of a 退回 line ends and its opinion begins.
 _SENTENCE_BREAK = re.compile(r"[,.;:!?。、/|]")
-_APPROVE_WORDS = [w for w, kind in _DECISION_WORDS if kind == ReplyDecision.APPROVE]
+_APPROVE_WORDS = [w for w, kind in _DECISION_WORDS if kind == ReviewDecision.APPROVE]
 
 
-def _decision_words(upper: str) -> list[tuple[int, int, ReplyDecision]]:
+def _decision_words(upper: str) -> list[tuple[int, int, ReviewDecision]]:
     """(start, end, kind) of every decision word on an upper-cased, NFKC-normalized line."""
-    found: list[tuple[int, int, ReplyDecision]] = []
+    found: list[tuple[int, int, ReviewDecision]] = []
     taken = [False] * len(upper)
     for word, kind in _CJK_WORDS:
         for match in re.finditer(re.escape(word), upper):
@@ -238,7 +236,7 @@ def parse_decision(text: str) -> ParsedReply:
         if not normalized:
             continue
         upper = normalized.upper()
-        decision: ReplyDecision | None = None
+        decision: ReviewDecision | None = None
         word = ""
         for candidate, kind in _DECISION_WORDS:
             if upper.startswith(candidate):
@@ -249,7 +247,7 @@ def parse_decision(text: str) -> ParsedReply:
                 break
         if decision is None:
             return ParsedReply(None, text.strip(), normalized, _unclear_reason(upper) or Unclear.NO_DECISION)
-        unclear = _return_unclear_reason(upper) if decision == ReplyDecision.RETURN else _unclear_reason(upper)
+        unclear = _return_unclear_reason(upper) if decision == ReviewDecision.RETURN else _unclear_reason(upper)
         if unclear is not None:
             return ParsedReply(None, text.strip(), normalized, unclear)
         original = line.strip().strip(_LEADING_NOISE)
@@ -272,3 +270,26 @@ CONFIRM_ADDRESS = re.compile(r"^confirm\+(?P<token>[A-Za-z0-9._=-]+)@", re.IGNOR
 def token_from_address(address: str, pattern: re.Pattern[str] = REVIEW_ADDRESS) -> str | None:
     match = pattern.match(address.strip().strip("<>"))
     return match.group("token") if match else None
+
+
+def reply_recipient(rcpts: Sequence[str]) -> tuple[Purpose, str] | None:
+    """The review+ (else confirm+) address among a mail's recipients, and what a mail to it is.
+
+    The one place that tells a reply from a filing by its address: the SMTP gate asks it at
+    RCPT and DATA; the worker then reads the step from the recorded address (`review_step`).
+    """
+    kinds: tuple[tuple[Purpose, re.Pattern[str]], ...] = (
+        ("review_reply", REVIEW_ADDRESS),
+        ("confirmation", CONFIRM_ADDRESS),
+    )
+    for purpose, pattern in kinds:
+        for rcpt in rcpts:
+            if token_from_address(rcpt, pattern):
+                return purpose, rcpt
+    return None
+
+
+def review_step(recipient: str) -> TokenStep | None:
+    """The review step a reply's review+TOKEN@ address names, parsed once (its MAC is workflow's to check)."""
+    token = token_from_address(recipient)
+    return parse_token(token) if token else None

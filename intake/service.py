@@ -14,18 +14,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from intake.confirm import Confirmations
 from intake.dropbox import DropboxConfig, DropboxWatcher
 from intake.events import IntakeFolderUnknown
 from intake.prepare import PreparePool
-from intake.processing import Processor
-from intake.replies import ReplyDecision
+from intake.processing import CheckBundle, Processor
 from intake.smtp import AuthOutcome, MailGate, SmtpConfig, SmtpServer
 from intake.spool import MailSpool, ProcessingArea, Receiver, SpoolRecorder
 from intake.state import folder_reported
+from intake.upload import SubmissionOutcome, Upload
+from intake.web import UploadDoor
+from ledger import Ledger
 from validation.bundle import Bundle
+from validation.check import CheckResult, check_bundle
+from validation.rules.base import Rule, RuleOptions
+from workflow import Workflow
+from workflow.accounts import PasswordPolicyError, normalize_username
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +57,19 @@ class IntakeConfig:
     # Processes that load and check filings (0: in the worker threads). Checking is CPU-bound,
     # and threads would serialize on the interpreter lock.
     check_processes: int = field(default_factory=default_check_processes)
-
-
-def _normalize_code(text: str) -> str:
-    from workflow.accounts import normalize_username
-
-    return normalize_username(text)
+    # The `validation.*` settings, for every check (worker processes included); None: validation's defaults.
+    rule_options: RuleOptions | None = None
+    # The user guide's page on passwords (the portal's /help/login under web.public_url), named in the
+    # answer to a 修改密码 mail whose new password the policy refuses; "" names none.
+    password_help_url: str = ""
 
 
 class WorkflowAdapter:
-    """Everything intake asks of `workflow.Workflow`, in one place."""
+    """What intake asks of the unit tree and the accounts, remembered where every scan asks it."""
 
-    def __init__(self, workflow: Any) -> None:
+    def __init__(self, workflow: Workflow, password_help_url: str = "") -> None:
         self.workflow = workflow
+        self.password_help_url = password_help_url
         self._contacts: dict[str, str] = {}
         self._contacts_at = float("-inf")
         self._codes: dict[str, tuple[float, str | None]] = {}
@@ -87,7 +92,7 @@ class WorkflowAdapter:
         return code
 
     def _lookup_unit_code(self, folder_or_user: str) -> str | None:
-        name = _normalize_code(folder_or_user)
+        name = normalize_username(folder_or_user)
         units = self.workflow.units
         unit = units.get(name) or units.by_username(name)
         if unit is None or unit.level == 0:
@@ -107,26 +112,21 @@ class WorkflowAdapter:
             return self._contacts.get(address.strip().lower())
 
     def authenticate(self, login: str, password: str) -> AuthOutcome:
-        result = self.workflow.accounts.authenticate(_normalize_code(login), password)
+        result = self.workflow.accounts.authenticate(normalize_username(login), password)
         if not result.ok:
             return AuthOutcome(ok=False, username=result.username, reason_zh=result.reason_zh)
         filer = self.unit_code(result.username) or result.username
         return AuthOutcome(ok=True, username=result.username, filer=filer, must_change=result.must_change)
 
     def change_password(self, username: str, old: str, new: str) -> str | None:
-        from workflow.accounts import PasswordPolicyError
-
+        """None when changed; else why not, with where the guide explains the password rules."""
         try:
             self.workflow.accounts.change_password(username, old, new)
         except PasswordPolicyError as exc:
+            if self.password_help_url:
+                return f"{exc.reason_zh} 密码要求见用户手册：{self.password_help_url}"
             return exc.reason_zh
         return None
-
-
-def _token_step(token: str) -> str:
-    from workflow.tokens import token_step
-
-    return token_step(token) if token else ""
 
 
 class IntakeService:
@@ -136,26 +136,21 @@ class IntakeService:
         self,
         config: IntakeConfig,
         *,
-        ledger: Any,
-        workflow: Any,
-        check_bundle: Callable[[Bundle, list[Any]], Any],
+        ledger: Ledger,
+        workflow: Workflow,
         confirm_key: bytes,
+        check_bundle: CheckBundle | None = None,
     ) -> None:
-        from workflow.machine import ReviewDecision
-
+        """`check_bundle` replaces validation's (tests); the worker processes always run validation's
+        own with `config.rule_options`, so give the same options to both."""
         self.config = config
         self.ledger = ledger
-        self.port = WorkflowAdapter(workflow)
+        self.port = WorkflowAdapter(workflow, config.password_help_url)
         self.confirmations = Confirmations(confirm_key, config.mail_domain)
         self.processor = Processor(
             ledger,
             workflow,
-            check_bundle=check_bundle,
-            decision_values={
-                ReplyDecision.APPROVE: ReviewDecision.APPROVE,
-                ReplyDecision.RETURN: ReviewDecision.RETURN,
-            },
-            token_step=_token_step,
+            check_bundle=check_bundle or self._check_bundle,
             confirmation_request=self.confirmations.request,
             pending_confirmation=self.confirmations.item_for,
         )
@@ -179,9 +174,30 @@ class IntakeService:
             accept_contact_filings=config.accept_contact_filings,
             recorder=self.recorder,
         )
+        self.uploads = UploadDoor(
+            ledger,
+            workflow,
+            self.receiver,
+            self.processor,
+            unit_code=self.port.unit_code,
+            max_bytes=self.max_upload_bytes,
+        )
         self.smtp: SmtpServer | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def _check_bundle(self, bundle: Bundle, rules: list[Rule]) -> CheckResult:
+        return check_bundle(bundle, extra_rules=rules, options=self.config.rule_options)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest web submission (all its files together): the SMTP limit, a mail's largest message.
+        The portal refuses a larger request body before reading it."""
+        return self.config.smtp.max_message_bytes
+
+    def submit_upload(self, upload: Upload) -> SubmissionOutcome:
+        """A web submission through the durable path, answered when it is filed (see intake.web)."""
+        return self.uploads.submit(upload)
 
     def report_unknown_folder(self, folder: str) -> None:
         """Once per folder name, ever: a log line for the admins and an event the status shows."""
@@ -189,7 +205,7 @@ class IntakeService:
             if folder_reported(conn, folder):
                 return
         message = f"投递目录中的文件夹“{folder}”不是已登记单位的组织机构代码，其中的文件不会被处理。"
-        log.warning("intake.folder_unknown", extra={"folder": folder})
+        log.warning(IntakeFolderUnknown.kind, extra={"folder": folder})
         self.ledger.append(IntakeFolderUnknown(folder=folder, message=message), actor="intake", subject=folder)
 
     def recover(self) -> int:
@@ -216,7 +232,7 @@ class IntakeService:
         self.recover()
         workers: list[tuple[str, Callable[[threading.Event], None]]] = []
         if self.config.enable_worker and self.config.check_processes > 0:
-            self.processor.prepare_pool = PreparePool(self.config.check_processes)
+            self.processor.prepare_pool = PreparePool(self.config.check_processes, self.config.rule_options)
         if self.config.enable_worker:
             workers += [(f"intake-worker-{n}", self.processor.run) for n in range(max(1, self.config.workers))]
             workers.append(("intake-replies", self.processor.run_serial))

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from intake.item import InboundItem, Purpose
 from intake.mime import attachments_label, decode_header_text, parse_mail
-from intake.replies import CONFIRM_ADDRESS, REVIEW_ADDRESS, token_from_address
+from intake.replies import reply_recipient
 from intake.smtpdata import BlockDataController
-from intake.spool import Arrival, MailSpool, Receiver, SpoolRecorder, new_item_id
+from intake.spool import MailSpool, Receiver, SpoolRecorder, new_item_id
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +137,7 @@ class MailGate:
         """None when the recipient is acceptable for this session; otherwise the 5xx line."""
         if login is not None:
             return None
-        if token_from_address(rcpt, REVIEW_ADDRESS) or token_from_address(rcpt, CONFIRM_ADDRESS):
+        if reply_recipient([rcpt]) is not None:
             return None
         if self.accept_contact_filings and self.contact_unit(mail_from):
             return None
@@ -173,26 +175,31 @@ class MailGate:
 
     def _arrival(
         self, login: Login | None, mail_from: str, rcpts: list[str], message_id: str, original_name: str
-    ) -> Arrival | None:
+    ) -> InboundItem | None:
         """`original_name` is the mail's attachment names: what the filer will look for in the answers."""
-        common = {"item_id": new_item_id(), "channel": "smtp", "message_id": message_id, "original_name": original_name}
+
+        def item(purpose: Purpose, sender: str, filer: str, recipient: str = "") -> InboundItem:
+            return InboundItem(
+                item_id=new_item_id(),
+                channel="smtp",
+                purpose=purpose,
+                sender=sender,
+                filer=filer,
+                reply_to=mail_from,
+                original_name=original_name,
+                message_id=message_id,
+                recipient=recipient,
+            )
+
         # A reply to a review or confirmation address is a reply even from a logged-in session.
-        for rcpt in rcpts:
-            if token_from_address(rcpt, REVIEW_ADDRESS):
-                return Arrival(
-                    purpose="review_reply", sender=mail_from, filer="", reply_to=mail_from, recipient=rcpt, **common
-                )
-        for rcpt in rcpts:
-            if token_from_address(rcpt, CONFIRM_ADDRESS):
-                return Arrival(
-                    purpose="confirmation", sender=mail_from, filer="", reply_to=mail_from, recipient=rcpt, **common
-                )
+        reply = reply_recipient(rcpts)
+        if reply is not None:
+            purpose, rcpt = reply
+            return item(purpose, mail_from, "", rcpt)
         if login is not None:
-            return Arrival(purpose="filing", sender=login.username, filer=login.filer, reply_to=mail_from, **common)
+            return item("filing", login.username, login.filer)
         unit = self.contact_unit(mail_from) if self.accept_contact_filings else None
-        if unit:
-            return Arrival(purpose="contact_filing", sender=mail_from, filer=unit, reply_to=mail_from, **common)
-        return None
+        return item("contact_filing", mail_from, unit) if unit else None
 
     def _password_change(self, login: Login, raw: bytes) -> str:
         """Handled at once and never spooled: the mail holds a password, which must not be stored."""
@@ -287,6 +294,9 @@ class SmtpConfig:
 class SmtpServer:
     """One listener; `start()` and `stop()` wrap aiosmtpd's Controller and the worker threads."""
 
+    # the protocol: block-read DATA; `intake.smtpdata.ChineseFirstController` is aiosmtpd's own DATA path
+    controller_class: type[Controller] = BlockDataController
+
     def __init__(self, gate: MailGate, config: SmtpConfig) -> None:
         self.config = config
         self.port = config.port or free_port(config.host)
@@ -297,7 +307,7 @@ class SmtpServer:
             tls_context.load_cert_chain(config.tls_cert_file, config.tls_key_file or None)
         if not tls_context and not is_loopback(config.host):
             log.warning("intake.smtp_auth_unavailable", extra={"reason": "no TLS certificate on a public address"})
-        self.controller = BlockDataController(
+        self.controller = self.controller_class(
             IntakeSMTPHandler(gate, self.executor),
             hostname=config.host,
             port=self.port,

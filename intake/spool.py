@@ -20,73 +20,22 @@ import shutil
 import threading
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
 from intake import state
 from intake.events import IntakeReceived
+from intake.item import ARRIVAL_FIELDS, InboundItem
+from ledger import Ledger
+from ledger.durable import atomic_write_bytes, fsync_dir
 
 log = logging.getLogger(__name__)
-
-
-class _Blobs(Protocol):
-    def put(self, data: bytes) -> str: ...
-
-
-class LedgerLike(Protocol):
-    """The part of `ledger.Ledger` intake uses (kept narrow so the stages read clearly)."""
-
-    @property
-    def blobs(self) -> Any: ...
-
-    def append(self, body: Any, actor: str, subject: str) -> Any: ...
-
-    def append_many(self, items: list[tuple[Any, str, str]]) -> Any: ...
-
-    def reader(self) -> Any: ...
 
 
 def new_item_id(now: datetime | None = None) -> str:
     """Sortable and unique without coordination: time to the millisecond plus 40 random bits."""
     moment = now or datetime.now(UTC)
     return f"IN{moment:%Y%m%d%H%M%S}{moment.microsecond // 1000:03d}{secrets.token_hex(5)}"
-
-
-def fsync_dir(path: Path) -> None:
-    """Makes a rename inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durably(target: Path, data: bytes, tmp_dir: Path) -> None:
-    """tmp → fsync → rename → fsync(dir): the file exists whole or not at all."""
-    tmp = tmp_dir / (target.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    fsync_dir(target.parent)
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """What is known about an item when it arrives, before it is recorded."""
-
-    item_id: str
-    channel: str
-    purpose: str
-    sender: str
-    filer: str
-    reply_to: str
-    original_name: str
-    message_id: str
-    recipient: str = ""
 
 
 def folder_as_zip(folder: Path) -> bytes:
@@ -100,26 +49,26 @@ def folder_as_zip(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _received_body(arrival: Arrival, raw_blob: str) -> IntakeReceived:
+def _received_body(item: InboundItem) -> IntakeReceived:
     return IntakeReceived(
-        item_id=arrival.item_id,
-        channel=arrival.channel,
-        purpose=arrival.purpose,
-        raw_blob=raw_blob,
-        content_sha256=raw_blob,  # the blob is named by the SHA-256 of these same bytes
-        sender=arrival.sender,
-        filer=arrival.filer,
-        reply_to=arrival.reply_to,
-        original_name=arrival.original_name,
-        message_id=arrival.message_id,
-        recipient=arrival.recipient,
+        item_id=item.item_id,
+        channel=item.channel,
+        purpose=item.purpose,
+        raw_blob=item.raw_blob,
+        content_sha256=item.content_sha256,
+        sender=item.sender,
+        filer=item.filer,
+        reply_to=item.reply_to,
+        original_name=item.original_name,
+        message_id=item.message_id,
+        recipient=item.recipient,
     )
 
 
 class Receiver:
     """Records arrivals: blob first, then `intake.received`; tells the worker about each new item."""
 
-    def __init__(self, ledger: LedgerLike, on_recorded: Callable[[str, str], None] | None = None) -> None:
+    def __init__(self, ledger: Ledger, on_recorded: Callable[[str, str], None] | None = None) -> None:
         self.ledger = ledger
         self.on_recorded = on_recorded
         self._resent_locks = [threading.Lock() for _ in range(64)]
@@ -132,32 +81,34 @@ class Receiver:
         with self.ledger.reader() as conn:
             return state.find_resent(conn, message_id, content_sha256)
 
-    def record(self, arrival: Arrival, raw: bytes) -> str:
-        """Stores the raw bytes and records the item; a no-op when the id is already recorded."""
-        if self.is_recorded(arrival.item_id):
-            return arrival.item_id
-        body = _received_body(arrival, self.ledger.blobs.put(raw))
-        self.ledger.append(body, actor=arrival.sender or "intake", subject=arrival.item_id)
-        log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
-        if self.on_recorded is not None:
-            self.on_recorded(arrival.item_id, arrival.purpose)
-        return arrival.item_id
+    def record(self, item: InboundItem, raw: bytes, *, notify: bool = True) -> str:
+        """Stores the raw bytes and records the item; a no-op when the id is already recorded.
 
-    def record_many(self, arrivals: list[tuple[Arrival, bytes]]) -> list[str]:
+        `notify=False` keeps the item from the worker: the caller processes it itself (a web
+        upload, whose outcome the browser waits for); a crash before that leaves it to `resume`.
+        """
+        if self.is_recorded(item.item_id):
+            return item.item_id
+        recorded = item.recorded(self.ledger.blobs.put(raw))
+        self.ledger.append(_received_body(recorded), actor=item.sender or "intake", subject=item.item_id)
+        log.info(IntakeReceived.kind, extra={"item_id": item.item_id, "channel": item.channel})
+        if notify and self.on_recorded is not None:
+            self.on_recorded(item.item_id, item.purpose)
+        return item.item_id
+
+    def record_many(self, arrivals: list[tuple[InboundItem, bytes]]) -> list[str]:
         """Records a batch in one ledger transaction (a drained backlog should not pay one commit per item)."""
-        fresh = [(arrival, raw) for arrival, raw in arrivals if not self.is_recorded(arrival.item_id)]
+        fresh = [(item, raw) for item, raw in arrivals if not self.is_recorded(item.item_id)]
         if not fresh:
             return []
         digests = self.ledger.blobs.put_many([raw for _, raw in fresh])
-        entries = [
-            (_received_body(arrival, digest), arrival) for (arrival, _), digest in zip(fresh, digests, strict=True)
-        ]
-        self.ledger.append_many([(body, arrival.sender or "intake", arrival.item_id) for body, arrival in entries])
-        for _, arrival in entries:
-            log.info("intake.received", extra={"item_id": arrival.item_id, "channel": arrival.channel})
+        items = [item.recorded(digest) for (item, _), digest in zip(fresh, digests, strict=True)]
+        self.ledger.append_many([(_received_body(item), item.sender or "intake", item.item_id) for item in items])
+        for item in items:
+            log.info(IntakeReceived.kind, extra={"item_id": item.item_id, "channel": item.channel})
             if self.on_recorded is not None:
-                self.on_recorded(arrival.item_id, arrival.purpose)
-        return [arrival.item_id for _, arrival in entries]
+                self.on_recorded(item.item_id, item.purpose)
+        return [item.item_id for item in items]
 
     def resent_lock(self, message_id: str) -> threading.Lock:
         """Serializes look-up and record of one Message-ID, so two copies racing are still one item."""
@@ -174,17 +125,17 @@ class MailSpool:
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
 
-    def write(self, arrival: Arrival, raw: bytes) -> Path:
-        header = json.dumps(asdict(arrival), ensure_ascii=False).encode("utf-8")
-        target = self.root / f"{arrival.item_id}{self.SUFFIX}"
-        write_durably(target, header + b"\n" + raw, self.tmp)
+    def write(self, item: InboundItem, raw: bytes) -> Path:
+        header = json.dumps({name: getattr(item, name) for name in ARRIVAL_FIELDS}, ensure_ascii=False)
+        target = self.root / f"{item.item_id}{self.SUFFIX}"
+        atomic_write_bytes(target, header.encode("utf-8") + b"\n" + raw, tmp_dir=self.tmp)
         return target
 
     @staticmethod
-    def read(path: Path) -> tuple[Arrival, bytes]:
+    def read(path: Path) -> tuple[InboundItem, bytes]:
         data = path.read_bytes()
         header, _, raw = data.partition(b"\n")
-        return Arrival(**json.loads(header)), raw
+        return InboundItem(**json.loads(header)), raw
 
     def discard(self, path: Path) -> None:
         path.unlink(missing_ok=True)
@@ -214,11 +165,11 @@ class SpoolRecorder:
     def __init__(self, spool: MailSpool, receiver: Receiver) -> None:
         self.spool = spool
         self.receiver = receiver
-        self.queue: queue.Queue[tuple[Arrival, Path, str]] = queue.Queue()
+        self.queue: queue.Queue[tuple[InboundItem, Path, str]] = queue.Queue()
         self._waiting: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
-    def add(self, arrival: Arrival, path: Path, content_sha256: str) -> None:
+    def add(self, arrival: InboundItem, path: Path, content_sha256: str) -> None:
         with self._lock:
             self._waiting[(arrival.message_id, content_sha256)] = arrival.item_id
         self.queue.put((arrival, path, content_sha256))
@@ -248,7 +199,7 @@ class SpoolRecorder:
                 # the spool files stay; the next start records them before accepting mail
                 log.exception("intake.spool_record_failed", extra={"items": len(batch)})
 
-    def record(self, batch: list[tuple[Arrival, Path, str]]) -> None:
+    def record(self, batch: list[tuple[InboundItem, Path, str]]) -> None:
         self.receiver.record_many([(arrival, MailSpool.read(path)[1]) for arrival, path, _ in batch])
         for _, path, _ in batch:
             self.spool.discard(path)

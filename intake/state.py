@@ -10,42 +10,28 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
+from intake.events import IntakeFolderUnknown, IntakeProcessed, IntakeReceived, ReviewUnclear
+from intake.item import InboundItem
+from ledger import StoredEvent
 
-class _Event(Protocol):
-    seq: int
-    ts: datetime
-    kind: str
-    subject: str
-
-    @property
-    def payload(self) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class InboundItem:
-    """One inbound item, whatever its channel: the typed form of `intake.received`."""
-
-    item_id: str
-    channel: str
-    purpose: str
-    raw_blob: str
-    content_sha256: str
-    sender: str
-    filer: str
-    reply_to: str
-    original_name: str
-    message_id: str
-    recipient: str
-    received_at: str
-    received_seq: int
-
-
-_ITEM_COLUMNS = (
-    "item_id, channel, purpose, raw_blob, content_sha256, sender, filer, reply_to, original_name, "
-    "message_id, recipient, received_at, received_seq"
+_ITEM_NAMES = (
+    "item_id",
+    "channel",
+    "purpose",
+    "raw_blob",
+    "content_sha256",
+    "sender",
+    "filer",
+    "reply_to",
+    "original_name",
+    "message_id",
+    "recipient",
+    "received_at",
+    "received_seq",
 )
+_ITEM_COLUMNS = ", ".join(_ITEM_NAMES)
 
 
 class IntakeProjection:
@@ -56,7 +42,7 @@ class IntakeProjection:
         self.tables = list(_TABLES)
         self.ddl = list(_DDL)
 
-    def apply(self, conn: sqlite3.Connection, event: _Event) -> None:
+    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
         handler = _APPLY.get(event.kind)
         if handler is not None:
             handler(conn, event)
@@ -91,62 +77,62 @@ _DDL = (
 )
 
 
-def _apply_received(conn: sqlite3.Connection, event: _Event) -> None:
-    p = event.payload
+def _apply_received(conn: sqlite3.Connection, event: StoredEvent) -> None:
+    p = event.body_as(IntakeReceived)
     conn.execute(
         f"INSERT OR IGNORE INTO intake_items ({_ITEM_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            p["item_id"],
-            p["channel"],
-            p["purpose"],
-            p["raw_blob"],
-            p["content_sha256"],
-            p["sender"],
-            p["filer"],
-            p["reply_to"],
-            p["original_name"],
-            p["message_id"],
-            p.get("recipient", ""),
+            p.item_id,
+            p.channel,
+            p.purpose,
+            p.raw_blob,
+            p.content_sha256,
+            p.sender,
+            p.filer,
+            p.reply_to,
+            p.original_name,
+            p.message_id,
+            p.recipient,
             event.ts.isoformat(),
             event.seq,
         ),
     )
 
 
-def _apply_processed(conn: sqlite3.Connection, event: _Event) -> None:
-    p = event.payload
+def _apply_processed(conn: sqlite3.Connection, event: StoredEvent) -> None:
+    p = event.body_as(IntakeProcessed)
     conn.execute(
         "UPDATE intake_items SET processed_seq = ?, outcome = ?, filing_id = ? "
         "WHERE item_id = ? AND processed_seq IS NULL",
-        (event.seq, p["outcome"], p["filing_id"], p["item_id"]),
+        (event.seq, p.outcome, p.filing_id, p.item_id),
     )
 
 
-def _apply_folder_unknown(conn: sqlite3.Connection, event: _Event) -> None:
+def _apply_folder_unknown(conn: sqlite3.Connection, event: StoredEvent) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO intake_reported_folders (folder, seq) VALUES (?, ?)",
-        (event.payload["folder"], event.seq),
+        (event.body_as(IntakeFolderUnknown).folder, event.seq),
     )
 
 
-def _apply_unclear(conn: sqlite3.Connection, event: _Event) -> None:
-    p = event.payload
+def _apply_unclear(conn: sqlite3.Connection, event: StoredEvent) -> None:
+    p = event.body_as(ReviewUnclear)
     conn.execute(
         "INSERT OR IGNORE INTO intake_unclear_answers (sender, step, seq) VALUES (?, ?, ?)",
-        (p["sender"].lower(), p["step"], event.seq),
+        (p.sender.lower(), p.step, event.seq),
     )
 
 
 _APPLY = {
-    "intake.received": _apply_received,
-    "intake.processed": _apply_processed,
-    "intake.folder_unknown": _apply_folder_unknown,
-    "review.unclear": _apply_unclear,
+    IntakeReceived.kind: _apply_received,
+    IntakeProcessed.kind: _apply_processed,
+    IntakeFolderUnknown.kind: _apply_folder_unknown,
+    ReviewUnclear.kind: _apply_unclear,
 }
 
 
 def _item(row: sqlite3.Row | tuple[Any, ...]) -> InboundItem:
-    return InboundItem(*row)
+    return InboundItem(**dict(zip(_ITEM_NAMES, row, strict=True)))
 
 
 def get_item(conn: sqlite3.Connection, item_id: str) -> InboundItem | None:

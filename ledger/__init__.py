@@ -15,14 +15,16 @@ from ledger.errors import (
     PayloadError,
     ProjectionsOutdatedError,
     ProofError,
+    UnexpectedKindError,
     UnknownKindError,
     WitnessUnavailableError,
 )
 from ledger.events import EventBody, StoredEvent, event_kind, registered_kinds
 from ledger.note import Checkpoint, NoteSigner, NoteVerifier, generate_key_files, load_verifier, open_note
 from ledger.projections import Projection, TableDifference
+from ledger.rows import StoredCheckpoint
 from ledger.schema import read_only_uri
-from ledger.store import Ledger, StoredCheckpoint
+from ledger.store import Ledger
 from ledger.verify import Problem, VerifyReport, verify_ledger
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "StoredCheckpoint",
     "StoredEvent",
     "TableDifference",
+    "UnexpectedKindError",
     "UnknownKindError",
     "VerifyReport",
     "WitnessUnavailableError",

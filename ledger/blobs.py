@@ -19,18 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from ledger.durable import fsync_dir, link_no_replace
 from ledger.errors import BlobError
 
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
-
-
-def _fsync_dir(path: str | Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _T = TypeVar("_T")
@@ -114,13 +107,12 @@ class BlobStore:
                     os.close(fd)
             for tmp_name, target in staged:
                 # link, not rename: an existing blob (a concurrent writer of the same bytes) is never replaced
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp_name, target)
+                link_no_replace(tmp_name, target)
         finally:
             for tmp_name, _ in staged:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp_name)
-        _side_by_side(_fsync_dir, list(folders))
+        _side_by_side(fsync_dir, list(folders))
         return [digest for digest, _ in items]
 
     def put_file(self, source: Path) -> str:
@@ -176,8 +168,7 @@ class BlobStore:
                 raise BlobError(digest, "source changed while it was being stored")
             os.chmod(tmp_name, 0o444)
             # link, not rename: an existing blob (a concurrent writer of the same bytes) is never replaced
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp_name, target)
+            link_no_replace(tmp_name, target)
         finally:
             Path(tmp_name).unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)

@@ -47,6 +47,11 @@ def to_json_value(value: Any, kind: str = "", path: str = "") -> Any:
         return out
     if isinstance(value, list | tuple):
         return [to_json_value(item, kind, f"{path}[{i}]") for i, item in enumerate(value)]
+    return _scalar_json_value(value, kind, path)
+
+
+def _scalar_json_value(value: Any, kind: str, path: str) -> Any:
+    """The JSON form of a value that is neither a JSON scalar nor a container, or why it has none."""
     if isinstance(value, float):
         raise PayloadError(kind, path, "floats are not allowed; use Decimal or a decimal string")
     if isinstance(value, Decimal):

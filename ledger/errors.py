@@ -27,6 +27,16 @@ class UnknownKindError(LedgerError):
         self.kind = kind
 
 
+class UnexpectedKindError(LedgerError):
+    """An event read as one kind is of another: the caller's filter and its reading disagree."""
+
+    def __init__(self, seq: int, kind: str, expected: str) -> None:
+        super().__init__(f"event {seq} is a {kind!r}, not a {expected!r}")
+        self.seq = seq
+        self.kind = kind
+        self.expected = expected
+
+
 class EventNotFoundError(LedgerError):
     """A sequence number beyond the tree or below 1."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ledger.durable import atomic_write_text, write_new
 from ledger.errors import KeyFileError
 
 ALG_ED25519 = b"\x01"
@@ -186,17 +186,12 @@ def generate_key_files(private_path: Path, public_path: Path, name: str) -> bool
     if private_path.exists():
         if not public_path.exists():
             signer = load_signer(private_path, name)
-            public_path.write_text(signer.verifier.to_string() + "\n", encoding="utf-8")
+            atomic_write_text(public_path, signer.verifier.to_string() + "\n")
         return False
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    public_path.write_text(NoteSigner(name, key).verifier.to_string() + "\n", encoding="utf-8")
+    write_new(private_path, pem, mode=0o600)
+    atomic_write_text(public_path, NoteSigner(name, key).verifier.to_string() + "\n")
     return True
 
 

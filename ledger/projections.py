@@ -12,9 +12,12 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ledger.events import StoredEvent
+from ledger.rows import EVENT_COLUMNS, row_to_event
+from ledger.schema import connect
 
 
 @runtime_checkable
@@ -92,3 +95,64 @@ def stale_projections(conn: sqlite3.Connection, projections: Sequence[Projection
         if row is None or row[0] != ddl_digest(projection) or not tables_present:
             stale.append(projection.name)
     return stale
+
+
+def build_stale_projections(conn: sqlite3.Connection, projections: Sequence[Projection]) -> list[str]:
+    """Give each stale projection fresh tables filled by replaying the log, one transaction each;
+    returns the names of those rebuilt. A projection whose DDL changed is rebuilt, never migrated."""
+    stale = stale_projections(conn, projections)
+    for projection in (p for p in projections if p.name in stale):
+        digest = ddl_digest(projection)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in projection.tables:
+                conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for statement in projection.ddl:
+                conn.execute(statement)
+            cursor = conn.execute(f"SELECT {EVENT_COLUMNS} FROM ledger_events ORDER BY seq")
+            for event_row in cursor:
+                projection.apply(conn, row_to_event(event_row))
+            conn.execute(
+                "INSERT OR REPLACE INTO ledger_projections(name, ddl_sha256) VALUES (?, ?)",
+                (projection.name, digest),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return stale
+
+
+def rebuild_into(target: Path, projections: Sequence[Projection], events: Iterable[StoredEvent]) -> None:
+    """Replay `events` into fresh projection tables in the SQLite file `target` (replaced if present).
+
+    The file is scratch, compared and thrown away, so it is written without a journal or syncs."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    out = sqlite3.connect(target, isolation_level=None)
+    try:
+        out.execute("PRAGMA journal_mode = OFF")
+        out.execute("PRAGMA synchronous = OFF")
+        out.execute("BEGIN")
+        for projection in projections:
+            for statement in projection.ddl:
+                out.execute(statement)
+        replay(out, projections, events)
+        out.execute("COMMIT")
+    finally:
+        out.close()
+
+
+def compare_files(path: Path, rebuilt: Path, projections: Sequence[Projection]) -> list[TableDifference]:
+    """Differences between the projection tables of the ledger at `path` and those in `rebuilt`,
+    read in one snapshot of the ledger through a read-only connection."""
+    conn = connect(path, read_only=True)
+    try:
+        conn.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt),))
+        conn.execute("BEGIN")
+        differences = compare_tables(conn, projections, "rebuilt")
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE rebuilt")
+    finally:
+        conn.close()
+    return differences

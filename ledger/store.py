@@ -13,6 +13,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -37,9 +38,9 @@ from ledger.note import NoteSigner, NoteVerifier, load_signer
 from ledger.projections import (
     Projection,
     TableDifference,
-    compare_tables,
-    ddl_digest,
-    replay,
+    build_stale_projections,
+    compare_files,
+    rebuild_into,
     stale_projections,
     table_exists,
 )
@@ -76,6 +77,7 @@ class Ledger:
         verifier: NoteVerifier | None = None,
         retired_verifiers: Sequence[NoteVerifier] = (),
         read_only: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.blobs = blobs
@@ -117,6 +119,7 @@ class Ledger:
             projections=self.projections,
             checkpoint_interval_seconds=checkpoint_interval_seconds,
             max_batch=max_batch,
+            clock=clock,
         )
         # a process that forgets close() still gets its tail signed at exit
         atexit.register(self.close)
@@ -139,6 +142,7 @@ class Ledger:
         verifier: NoteVerifier | None = None,
         retired_verifiers: Sequence[NoteVerifier] = (),
         read_only: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> Ledger:
         """Open (creating on first use, unless `read_only`) the ledger at `path`.
 
@@ -148,7 +152,8 @@ class Ledger:
         one of `retired_verifiers`. `witness_file` is a second checkpoint file, outside
         the data directory, that every new checkpoint is appended to and that the
         database must extend as well. A `read_only` ledger never creates or changes a
-        file and cannot append.
+        file and cannot append. `clock` times the checkpoint interval (a test's clock, moved by
+        hand, is followed by `checkpoint_now(only_if_due=True)`).
         """
         path = Path(path)
         if not read_only:
@@ -166,6 +171,7 @@ class Ledger:
             verifier=verifier,
             retired_verifiers=retired_verifiers,
             read_only=read_only,
+            clock=clock,
         )
 
     def _heads(self) -> list[Head]:
@@ -237,27 +243,8 @@ class Ledger:
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
             raise LedgerError(f"projection names must be unique: {names}")
-        stale = stale_projections(conn, self.projections)
-        for projection in (p for p in self.projections if p.name in stale):
-            digest = ddl_digest(projection)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for table in projection.tables:
-                    conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-                for statement in projection.ddl:
-                    conn.execute(statement)
-                cursor = conn.execute(f"SELECT {EVENT_COLUMNS} FROM ledger_events ORDER BY seq")
-                for event_row in cursor:
-                    projection.apply(conn, row_to_event(event_row))
-                conn.execute(
-                    "INSERT OR REPLACE INTO ledger_projections(name, ddl_sha256) VALUES (?, ?)",
-                    (projection.name, digest),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            log.info("ledger.projection_built", extra={"projection": projection.name})
+        for name in build_stale_projections(conn, self.projections):
+            log.info("ledger.projection_built", extra={"projection": name})
 
     # ---------------------------------------------------------------- appending
 
@@ -287,8 +274,10 @@ class Ledger:
             request = self._writer.enqueue(rows)
         return self._writer.wait(request)
 
-    def checkpoint_now(self) -> StoredCheckpoint | None:
-        """Sign the current tree now unless already signed (e.g. before printing a proof); None without a key."""
+    def checkpoint_now(self, *, only_if_due: bool = False) -> StoredCheckpoint | None:
+        """Sign the current tree now unless already signed (e.g. before printing a proof); None without a key.
+        `only_if_due`: only once the interval has passed by the ledger's clock, as the writer does by
+        itself (for a clock that does not move by itself)."""
         if self.signer is None:
             return None
         if self._writer is None:
@@ -296,7 +285,7 @@ class Ledger:
         with self._close_lock:
             if self._closed:
                 raise LedgerClosedError("the ledger is closed")
-            sign_request = self._writer.enqueue_sign()
+            sign_request = self._writer.enqueue_sign(only_if_due=only_if_due)
         sign_request.done.wait()
         return self.latest_checkpoint()
 
@@ -438,41 +427,17 @@ class Ledger:
         """Replay every event into fresh projection tables in a separate SQLite file; returns its path."""
         if target is None:
             target = self.path.with_name(self.path.name + ".rebuild")
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        out = sqlite3.connect(target, isolation_level=None)
-        try:
-            out.execute("PRAGMA journal_mode = OFF")
-            out.execute("PRAGMA synchronous = OFF")
-            out.execute("BEGIN")
-            for projection in self.projections:
-                for statement in projection.ddl:
-                    out.execute(statement)
-            size = self.size()
-            replay(out, self.projections, self.events(until_seq=size))
-            out.execute("COMMIT")
-        finally:
-            out.close()
+        rebuild_into(target, self.projections, self.events(until_seq=self.size()))
         return target
 
     def compare_projections(self, rebuilt: Path | None = None) -> list[TableDifference]:
         """Differences between the live projection tables and freshly rebuilt ones (empty when equal)."""
-        created = rebuilt is None
         rebuilt_path = self.rebuild_projections() if rebuilt is None else rebuilt
         try:
-            conn = connect(self.path, read_only=True)
-            try:
-                conn.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt_path),))
-                conn.execute("BEGIN")
-                differences = compare_tables(conn, self.projections, "rebuilt")
-                conn.execute("COMMIT")
-                conn.execute("DETACH DATABASE rebuilt")
-            finally:
-                conn.close()
+            return compare_files(self.path, rebuilt_path, self.projections)
         finally:
-            if created:
+            if rebuilt is None:
                 rebuilt_path.unlink(missing_ok=True)
-        return differences
 
     def backup(self, out: Path, progress: Callable[[int, int], None] | None = None) -> None:
         """Consistent copy through SQLite's backup API (a file copy of a live WAL database can lose commits)."""

@@ -122,10 +122,12 @@ class _Context:
 def _collect_blob_refs(value: object, found: list[str]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
+            # an empty name means "no blob" (a decision taken in the portal has no mail to keep)
             if key.endswith("_blob") and isinstance(item, str):
-                found.append(item)
+                if item:
+                    found.append(item)
             elif key.endswith("_blobs") and isinstance(item, list):
-                found.extend(x for x in item if isinstance(x, str))
+                found.extend(x for x in item if isinstance(x, str) and x)
             else:
                 _collect_blob_refs(item, found)
     elif isinstance(value, list):
@@ -133,8 +135,9 @@ def _collect_blob_refs(value: object, found: list[str]) -> None:
             _collect_blob_refs(item, found)
 
 
-def stage_checkpoints_load(ctx: _Context) -> None:
-    """Read and check the signature of every checkpoint, in the database and in the files."""
+def _checkpoint_notes(ctx: _Context) -> list[tuple[str, int | None, bytes | None, str]]:
+    """Every checkpoint note with where it was read (the database's rows also carry size and root);
+    an unreadable file or line is reported, except a torn last line."""
     notes: list[tuple[str, int | None, bytes | None, str]] = []
     for size, root, note in ctx.conn.execute("SELECT size, root, note FROM ledger_checkpoints ORDER BY id"):
         notes.append(("数据库", int(size), bytes(root), note))
@@ -154,6 +157,12 @@ def stage_checkpoints_load(ctx: _Context) -> None:
                 # a torn last line after a crash is expected; anything else is reported
                 if number != len(lines):
                     ctx.report.add("bad_checkpoint", None, f"{path} 第 {number} 行")
+    return notes
+
+
+def stage_checkpoints_load(ctx: _Context) -> None:
+    """Read and check the signature of every checkpoint, in the database and in the files."""
+    notes = _checkpoint_notes(ctx)
     seen: dict[str, _SignedRoot | None] = {}
     for source, size, root, note in notes:
         if note in seen:

@@ -19,6 +19,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -68,6 +69,7 @@ class _Request:
 @dataclass
 class _SignRequest:
     done: _Signal = field(default_factory=_Signal)
+    only_if_due: bool = False  # a tick: sign only when the interval has passed by the writer's clock
 
 
 _STOP = object()
@@ -90,8 +92,10 @@ class Writer:
         max_batch: int,
         max_gather_seconds: float = 0.002,
         witness_file: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._conn = conn
+        self._clock = clock  # the checkpoint schedule's; commit timing is always the real one
         self.signer = signer
         self.checkpoint_file = checkpoint_file
         self.witness_file = witness_file
@@ -101,7 +105,7 @@ class Writer:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._range = merkle.CompactRange.from_source(db_size(conn), node_source(conn))
         self._signed_size = last_checkpoint_size(conn)
-        self._last_sign = 0.0
+        self._last_sign = float("-inf")  # the first commit of a process signs at once, whatever the clock
         self.max_gather_seconds = max_gather_seconds
         self._last_commit_seconds = 0.0
         self._expected_callers = 1
@@ -125,10 +129,18 @@ class Writer:
             raise request.error
         return request.result
 
-    def enqueue_sign(self) -> _SignRequest:
-        request = _SignRequest()
+    def enqueue_sign(self, *, only_if_due: bool = False) -> _SignRequest:
+        request = _SignRequest(only_if_due=only_if_due)
         self._queue.put(request)
         return request
+
+    def _checkpoint_due(self) -> bool:
+        """An unsigned tail whose interval has passed since the last checkpoint."""
+        return (
+            self.signer is not None
+            and self._signed_size < self._range.size
+            and self._clock() - self._last_sign >= self.checkpoint_interval_seconds
+        )
 
     def stop(self) -> None:
         """Write what is queued, sign the tail, end the thread and close the connection."""
@@ -141,49 +153,14 @@ class Writer:
         while not stopping:
             timeout = None
             if self.signer is not None and self._signed_size < self._range.size:
-                timeout = max(0.0, self._last_sign + self.checkpoint_interval_seconds - time.monotonic())
+                timeout = max(0.0, self._last_sign + self.checkpoint_interval_seconds - self._clock())
             try:
                 first = self._queue.get(timeout=timeout)
             except queue.Empty:
-                self._sign_tail()
+                if self._checkpoint_due():
+                    self._sign_tail()
                 continue
-            batch: list[_Request] = []
-            sign_requests: list[_SignRequest] = []
-            count = 0
-            item = first
-            gather_until: float | None = None
-            while True:
-                if item is _STOP:
-                    stopping = True
-                    break
-                if isinstance(item, _SignRequest):
-                    sign_requests.append(item)
-                    break
-                batch.append(item)
-                count += len(item.rows)
-                if count >= self.max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                    continue
-                except queue.Empty:
-                    pass
-                # Callers released by the previous commit come back with their next append a
-                # moment later; committing without them splits them into two alternating
-                # cohorts that each pay a full fsync. So while fewer callers are here than were
-                # active around the last commit, wait for them - never longer than a fraction
-                # of a commit.
-                if len(batch) >= self._expected_callers:
-                    break
-                now = time.monotonic()
-                if gather_until is None:
-                    gather_until = now + min(self.max_gather_seconds, self._last_commit_seconds / 2)
-                if now >= gather_until:
-                    break
-                try:
-                    item = self._queue.get(timeout=gather_until - now)
-                except queue.Empty:
-                    break
+            batch, sign_request, stopping = self._gather(first)
             if batch:
                 started = time.monotonic()
                 self._commit(batch)
@@ -191,11 +168,48 @@ class Writer:
                 # those just committed will come back, and those who queued meanwhile are a
                 # second cohort: both belong in the next transaction
                 self._expected_callers = len(batch) + self._queue.qsize()
-            if sign_requests:
-                self._sign_tail()
-                for sign_request in sign_requests:
-                    sign_request.done.set()
+            if sign_request is not None:
+                if not sign_request.only_if_due or self._checkpoint_due():
+                    self._sign_tail()
+                sign_request.done.set()
         self._sign_tail()
+
+    def _gather(self, item: Any) -> tuple[list[_Request], _SignRequest | None, bool]:
+        """The requests of the next transaction, starting with `item`, up to a sign request (signed
+        right after it) or the stop marker (the third value: stop after it)."""
+        batch: list[_Request] = []
+        count = 0
+        gather_until: float | None = None
+        while True:
+            if item is _STOP:
+                return batch, None, True
+            if isinstance(item, _SignRequest):
+                return batch, item, False
+            batch.append(item)
+            count += len(item.rows)
+            if count >= self.max_batch:
+                return batch, None, False
+            try:
+                item = self._queue.get_nowait()
+                continue
+            except queue.Empty:
+                pass
+            # Callers released by the previous commit come back with their next append a
+            # moment later; committing without them splits them into two alternating
+            # cohorts that each pay a full fsync. So while fewer callers are here than were
+            # active around the last commit, wait for them - never longer than a fraction
+            # of a commit.
+            if len(batch) >= self._expected_callers:
+                return batch, None, False
+            now = time.monotonic()
+            if gather_until is None:
+                gather_until = now + min(self.max_gather_seconds, self._last_commit_seconds / 2)
+            if now >= gather_until:
+                return batch, None, False
+            try:
+                item = self._queue.get(timeout=gather_until - now)
+            except queue.Empty:
+                return batch, None, False
 
     def _sign_tail(self) -> None:
         if self.signer is None:
@@ -214,7 +228,7 @@ class Writer:
             log.exception("ledger.checkpoint_failed")
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self._last_sign = time.monotonic()
+            self._last_sign = self._clock()
             return
         self._write_checkpoint_file(stored)
 
@@ -225,7 +239,19 @@ class Writer:
             self._range = merkle.CompactRange.from_source(size, node_source(conn))
 
     def _commit(self, batch: list[_Request]) -> None:
-        """Write a batch in one transaction.
+        """Write a batch in one transaction, then release its callers (each with its events or its error)."""
+        try:
+            checkpoint = self._write_batch(batch)
+        except BaseException as exc:
+            self._fail_batch(batch, exc)
+            return
+        for request in batch:
+            request.done.set()
+        if checkpoint is not None:
+            self._write_checkpoint_file(checkpoint)
+
+    def _write_batch(self, batch: list[_Request]) -> StoredCheckpoint | None:
+        """Commit the batch, and a checkpoint with it when one is due (returned, for the files).
 
         The fast path runs without savepoints (a statement journal per request
         halves throughput). If a request fails - a projection refusing an event -
@@ -233,52 +259,49 @@ class Writer:
         savepoint per request, so only the failing caller sees the error.
         """
         conn = self._conn
-        checkpoint: StoredCheckpoint | None = None
         isolate = False
-        try:
-            while True:
-                conn.execute("BEGIN IMMEDIATE")
-                self._sync_range(conn)
-                base = self._range.copy()
-                moment = datetime.now(UTC)
-                ts = format_ts(moment)
-                failed = False
-                for request in batch:
-                    self._apply_request(conn, request, ts, moment, isolate)
-                    if request.error is not None and not isolate:
-                        failed = True
-                        break
-                if failed:
-                    conn.execute("ROLLBACK")
-                    self._range = base
-                    if len(batch) == 1:
-                        batch[0].result = []
-                        break
-                    for request in batch:
-                        request.result, request.error = [], None
-                    isolate = True
-                    continue
-                due = time.monotonic() - self._last_sign >= self.checkpoint_interval_seconds
-                if self.signer is not None and due and self._range.size > last_checkpoint_size(conn):
-                    checkpoint = self._insert_checkpoint(conn)
-                conn.execute("COMMIT")
-                break
-        except BaseException as exc:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            self._range = merkle.CompactRange.from_source(db_size(conn), node_source(conn))
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            self._sync_range(conn)
+            base = self._range.copy()
+            moment = datetime.now(UTC)
+            ts = format_ts(moment)
+            failed = False
             for request in batch:
-                if request.error is None:
-                    request.error = exc
-                request.result = []
-                request.done.set()
-            log.exception("ledger.commit_failed")
-            return
+                self._apply_request(conn, request, ts, moment, isolate)
+                if request.error is not None and not isolate:
+                    failed = True
+                    break
+            if not failed:
+                break
+            conn.execute("ROLLBACK")
+            self._range = base
+            if len(batch) == 1:
+                batch[0].result = []
+                return None
+            for request in batch:
+                request.result, request.error = [], None
+            isolate = True
+        checkpoint: StoredCheckpoint | None = None
+        due = self._clock() - self._last_sign >= self.checkpoint_interval_seconds
+        if self.signer is not None and due and self._range.size > last_checkpoint_size(conn):
+            checkpoint = self._insert_checkpoint(conn)
+        conn.execute("COMMIT")
+        return checkpoint
+
+    def _fail_batch(self, batch: list[_Request], exc: BaseException) -> None:
+        """Nothing of the batch was written: every caller gets the error, and the tree border is reloaded."""
+        conn = self._conn
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        self._range = merkle.CompactRange.from_source(db_size(conn), node_source(conn))
         for request in batch:
+            if request.error is None:
+                request.error = exc
+            request.result = []
             request.done.set()
-        if checkpoint is not None:
-            self._write_checkpoint_file(checkpoint)
+        log.exception("ledger.commit_failed")
 
     def _apply_request(
         self, conn: sqlite3.Connection, request: _Request, ts: str, moment: datetime, isolate: bool
@@ -339,7 +362,7 @@ class Writer:
             "INSERT INTO ledger_checkpoints(size, root, ts, note) VALUES (?, ?, ?, ?)",
             (checkpoint.size, checkpoint.root, ts, note),
         )
-        self._last_sign = time.monotonic()
+        self._last_sign = self._clock()
         self._signed_size = checkpoint.size
         return StoredCheckpoint(checkpoint.size, checkpoint.root, ts, note)
 

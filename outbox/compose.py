@@ -15,13 +15,14 @@ import hashlib
 import mimetypes
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 
+from ledger.localtime import DEFAULT_ZONE, reader_time, zone_info
 from outbox.mime import build_message, encode_address
 from outbox.spool import Envelope
 
@@ -29,7 +30,9 @@ CHINA = timezone(timedelta(hours=8), "CST")
 # A Message-ID taken from an inbound mail goes into our headers only in this plain shape (no
 # spaces, line breaks or brackets inside): anything else is dropped rather than passed on.
 _MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>\Z")
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "mail"
+# templates/mail, installed as package data (pyproject.toml maps this package onto that folder), so a wheel
+# finds it as a checkout does; `templates_dir` overrides it (tests, a deployment's own wording).
+MAIL_TEMPLATES_PACKAGE = "outbox.mail_templates"
 
 
 class TemplateMissingError(Exception):
@@ -68,6 +71,13 @@ class MailSpec:
     in_reply_to: str = ""  # the Message-ID of the mail this answers (a reviewer's reply), if any
 
 
+def mail_template_loader(templates_dir: Path | None = None) -> BaseLoader:
+    """The shipped mail templates as package resources, or the folder given instead."""
+    if templates_dir is not None:
+        return FileSystemLoader(str(templates_dir))
+    return PackageLoader(MAIL_TEMPLATES_PACKAGE, "")
+
+
 def _hash(text: str, length: int = 12) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
 
@@ -86,20 +96,23 @@ class Composer:
         from_name: str = "产权登记系统",
         templates_dir: Path | None = None,
         common: dict[str, Any] | None = None,
+        *,
+        zone: str = DEFAULT_ZONE,
     ) -> None:
         self.mail_domain = mail_domain
+        self.zone = zone  # the supervisor's (service.timezone): every time in a mail is in it, and says so
         self.from_address = from_address or f"noreply@{mail_domain}"
         self.from_name = from_name
         self.common = dict(common or {})
         self.env = Environment(
-            loader=FileSystemLoader(str(templates_dir or DEFAULT_TEMPLATES)),
+            loader=mail_template_loader(templates_dir),
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters["cn_date"] = _cn_date
+        self.env.filters["cn_date"] = lambda value: reader_time(value, zone, style="zh")
 
     def message_id(self, spec: MailSpec) -> str:
         who = ",".join(sorted(addr.lower() for addr in spec.to + spec.cc))
@@ -141,7 +154,7 @@ class Composer:
             headers.append(("Reply-To", spec.reply_to))
         headers += [
             ("Subject", subject),
-            ("Date", format_datetime(spec.date.astimezone(CHINA))),
+            ("Date", format_datetime(spec.date.astimezone(zone_info(self.zone)))),
             ("Message-ID", message_id),
         ]
         answered = spec.in_reply_to if _MESSAGE_ID.match(spec.in_reply_to) else ""
@@ -169,12 +182,3 @@ class Composer:
             subject=subject,
         )
         return envelope, raw
-
-
-def _cn_date(value: datetime | str) -> str:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(CHINA)
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"

@@ -16,15 +16,24 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ledger.events import StoredEvent
-from outbox.atomic import write_atomic
-from outbox.builders import BUILDERS
+from ledger.durable import atomic_write_bytes
+from ledger.events import EventBody, StoredEvent
+from outbox.builders import BUILDERS, FOREIGN_BUILDERS, builder_for
 from outbox.compose import CHINA, Composer, MailSpec
 from outbox.notices import Notice, NoticeContext
 from outbox.review_notices import review_address
 from outbox.sender import exclusive_lock
 from outbox.spool import Envelope, Spool
 from outbox.state import OutboxState, PendingReview
+from workflow.events import (
+    FilingApproved,
+    FilingInvalid,
+    FilingReceived,
+    FilingReturned,
+    FilingWithdrawn,
+    ReviewDecided,
+    ReviewRequested,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +41,24 @@ GROUP_MESSAGES = 64
 GROUP_EVENTS = 500
 
 # Events that end a filing's wait at its current review level.
-CLOSING_KINDS = ("review.decided", "filing.returned", "filing.approved", "filing.withdrawn", "filing.invalid")
+CLOSING_EVENTS: tuple[type[ReviewDecided | FilingReturned | FilingApproved | FilingWithdrawn | FilingInvalid], ...] = (
+    ReviewDecided,
+    FilingReturned,
+    FilingApproved,
+    FilingWithdrawn,
+    FilingInvalid,
+)
+# Every kind the dispatcher acts on; any other event passes by without its payload being parsed.
+_READ_KINDS = frozenset(
+    {
+        *(cls.kind for cls in BUILDERS),
+        *FOREIGN_BUILDERS,
+        *(cls.kind for cls in CLOSING_EVENTS),
+        FilingReceived.kind,
+        ReviewRequested.kind,
+        FilingApproved.kind,
+    }
+)
 
 
 class DispatchError(Exception):
@@ -77,7 +103,7 @@ class Dispatcher:
         spool: Spool,
         state: OutboxState,
         *,
-        pdf_issuer: Callable[[StoredEvent], object] | None = None,
+        pdf_issuer: Callable[[str], object] | None = None,
         reminder_working_days: int = 5,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -136,28 +162,30 @@ class Dispatcher:
         return len(written)
 
     def _handle(self, ev: StoredEvent) -> tuple[list[tuple[Envelope, bytes]], int]:
-        self.ctx.saw(ev)
-        self._track_reviews(ev)
-        if ev.kind == "filing.approved" and self.pdf_issuer is not None:
-            self._issue(ev)
+        if ev.kind not in _READ_KINDS:
             return [], 0
-        builder = BUILDERS.get(ev.kind)
+        body = ev.body
+        self.ctx.saw(ev)
+        self._track_reviews(ev, body)
+        if isinstance(body, FilingApproved) and self.pdf_issuer is not None:
+            self._issue(ev, body)
+            return [], 0
+        builder = builder_for(body)
         if builder is None:
             return [], 0
         return self.render_notices(builder(self.ctx, ev))
 
-    def _issue(self, ev: StoredEvent) -> None:
+    def _issue(self, ev: StoredEvent, approved: FilingApproved) -> None:
         """The issuer is idempotent and appends document.issued itself, which a later event mails.
 
         A failure is logged and passed over rather than holding back every later mail:
         the operator can issue the document with `chanquan print` once the cause is fixed.
         """
         assert self.pdf_issuer is not None
-        filing_id = str(ev.payload.get("filing_id", ""))
         try:
-            self.pdf_issuer(ev)
+            self.pdf_issuer(approved.filing_id)
         except Exception:
-            log.exception("outbox.issue_failed", extra={"filing_id": filing_id, "seq": ev.seq})
+            log.exception("outbox.issue_failed", extra={"filing_id": approved.filing_id, "seq": ev.seq})
 
     def render_notices(self, notices: list[Notice]) -> tuple[list[tuple[Envelope, bytes]], int]:
         """Compose each notice's message (not yet spooled) and write its 回执 files; (messages, files)."""
@@ -191,7 +219,7 @@ class Dispatcher:
             # The name belongs to this notice alone; a file under it is this notice's own, complete
             # (written atomically) by a run that crashed before moving the cursor: never rewritten.
             if not path.exists():
-                write_atomic(path, data)
+                atomic_write_bytes(path, data)
                 written += 1
         log.info(
             "outbox.receipt_written",
@@ -200,20 +228,19 @@ class Dispatcher:
         return written
 
     # -- reminders ------------------------------------------------------------------------------
-    def _track_reviews(self, ev: StoredEvent) -> None:
-        p = ev.payload
-        if ev.kind == "review.requested":
+    def _track_reviews(self, ev: StoredEvent, body: EventBody) -> None:
+        if isinstance(body, ReviewRequested):
             self.state.review_requested(
-                p["filing_id"],
-                round_=p["round"],
-                level=p["level"],
-                unit=p["unit"],
-                reviewers=list(p["reviewers"]),
+                body.filing_id,
+                round_=body.round,
+                level=body.level,
+                unit=body.unit,
+                reviewers=list(body.reviewers),
                 at=ev.ts.timestamp(),
-                added=p.get("reason") == "reviewers_added",
+                added=body.reason == "reviewers_added",
             )
-        elif ev.kind in CLOSING_KINDS and "filing_id" in p:
-            self.state.review_closed(p["filing_id"])
+        elif isinstance(body, CLOSING_EVENTS):
+            self.state.review_closed(body.filing_id)
 
     def send_reminders(self) -> int:
         """Reviews waiting ≥ N working days get reminder 1; ≥ 2N reminder 2 (copied to the parent unit's contacts)."""
@@ -238,7 +265,7 @@ class Dispatcher:
     def _remind(self, review: PendingReview, number: int, waited: int, requested: datetime) -> int:
         ctx = self.ctx
         found = ctx.filing(review.filing_id)
-        unit_code = found[1].get("unit", "") if found else ""
+        unit_code = found[1].unit if found else ""
         reviewer_unit = ctx.unit(review.unit)
         parent = ctx.unit(reviewer_unit.parent) if reviewer_unit and reviewer_unit.parent else None
         cc: list[str] = []

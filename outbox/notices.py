@@ -18,13 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from documents.events import DocumentIssued
+from documents.labels import period_label
 from ledger.events import StoredEvent
 from outbox.compose import Attachment, MailSpec
+from outbox.foreign_kinds import INTAKE_RECEIVED, confirmation_request, received_item, rejected_item
 from outbox.ports import Directory, LedgerPort, UnitInfo
+from validation.findings import human_size  # sizes as everything else the service writes
+from workflow.config import RECEIPTS_FOLDER
+from workflow.events import (
+    AccountPasswordChanged,
+    CredentialsMailRequested,
+    FilingApproved,
+    FilingInvalid,
+    FilingReceived,
+)
 
 log = logging.getLogger(__name__)
 
-CHANNEL_LABELS = {"dropbox": "上传目录", "smtp": "电子邮件"}
+CHANNEL_LABELS = {"dropbox": "上传目录", "smtp": "电子邮件", "web": "网页门户"}
 AUTO_SENDER_MARKERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply", "bounce")
 
 
@@ -51,54 +63,57 @@ class NoticeContext:
     dropbox_dir: Path | None
     attach_limit_bytes: int
     supervisor_code: str = ""
-    _filings: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    _filings: dict[str, tuple[int, FilingReceived]] = field(default_factory=dict)
 
     def saw(self, ev: StoredEvent) -> None:
         """Called by the dispatcher for every event in order, so that the cache below always holds the
         newest filing.received dispatched so far: a later round's answers must not be built from an
         earlier round's filing.received (its names, its mail, its round number)."""
-        if ev.kind == "filing.received":
-            self._filings[ev.payload["filing_id"]] = (ev.seq, ev.payload)
+        if ev.kind == FilingReceived.kind:
+            received = ev.body_as(FilingReceived)
+            self._filings[received.filing_id] = (ev.seq, received)
 
-    def filing(self, filing_id: str, before_seq: int | None = None) -> tuple[int, dict[str, Any]] | None:
+    def filing(self, filing_id: str, before_seq: int | None = None) -> tuple[int, FilingReceived] | None:
         """The latest filing.received of a filing (its round, unit, channel, registration, blobs)."""
         cached = self._filings.get(filing_id)
         if cached is not None and (before_seq is None or cached[0] < before_seq):
             return cached
-        found: tuple[int, dict[str, Any]] | None = None
-        for ev in self.ledger.events(after_seq=0, kind="filing.received", subject=filing_id):
+        found: tuple[int, FilingReceived] | None = None
+        for ev in self.ledger.events(after_seq=0, kind=FilingReceived.kind, subject=filing_id):
             if before_seq is not None and ev.seq >= before_seq:
                 break
-            found = (ev.seq, ev.payload)
+            found = (ev.seq, ev.body_as(FilingReceived))
         if found is not None:
             self._filings[filing_id] = found
         return found
 
-    def received_for(self, ev: StoredEvent) -> dict[str, Any] | None:
+    def received_for(self, ev: StoredEvent, filing_id: str) -> FilingReceived | None:
         """The filing.received behind an event about a filing, as it stood when that event was written.
 
         Every filing event follows its filing.received, so a miss means a damaged ledger: the
         builder sends nothing and the miss is logged rather than failing the whole dispatch.
         """
-        filing_id = ev.payload["filing_id"]
         found = self.filing(filing_id, ev.seq)
         if found is None:
             log.warning("outbox.filing_unknown", extra={"filing_id": filing_id, "seq": ev.seq})
             return None
         return found[1]
 
-    def last_approved_registration(self, unit: str, before_seq: int) -> dict[str, Any] | None:
-        """The registration of the unit's last approval before `before_seq` (deterministic on re-run)."""
-        last: str | None = None
-        for ev in self.ledger.events(after_seq=0, kind="filing.approved"):
+    def last_approval(self, unit: str, before_seq: int) -> tuple[StoredEvent, FilingReceived] | None:
+        """The unit's last `filing.approved` before `before_seq` and the filing.received it approved.
+
+        What a review request compares the new filing with (deterministic on re-run).
+        """
+        last: StoredEvent | None = None
+        for ev in self.ledger.events(after_seq=0, kind=FilingApproved.kind):
             if ev.seq >= before_seq:
                 break
-            if ev.payload.get("unit") == unit:
-                last = ev.payload["filing_id"]
+            if ev.body_as(FilingApproved).unit == unit:
+                last = ev
         if last is None:
             return None
-        received = self.filing(last, before_seq)
-        return received[1].get("registration") if received else None
+        received = self.filing(last.body_as(FilingApproved).filing_id, before_seq)
+        return (last, received[1]) if received else None
 
     def unit(self, code: str) -> UnitInfo | None:
         return self.directory.unit(code) if code else None
@@ -110,13 +125,13 @@ class NoticeContext:
     def receipt_dir(self, channel: str, filer: str) -> Path | None:
         if channel != "dropbox" or self.dropbox_dir is None or not filer:
             return None
-        return self.dropbox_dir / filer / "回执"
+        return self.dropbox_dir / filer / RECEIPTS_FOLDER
 
     def item_message_id(self, item_id: str, before_seq: int) -> str:
         """The Message-ID of an inbound mail item (its intake.received), so that an answer threads under it."""
-        for ev in self.ledger.events(after_seq=0, kind="intake.received", subject=item_id):
+        for ev in self.ledger.events(after_seq=0, kind=INTAKE_RECEIVED, subject=item_id):
             if ev.seq < before_seq:
-                return str(ev.payload.get("message_id") or "")
+                return received_item(ev.body).message_id
         return ""
 
     def blob_size(self, digest: str) -> int:
@@ -126,34 +141,27 @@ class NoticeContext:
             return 0
 
 
-def human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / 1024 / 1024:.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} B"
-
-
 def event_key(ev: StoredEvent) -> str:
     return str(ev.seq)
 
 
-def _filer_recipients(ctx: NoticeContext, received: dict[str, Any]) -> list[str]:
+def _filer_recipients(ctx: NoticeContext, received: FilingReceived) -> list[str]:
     """Mail filers answer the address they filed from; drop-folder filers the unit's filer contacts."""
-    reply_to = str(received.get("reply_to") or "")
+    reply_to = received.reply_to
     if "@" in reply_to and ":" not in reply_to:
         return [reply_to]
-    unit = ctx.unit(received.get("filer") or received.get("unit", ""))
+    unit = ctx.unit(received.filer or received.unit)
     return list(unit.filer_emails) if unit else []
 
 
-def filing_base(ctx: NoticeContext, received: dict[str, Any]) -> dict[str, Any]:
-    unit_code = received.get("unit", "")
+def filing_base(ctx: NoticeContext, received: FilingReceived) -> dict[str, Any]:
+    unit_code = received.unit
     return {
         "unit_code": unit_code,
         "unit_name": ctx.unit_name(unit_code),
-        "period": received.get("period") or "—",
-        "round": received.get("round", 1),
+        "period": received.period or "—",
+        "period_label": period_label(received.registration),  # 数据时点 of a backfill, else 经济行为日期
+        "round": received.round,
     }
 
 
@@ -161,12 +169,12 @@ def _base_name(name: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _document_names(received: dict[str, Any]) -> list[str]:
-    blobs = received.get("attachment_blobs", [])
-    recorded = received.get("attachment_names") or []
+def _document_names(received: FilingReceived) -> list[str]:
+    blobs = received.attachment_blobs
+    recorded = received.attachment_names
     if len(recorded) == len(blobs):
-        return [_base_name(str(name)) for name in recorded]
-    registration = received.get("registration") or {}
+        return [_base_name(name) for name in recorded]
+    registration = received.registration or {}
     # workflow stores attachments sorted by file name; the catalogue names the same files
     names = sorted(
         str(d["file_name"]).rsplit("/", 1)[-1] for d in registration.get("documents", []) if d.get("file_name")
@@ -176,24 +184,21 @@ def _document_names(received: dict[str, Any]) -> list[str]:
     return [f"附件{n}" for n in range(1, len(blobs) + 1)]
 
 
-def filing_files(ctx: NoticeContext, received: dict[str, Any]) -> list[tuple[str, str]]:
+def filing_files(ctx: NoticeContext, received: FilingReceived) -> list[tuple[str, str]]:
     """(display name, blob) of everything a filing carried: the workbook, then attachments."""
-    filing_id = received["filing_id"]
-    out = [(f"{filing_id}_登记表.xlsx", received["workbook_blob"])] if received.get("workbook_blob") else []
-    out.extend(zip(_document_names(received), received.get("attachment_blobs", []), strict=False))
+    filing_id = received.filing_id
+    out = [(f"{filing_id}_登记表.xlsx", received.workbook_blob)] if received.workbook_blob else []
+    out.extend(zip(_document_names(received), received.attachment_blobs, strict=False))
     return out
 
 
-def sent_names(received: dict[str, Any]) -> dict[str, str]:
+def sent_names(received: FilingReceived) -> dict[str, str]:
     """The filer's own names for what they sent (context of every answer that must say which bundle).
 
     Filings recorded before the names were kept give empty strings; the templates then leave
     the line out.
     """
-    return {
-        "original_name": str(received.get("original_name") or ""),
-        "workbook_name": str(received.get("workbook_name") or ""),
-    }
+    return {"original_name": received.original_name, "workbook_name": received.workbook_name}
 
 
 def receipt_file_stem(ident: str, seq: int, label: str, round_no: int | None = None) -> str:
@@ -210,8 +215,9 @@ def receipt_file_stem(ident: str, seq: int, label: str, round_no: int | None = N
 def filer_notice(
     ctx: NoticeContext,
     ev: StoredEvent,
-    received: dict[str, Any],
+    received: FilingReceived,
     *,
+    round_no: int,
     purpose: str,
     template: str,
     context: dict[str, Any],
@@ -220,7 +226,7 @@ def filer_notice(
     answers_filing: bool = False,
 ) -> Notice:
     """A notice to the filer; `answers_filing` (the receipt, the error report) threads the mail
-    under the filer's own message, when they mailed the filing."""
+    under the filer's own message, when they mailed the filing. `round_no` is the answered event's."""
     spec = MailSpec(
         purpose=purpose,
         template=template,
@@ -228,27 +234,26 @@ def filer_notice(
         key=event_key(ev),
         date=ev.ts,
         context=context,
-        filing_id=received["filing_id"],
+        filing_id=received.filing_id,
         attachments=list(attachments),
-        in_reply_to=str(received.get("message_id") or "") if answers_filing else "",
+        in_reply_to=received.message_id if answers_filing else "",
     )
-    round_no = int(ev.payload.get("round") or received.get("round") or 1)
-    stem = receipt_file_stem(received["filing_id"], ev.seq, label, round_no)
-    return Notice(spec, ctx.receipt_dir(received.get("channel", ""), received.get("filer", "")), stem)
+    stem = receipt_file_stem(received.filing_id, ev.seq, label, round_no or received.round or 1)
+    return Notice(spec, ctx.receipt_dir(received.channel, received.filer), stem)
 
 
-def fails_validation(ctx: NoticeContext, ev: StoredEvent) -> bool:
+def fails_validation(ctx: NoticeContext, ev: StoredEvent, received: FilingReceived) -> bool:
     """Whether this filing.received is followed by the same round's filing.invalid.
 
     Workflow appends both in one transaction, so when the dispatcher sees the first the
     second is already in the ledger: the answer is the same on every run, before or after
     a crash. Rounds only grow, so the search stops at the first later round.
     """
-    round_no = ev.payload.get("round")
-    for later in ctx.ledger.events(after_seq=ev.seq, kind="filing.invalid", subject=ev.payload["filing_id"]):
-        if later.payload.get("round") == round_no:
+    for later in ctx.ledger.events(after_seq=ev.seq, kind=FilingInvalid.kind, subject=received.filing_id):
+        invalid = later.body_as(FilingInvalid)
+        if invalid.round == received.round:
             return True
-        if int(later.payload.get("round") or 0) > int(round_no or 0):
+        if invalid.round > received.round:
             return False
     return False
 
@@ -256,14 +261,14 @@ def fails_validation(ctx: NoticeContext, ev: StoredEvent) -> bool:
 # -- builders, one per event kind -----------------------------------------------------------------
 
 
-def _received_files(ctx: NoticeContext, received: dict[str, Any]) -> list[dict[str, Any]]:
+def _received_files(ctx: NoticeContext, received: FilingReceived) -> list[dict[str, Any]]:
     """What arrived, under the filer's own names where they were recorded."""
-    names = [str(n) for n in received.get("attachment_names") or []]
+    names = received.attachment_names
     files = filing_files(ctx, received)
-    if received.get("workbook_name") and files:
-        files[0] = (str(received["workbook_name"]), files[0][1])
-    if len(names) == len(received.get("attachment_blobs", [])):
-        files[len(files) - len(names) :] = zip(names, received.get("attachment_blobs", []), strict=True)
+    if received.workbook_name and files:
+        files[0] = (received.workbook_name, files[0][1])
+    if len(names) == len(received.attachment_blobs):
+        files[len(files) - len(names) :] = zip(names, received.attachment_blobs, strict=True)
     out = []
     for name, blob in files:
         size = human_size(ctx.blob_size(blob))
@@ -273,23 +278,30 @@ def _received_files(ctx: NoticeContext, received: dict[str, Any]) -> list[dict[s
 
 def on_filing_received(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     """The 受理回执, for a filing that passed validation: one that failed gets the error report alone."""
-    p = ev.payload
-    if fails_validation(ctx, ev):
+    p = ev.body_as(FilingReceived)
+    if fails_validation(ctx, ev, p):
         return []
-    registration = p.get("registration") or {}
+    registration = p.registration or {}
     context = {
         **filing_base(ctx, p),
         **sent_names(p),
         "received_at": ev.ts,
-        "channel_label": CHANNEL_LABELS.get(p["channel"], "—"),
+        "channel_label": CHANNEL_LABELS.get(p.channel, "—"),
         "registration_kind": registration.get("reg_type") or "—",
         "files": _received_files(ctx, p),
     }
-    return [
-        filer_notice(
-            ctx, ev, p, purpose="receipt", template="receipt", context=context, label="受理回执", answers_filing=True
-        )
-    ]
+    notice = filer_notice(
+        ctx,
+        ev,
+        p,
+        round_no=p.round,
+        purpose="receipt",
+        template="receipt",
+        context=context,
+        label="受理回执",
+        answers_filing=True,
+    )
+    return [notice]
 
 
 def _finding_rows(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -301,22 +313,22 @@ def _finding_rows(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    received = ctx.received_for(ev)
+    p = ev.body_as(FilingInvalid)
+    received = ctx.received_for(ev, p.filing_id)
     if received is None:
         return []
-    errors = [f for f in p["findings"] if f.get("severity", "error") == "error"]
-    warnings = [f for f in p["findings"] if f.get("severity") == "warning"]
+    errors = [f for f in p.findings if f.get("severity", "error") == "error"]
+    warnings = [f for f in p.findings if f.get("severity") == "warning"]
     attachments = []
     annotated_name = ""
-    if p.get("annotated_blob"):
-        annotated_name = f"{p['filing_id']}_错误标注.xlsx"
-        attachments.append(Attachment(annotated_name, ctx.ledger.blobs.get(p["annotated_blob"])))
+    if p.annotated_blob:
+        annotated_name = f"{p.filing_id}_错误标注.xlsx"
+        attachments.append(Attachment(annotated_name, ctx.ledger.blobs.get(p.annotated_blob)))
     context = {
         **filing_base(ctx, received),
         **sent_names(received),
         "received_at": ev.ts,  # recorded in the same transaction as the filing.received
-        "channel_label": CHANNEL_LABELS.get(received.get("channel", ""), "—"),
+        "channel_label": CHANNEL_LABELS.get(received.channel, "—"),
         "errors": _finding_rows(errors),
         "warnings": _finding_rows(warnings),
         "annotated_name": annotated_name,
@@ -326,6 +338,7 @@ def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
             ctx,
             ev,
             received,
+            round_no=p.round,
             purpose="error-report",
             template="error_report",
             context=context,
@@ -337,17 +350,17 @@ def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
 
 
 def on_intake_rejected(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    to = [p["reply_to"]] if p.get("reply_to") else []
-    if not to and p.get("filer"):
-        unit = ctx.unit(p["filer"])
+    p = rejected_item(ev.body)
+    to = [p.reply_to] if p.reply_to else []
+    if not to and p.filer:
+        unit = ctx.unit(p.filer)
         to = list(unit.filer_emails) if unit else []
     context = {
         "received_at": ev.ts,
-        "channel_label": CHANNEL_LABELS.get(p.get("channel", ""), "—"),
-        "original_name": p.get("original_name", ""),
-        "code": p["code"],
-        "message": p["message"],
+        "channel_label": CHANNEL_LABELS.get(p.channel, "—"),
+        "original_name": p.original_name,
+        "code": p.code,
+        "message": p.message,
     }
     spec = MailSpec(
         purpose="intake-rejected",
@@ -356,10 +369,10 @@ def on_intake_rejected(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         key=event_key(ev),
         date=ev.ts,
         context=context,
-        in_reply_to=ctx.item_message_id(p["item_id"], ev.seq) if p.get("reply_to") else "",
+        in_reply_to=ctx.item_message_id(p.item_id, ev.seq) if p.reply_to else "",
     )
-    receipt = ctx.receipt_dir(p.get("channel", ""), p.get("filer", ""))
-    return [Notice(spec, receipt, receipt_file_stem(p["item_id"], ev.seq, "无法受理"))]
+    receipt = ctx.receipt_dir(p.channel, p.filer)
+    return [Notice(spec, receipt, receipt_file_stem(p.item_id, ev.seq, "无法受理"))]
 
 
 def doc_label(doc_type: str) -> str:
@@ -367,30 +380,31 @@ def doc_label(doc_type: str) -> str:
 
 
 def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    if not p.get("filing_id") or p.get("reissue_of"):
+    p = ev.body_as(DocumentIssued)
+    if not p.filing_id or p.reissue_of:
         return []  # prints and reissues are handed out by whoever asked for them
-    received = ctx.received_for(ev)
+    received = ctx.received_for(ev, p.filing_id)
     if received is None:
         return []
-    label = doc_label(str(p.get("doc_type", "")))
-    pdf_name = f"{p['filing_id']}_{label}.pdf"
+    label = doc_label(p.doc_type)
+    pdf_name = f"{p.filing_id}_{label}.pdf"
     context = {
         **filing_base(ctx, received),
         "doc_label": label,
-        "cert_no": p.get("cert_no") or "—",
+        "cert_no": p.cert_no or "—",
         "issued_at": ev.ts,
         "pdf_name": pdf_name,
-        "sha256": p.get("sha256", ""),
+        "sha256": p.sha256,
     }
-    if p.get("period"):
-        context["period"] = p["period"]
-    pdf = Attachment(pdf_name, ctx.ledger.blobs.get(p["pdf_blob"]), "application/pdf")
+    if p.period:
+        context["period"] = p.period
+    pdf = Attachment(pdf_name, ctx.ledger.blobs.get(p.pdf_blob), "application/pdf")
     return [
         filer_notice(
             ctx,
             ev,
             received,
+            round_no=p.round,
             purpose="approved",
             template="approved",
             context=context,
@@ -401,13 +415,13 @@ def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
 
 
 def on_credentials(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    first = ctx.unit(p["first_level"])
-    to = list(p.get("recipients") or (first.filer_emails if first else []))
+    p = ev.body_as(CredentialsMailRequested)
+    first = ctx.unit(p.first_level)
+    to = list(p.recipients or (first.filer_emails if first else []))
     context = {
-        "unit_name": ctx.unit_name(p["unit"]),
-        "first_level_name": first.name if first else p["first_level"],
-        "username": p["username"],
+        "unit_name": ctx.unit_name(p.unit),
+        "first_level_name": first.name if first else p.first_level,
+        "username": p.username,
     }
     return [
         Notice(
@@ -419,7 +433,7 @@ def on_credentials(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
 
 
 def on_password_changed(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    username = ev.payload["username"]
+    username = ev.body_as(AccountPasswordChanged).username
     unit = ctx.directory.unit_by_username(username)
     to = list(unit.filer_emails) if unit else []
     context = {"username": username, "unit_name": unit.name if unit else username, "changed_at": ev.ts}
@@ -445,23 +459,23 @@ def is_automatic_sender(address: str, mail_domain: str) -> bool:
 
 def on_confirmation_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     """A filing mailed from a unit's contact address is filed only once that address confirms it."""
-    p = ev.payload
-    if is_automatic_sender(p["sender"], ctx.mail_domain):
+    p = confirmation_request(ev.body)
+    if is_automatic_sender(p.sender, ctx.mail_domain):
         return []
     context = {
-        "unit_name": ctx.unit_name(p["filer"]),
-        "unit_code": p["filer"],
+        "unit_name": ctx.unit_name(p.filer),
+        "unit_code": p.filer,
         "received_at": ev.ts,
-        "original_subject": p.get("original_subject", ""),
-        "confirm_address": p["confirm_address"],
+        "original_subject": p.original_subject,
+        "confirm_address": p.confirm_address,
     }
     spec = MailSpec(
         purpose="confirm-filing",
         template="confirm_filing",
-        to=[p["sender"]],
+        to=[p.sender],
         key=event_key(ev),
         date=ev.ts,
         context=context,
-        reply_to=p["confirm_address"],
+        reply_to=p.confirm_address,
     )
     return [Notice(spec)]

@@ -24,7 +24,7 @@ class BlobReader(Protocol):
 
 class LedgerPort(Protocol):
     @property
-    def blobs(self) -> Any: ...
+    def blobs(self) -> BlobReader: ...
 
     def events(
         self, after_seq: int = 0, kind: str | None = None, subject: str | None = None

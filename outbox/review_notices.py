@@ -12,8 +12,10 @@ import logging
 import re
 from typing import Any
 
+from documents.labels import period_field, period_label
 from ledger.events import StoredEvent
 from outbox.compose import Attachment, MailSpec
+from outbox.foreign_kinds import unclear_reply
 from outbox.notices import (
     Notice,
     NoticeContext,
@@ -21,10 +23,11 @@ from outbox.notices import (
     filer_notice,
     filing_base,
     filing_files,
-    human_size,
     is_automatic_sender,
     sent_names,
 )
+from validation.findings import human_size
+from workflow.events import FilingReceived, FilingReturned, ReviewDecided, ReviewRefused, ReviewRequested
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ SUMMARY_FIELDS = (
     "org_code",
     "reg_type",
     "reg_situation",
-    "as_of_date",
+    "period",  # 数据时点 or 经济行为日期, whichever the period of this registration is
     "reg_capital",
     "currency",
     "state_relation",
@@ -45,7 +48,7 @@ SUMMARY_FIELDS = (
 STEP_RE = re.compile(r"-r(?P<round>\d+)-l(?P<level>\d+)$", re.IGNORECASE)
 
 
-def _review_files(ctx: NoticeContext, received: dict[str, Any]) -> tuple[list[Attachment], list[dict[str, Any]]]:
+def _review_files(ctx: NoticeContext, received: FilingReceived) -> tuple[list[Attachment], list[dict[str, Any]]]:
     files = filing_files(ctx, received)
     total = sum(ctx.blob_size(blob) for _, blob in files)
     attach = total <= ctx.attach_limit_bytes
@@ -63,6 +66,11 @@ def _summary(registration: dict[str, Any]) -> list[tuple[str, str]]:
 
     rows = []
     for key in SUMMARY_FIELDS:
+        if key == "period":
+            source = period_field(registration)
+            if source is not None:
+                rows.append((period_label(registration), str(registration[source])))
+            continue
         value = registration.get(key)
         if value not in (None, ""):
             spec = FIELD_SPEC.get(key)
@@ -73,14 +81,33 @@ def _summary(registration: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _changes(ctx: NoticeContext, unit: str, registration: dict[str, Any], before_seq: int) -> tuple[bool, list[Any]]:
-    from validation.model import Registration, diff_registrations
+def _changes(
+    ctx: NoticeContext, unit: str, registration: dict[str, Any], before_seq: int
+) -> tuple[dict[str, Any] | None, list[Any]]:
+    """What changed in the enterprise since its last approved registration, and which registration that was.
 
-    previous = ctx.last_approved_registration(unit, before_seq)
-    if previous is None or not registration:
-        return False, []
-    diff = diff_registrations(Registration.from_canonical(previous), Registration.from_canonical(registration))
-    return True, [
+    The 登记信息 sheet (登记类型, 登记情形, 产权登记形式, 数据时点, 经济行为日期, 批准文号, 填报单位) describes
+    each filing rather than the enterprise, and differs from any earlier filing by its nature: it is
+    not compared.
+    """
+    from validation.model import Registration, diff_registrations
+    from validation.spec import REGISTRATION_FIELDS
+
+    found = ctx.last_approval(unit, before_seq)
+    previous = found[1].registration if found else None
+    if found is None or not previous or not registration:
+        return None, []
+    approval, received = found
+    compared = {
+        "filing_id": received.filing_id,
+        "period": received.period or "—",
+        "period_label": period_label(previous),
+        "approved_at": approval.ts,
+    }
+    filing_keys = frozenset(spec.key for spec in REGISTRATION_FIELDS)
+    old, new = Registration.from_canonical(previous), Registration.from_canonical(registration)
+    diff = diff_registrations(old, new, ignore=filing_keys)
+    return compared, [
         {
             "label": c.label,
             "old": c.old or "（空）",
@@ -97,26 +124,27 @@ def review_address(ctx: NoticeContext, filing_id: str, round_no: int, level: int
 
 
 def on_review_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    received = ctx.received_for(ev)
+    p = ev.body_as(ReviewRequested)
+    received = ctx.received_for(ev, p.filing_id)
     if received is None:
         return []
-    registration = received.get("registration") or {}
+    registration = received.registration or {}
     attachments, listed = _review_files(ctx, received)
-    has_previous, changes = _changes(ctx, received.get("unit", ""), registration, ev.seq)
+    previous, changes = _changes(ctx, received.unit, registration, ev.seq)
     base = {
         **filing_base(ctx, received),
         **sent_names(received),
-        "reviewer_unit_name": ctx.unit_name(p["unit"]),
+        "reviewer_unit_name": ctx.unit_name(p.unit),
         "summary": _summary(registration),
-        "has_previous": has_previous,
+        "has_previous": previous is not None,
+        "previous": previous or {},
         "changes": changes,
         "files": listed,
         "attach_limit": human_size(ctx.attach_limit_bytes),
     }
     notices = []
-    for email in p["reviewers"]:
-        reply = review_address(ctx, p["filing_id"], p["round"], p["level"], email)
+    for email in p.reviewers:
+        reply = review_address(ctx, p.filing_id, p.round, p.level, email)
         spec = MailSpec(
             purpose="review-request",
             template="review_request",
@@ -124,7 +152,7 @@ def on_review_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
             key=event_key(ev),
             date=ev.ts,
             context={**base, "reply_address": reply},
-            filing_id=p["filing_id"],
+            filing_id=p.filing_id,
             reply_to=reply,
             attachments=attachments,
         )
@@ -134,13 +162,13 @@ def on_review_requested(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
 
 def on_review_decided(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     """Only an approval that sends the filing on gets a notice here; 退回 is told by filing.returned."""
-    p = ev.payload
-    if p["decision"] != "通过":
+    p = ev.body_as(ReviewDecided)
+    if p.decision != "通过":
         return []
-    reviewer_unit = ctx.unit(p["unit"])
+    reviewer_unit = ctx.unit(p.unit)
     if reviewer_unit is None or not reviewer_unit.parent or reviewer_unit.level <= 0:
         return []  # the supervisor's approval is told by the issued document
-    received = ctx.received_for(ev)
+    received = ctx.received_for(ev, p.filing_id)
     if received is None:
         return []
     context = {
@@ -148,51 +176,67 @@ def on_review_decided(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         "decided_at": ev.ts,
         "reviewer_unit_name": reviewer_unit.name,
         "next_unit_name": ctx.unit_name(reviewer_unit.parent),
-        "opinion": p.get("opinion", ""),
+        "opinion": p.opinion,
     }
-    return [
-        filer_notice(
-            ctx, ev, received, purpose="level-approved", template="level_approved", context=context, label="审核通过"
-        )
-    ]
+    notice = filer_notice(
+        ctx,
+        ev,
+        received,
+        round_no=p.round,
+        purpose="level-approved",
+        template="level_approved",
+        context=context,
+        label="审核通过",
+    )
+    return [notice]
 
 
 def on_filing_returned(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    received = ctx.received_for(ev)
+    p = ev.body_as(FilingReturned)
+    received = ctx.received_for(ev, p.filing_id)
     if received is None:
         return []
     context = {
         **filing_base(ctx, received),
         "decided_at": ev.ts,
-        "reviewer_unit_name": ctx.unit_name(p["by"]),
-        "opinion": p.get("opinion") or "（未填写）",
+        "reviewer_unit_name": ctx.unit_name(p.by),
+        "opinion": p.opinion or "（未填写）",
     }
-    return [filer_notice(ctx, ev, received, purpose="returned", template="returned", context=context, label="退回通知")]
+    notice = filer_notice(
+        ctx, ev, received, round_no=p.round, purpose="returned", template="returned", context=context, label="退回通知"
+    )
+    return [notice]
+
+
+def _filing_unit(ctx: NoticeContext, filing_id: str) -> dict[str, str]:
+    """The unit a filing is about, by name and code, for a mail that would otherwise give the filing id alone."""
+    found = ctx.filing(filing_id)
+    code = found[1].unit if found is not None else ""
+    return {"unit_name": ctx.unit_name(code) if code else "", "unit_code": code}
 
 
 def on_review_unclear(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
-    p = ev.payload
-    sender = p.get("sender", "")
+    p = unclear_reply(ev.body)
+    sender = p.sender
     if is_automatic_sender(sender, ctx.mail_domain):
-        log.info("outbox.unclear_not_answered", extra={"filing_id": p["filing_id"], "sender": sender})
+        log.info("outbox.unclear_not_answered", extra={"filing_id": p.filing_id, "sender": sender})
         return []
     # The answer carries the sender's own reply address again, so a second try can simply answer it.
     reply = ""
-    step = STEP_RE.search(str(p.get("step", "")))
+    step = STEP_RE.search(p.step)
     if step is not None:
-        reply = review_address(ctx, p["filing_id"], int(step["round"]), int(step["level"]), sender)
+        reply = review_address(ctx, p.filing_id, int(step["round"]), int(step["level"]), sender)
     # Keyed by (filing, sender), not by event: however many unclear replies arrive, one answer leaves.
     spec = MailSpec(
         purpose="reply-unclear",
         template="reply_unclear",
         to=[sender],
-        key=f"unclear.{p['filing_id']}",
+        key=f"unclear.{p.filing_id}",
         date=ev.ts,
-        context={"reply_address": reply},
+        context={"reply_address": reply, **_filing_unit(ctx, p.filing_id)},
         reply_to=reply,
-        filing_id=p["filing_id"],
-        in_reply_to=str(p.get("message_id", "")),
+        filing_id=p.filing_id,
+        in_reply_to=p.message_id,
     )
     return [Notice(spec)]
 
@@ -207,10 +251,10 @@ def _known_reviewer(ctx: NoticeContext, address: str, filing_id: str, before_seq
         return True
     if not filing_id:
         return False
-    for ev in ctx.ledger.events(after_seq=0, kind="review.requested", subject=filing_id):
+    for ev in ctx.ledger.events(after_seq=0, kind=ReviewRequested.kind, subject=filing_id):
         if ev.seq >= before_seq:
             break
-        if address in (str(r).lower() for r in ev.payload.get("reviewers", [])):
+        if address in (r.lower() for r in ev.body_as(ReviewRequested).reviewers):
             return True
     return False
 
@@ -223,14 +267,18 @@ def _masked(address: str) -> str:
 
 def on_review_refused(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     """Every refused reply is answered once, in Chinese, with why and what to do — to known reviewers only."""
-    p = ev.payload
-    sender = str(p.get("sender", "")).lower()
-    filing_id = str(p.get("filing_id", ""))
-    if is_automatic_sender(sender, ctx.mail_domain) or not _known_reviewer(ctx, sender, filing_id, ev.seq):
-        log.info("outbox.refusal_not_answered", extra={"filing_id": filing_id, "code": p.get("code", "")})
+    p = ev.body_as(ReviewRefused)
+    if p.channel == "web":
+        # a refusal in the portal: its page showed the reason, and `sender` is an account, not a mailbox
+        log.info("outbox.refusal_not_answered", extra={"filing_id": p.filing_id, "code": p.code, "channel": "web"})
         return []
-    code = str(p.get("code", ""))
-    step = STEP_RE.search(str(p.get("token", "")))
+    sender = p.sender.lower()
+    filing_id = p.filing_id
+    if is_automatic_sender(sender, ctx.mail_domain) or not _known_reviewer(ctx, sender, filing_id, ev.seq):
+        log.info("outbox.refusal_not_answered", extra={"filing_id": filing_id, "code": p.code})
+        return []
+    code = p.code
+    step = STEP_RE.search(p.token)
     reply = ""
     if code == "missing-opinion" and step is not None:
         # The sender is the step's reviewer (the token matched): answering this mail decides again.
@@ -238,15 +286,15 @@ def on_review_refused(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     known = ctx.filing(filing_id, ev.seq) if filing_id and code != "unknown-filing" else None
     context = {
         "code": code,
-        "reason": p.get("reason", ""),
+        "reason": p.reason,
         "sender": sender,
-        "decision": p.get("decision", ""),
-        "unit_name": ctx.unit_name(known[1].get("unit", "")) if known else "",
+        "decision": p.decision,
+        "unit_name": ctx.unit_name(known[1].unit) if known else "",
         "step_label": f"第 {step['round']} 轮第 {step['level']} 级审核" if step is not None else "",
-        "addressed_hint": _masked(str(p.get("addressed_to", ""))),
-        "decided_by": p.get("decided_by", ""),
-        "decided_at": p.get("decided_at", ""),
-        "decided": p.get("decided", ""),
+        "addressed_hint": _masked(p.addressed_to),
+        "decided_by": p.decided_by,
+        "decided_at": p.decided_at,
+        "decided": p.decided,
         "received_at": ev.ts,
         "reply_address": reply,
     }
@@ -259,6 +307,6 @@ def on_review_refused(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         context=context,
         reply_to=reply,
         filing_id=filing_id if known else "",
-        in_reply_to=str(p.get("message_id", "")),
+        in_reply_to=p.message_id,
     )
     return [Notice(spec)]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from outbox.events import MailDead, MailDeferred, MailSent
 from outbox.spool import Spool, SpoolEntry
 from outbox.state import DeliveryState, OutboxState
 from outbox.transport import DeliveryOutcome, Transport
@@ -38,7 +39,7 @@ class SendReport:
     """What one attempt did, handed to whoever records outcomes (the ledger)."""
 
     entry: SpoolEntry
-    kind: str  # mail.sent | mail.deferred | mail.dead
+    kind: str  # MailSent.kind | MailDeferred.kind | MailDead.kind (outbox/events.py)
     outcome: DeliveryOutcome
     attempt: int
 
@@ -116,7 +117,7 @@ class Sender:
                     if done is None:
                         continue
                     group.append(done)
-                    delivered += done[0].kind == "mail.sent"
+                    delivered += done[0].kind == MailSent.kind
                     if len(group) >= self.group_size or time.monotonic() - started >= self.group_seconds:
                         self._commit(group)
                         group, started = [], time.monotonic()
@@ -135,14 +136,14 @@ class Sender:
         if outcome.status == "sent":
             log.info("outbox.sent", extra={**extra, "detail": outcome.detail})
             moved = self.spool.move(entry, "sent", sync=False)
-            return SendReport(moved, "mail.sent", outcome, attempt), DeliveryState(attempt, 0.0, "")
+            return SendReport(moved, MailSent.kind, outcome, attempt), DeliveryState(attempt, 0.0, "")
         if outcome.status == "dead" or attempt >= self.policy.max_attempts:
             log.warning("outbox.dead", extra={**extra, "detail": outcome.detail})
             moved = self.spool.move(entry, "dead", sync=False)
-            return SendReport(moved, "mail.dead", outcome, attempt), DeliveryState(attempt, 0.0, outcome.detail)
+            return SendReport(moved, MailDead.kind, outcome, attempt), DeliveryState(attempt, 0.0, outcome.detail)
         next_at = now + self.policy.delay(attempt)
         log.info("outbox.deferred", extra={**extra, "detail": outcome.detail, "next_at": next_at})
-        return SendReport(entry, "mail.deferred", outcome, attempt), DeliveryState(attempt, next_at, outcome.detail)
+        return SendReport(entry, MailDeferred.kind, outcome, attempt), DeliveryState(attempt, next_at, outcome.detail)
 
     def _commit(self, group: list[tuple[SendReport, DeliveryState]]) -> None:
         """One directory sync and one state transaction for a whole group of attempts."""

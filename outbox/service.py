@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.events import StoredEvent
 from outbox.compose import Composer
 from outbox.dispatch import Dispatcher, DispatchError, DispatchReport
 from outbox.events import OUTCOME_KINDS
@@ -49,6 +48,12 @@ class OutboxConfig:
     poll_seconds: float = 1.0
     reminder_check_seconds: float = 3600.0
     templates_dir: Path | None = None
+    # every mail's footer: who to call (service.support_*) and where the user guide is (web.public_url + /help)
+    support_name: str = ""
+    support_phone: str = ""
+    support_email: str = ""
+    guide_url: str = ""
+    timezone: str = "Asia/Shanghai"  # service.timezone: the zone every time in a mail or 回执 is shown in
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class Outbox:
         spool_dir: Path,
         config: OutboxConfig | None = None,
         *,
-        pdf_issuer: Callable[[StoredEvent], object] | None = None,
+        pdf_issuer: Callable[[str], object] | None = None,  # called with an approved filing's id
         directory: Directory | None = None,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
@@ -92,7 +97,14 @@ class Outbox:
             cfg.from_address,
             cfg.from_name,
             cfg.templates_dir,
-            common={"supervisor_name": cfg.supervisor_name},
+            common={
+                "supervisor_name": cfg.supervisor_name,
+                "support_name": cfg.support_name,
+                "support_phone": cfg.support_phone,
+                "support_email": cfg.support_email,
+                "guide_url": cfg.guide_url,
+            },
+            zone=cfg.timezone,
         )
         ctx = NoticeContext(
             ledger, directory or WorkflowDirectory(workflow), cfg.mail_domain, cfg.dropbox_dir, cfg.attach_limit_bytes

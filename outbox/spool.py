@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from outbox.atomic import fsync_dir, move_durably, write_atomic
+from ledger.durable import atomic_write_bytes, durable_rename, fsync_dir
 
 FOLDERS = ("queue", "sent", "dead")
 
@@ -89,7 +89,7 @@ class Spool:
         name = spool_name(envelope.message_id)
         if self.locate(name) is not None:
             return False
-        write_atomic(self.root / "queue" / name, envelope.to_json() + b"\n" + message, tmp_dir=self.tmp)
+        atomic_write_bytes(self.root / "queue" / name, envelope.to_json() + b"\n" + message, tmp_dir=self.tmp)
         return True
 
     def put_many(self, items: Sequence[tuple[Envelope, bytes]]) -> list[Envelope]:
@@ -170,7 +170,7 @@ class Spool:
         """Atomic rename; with sync=False the caller makes it durable later with `sync()`."""
         target = self.root / folder / entry.name
         if sync:
-            move_durably(entry.path, target)
+            durable_rename(entry.path, target)
         else:
             os.replace(entry.path, target)
         return SpoolEntry(entry.name, folder, target, entry.envelope)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger import read_only_uri
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS delivery (name TEXT PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -168,3 +170,19 @@ class OutboxState:
             "UPDATE reviews SET reminders = ? WHERE filing_id = ? AND round = ? AND level = ?",
             (count, filing_id, round_, level),
         )
+
+
+def read_cursor(path: Path) -> int:
+    """How far the outbox has acted on the ledger, read without writing anything (`chanquan status`):
+    0 when the outbox never ran."""
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(read_only_uri(path), uri=True, timeout=30)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'cursor'").fetchone()
+    except sqlite3.OperationalError:  # created but its schema not yet written
+        return 0
+    finally:
+        conn.close()
+    return int(row[0]) if row else 0

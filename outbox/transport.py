@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from outbox.atomic import fsync_dir, write_atomic
+from ledger.durable import atomic_write_bytes, fsync_dir
 from outbox.spool import Envelope, spool_name
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class MaildirDelivery:
             return DeliveryOutcome("sent", f"already in {self.root}", 250)
         try:
             # Maildir files use local line endings; the spool keeps SMTP's CRLF.
-            write_atomic(self.root / "new" / base, message.replace(b"\r\n", b"\n"), tmp_dir=self.root / "tmp")
+            atomic_write_bytes(self.root / "new" / base, message.replace(b"\r\n", b"\n"), tmp_dir=self.root / "tmp")
         except OSError as exc:
             return DeliveryOutcome("deferred", f"maildir write failed: {exc}")
         return DeliveryOutcome("sent", f"delivered to {self.root / 'new' / base}", 250)

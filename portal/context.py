@@ -8,8 +8,9 @@ its initial password changed before anything but 修改密码 and 退出 is show
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +24,30 @@ from portal.render import Pages, level_zh, make_environment
 from portal.security import LoginLimiter
 from portal.sessions import Session, SessionStore
 from workflow import Unit, Workflow
+from workflow.events import (
+    AccountCreated,
+    AccountLocked,
+    AccountPasswordChanged,
+    AccountReset,
+    AccountUnlocked,
+    CredentialsMailRequested,
+)
 
 CACHE_ENTRIES = 1024  # page parts kept per process (a filing page's body is some 15 KB)
+# More new events than this at once (an import, a restore): forget everything rather than sort them out.
+CATCH_UP_LIMIT = 2000
+# Events about a unit's account: no page part kept here shows them (the admin pages read them anew).
+ACCOUNT_KINDS = frozenset(
+    cls.kind
+    for cls in (
+        AccountCreated,
+        AccountLocked,
+        AccountPasswordChanged,
+        AccountReset,
+        AccountUnlocked,
+        CredentialsMailRequested,
+    )
+)
 # paths a session on its initial password may still use
 MUST_CHANGE_PATHS = frozenset({"/password", "/logout"})
 _SAFE_NEXT = re.compile(r"/(?!/)[A-Za-z0-9/_\-.]*\Z")
@@ -36,6 +59,7 @@ class Viewer:
 
     session: Session
     unit: Unit
+    admin: bool = False  # the supervising body's account, or one listed in web.admin_users
 
     @property
     def level_zh(self) -> str:
@@ -76,11 +100,28 @@ class Portal:
         self.site_name = f"{config.supervisor_name}产权登记系统"
         self.pages = Pages(
             make_environment(config.templates_dir),
-            {"site_name": self.site_name, "supervisor_name": config.supervisor_name, "viewer": None},
+            {
+                "site_name": self.site_name,
+                "supervisor_name": config.supervisor_name,
+                "viewer": None,
+                "support": config.support,
+            },
         )
-        self._cached: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._cached: OrderedDict[str, tuple[tuple[int, ...], Any]] = OrderedDict()
+        self._versions: dict[str, int] = {}  # scope -> how often something it covers changed
+        self._epoch = 0  # raised when the unit tree changes: every kept part depends on it
+        self._seen = workflow.ledger.size()  # the ledger as far as it was sorted into scopes
+        self._cache_lock = threading.RLock()
+        self._closers: list[Callable[[], None]] = []
+
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Something a page opened on first use (a database, a thread) to end with the portal."""
+        self._closers.append(close)
 
     def close(self) -> None:
+        for close in reversed(self._closers):
+            close()
+        self._closers.clear()
         self.sessions.close()
 
     # -- cookies --------------------------------------------------------------------------
@@ -109,11 +150,12 @@ class Portal:
         session = self.session_of(request)
         if session is None:
             return None
-        unit = self.wf.units.get(session.unit)
+        code = session.unit
+        unit: Unit | None = self.cached(f"unit-of:{code}", lambda: self.wf.units.get(code))  # until the tree changes
         if unit is None:
             self.sessions.end(session)
             return None
-        return Viewer(session, unit)
+        return Viewer(session, unit, admin=unit.level == 0 or session.username in self.config.admin_users)
 
     def viewer_or_redirect(self, request: Request) -> Viewer | Response:
         """The viewer, or where to send the browser instead (log-in, or the forced password change)."""
@@ -142,23 +184,65 @@ class Portal:
 
     # -- projections that change only with the ledger ---------------------------------------
 
-    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        """`compute()` remembered until the ledger grows: what is read from the projections cannot
-        change before the next append (they are updated in the append's own transaction). The
-        `CACHE_ENTRIES` most recently used are kept."""
+    def cached(self, key: str, compute: Callable[[], Any], scopes: Iterable[str] = ()) -> Any:
+        """`compute()` remembered until something it depends on changes: the unit tree (always), and
+        each of its `scopes` — `filing:<id>` (that filing's events), `unit:<code>` (any filing the
+        unit filed, is filed for, or was asked to review), `group:<first-level code>` (a filing of a
+        unit in that tree), `groups` and `filings` (any filing). What is read from the projections
+        cannot change before an append (they are updated in the append's own transaction), so the
+        new events are sorted into scopes first (`_catch_up`); events that no page shows (mail,
+        intake items, accounts) change nothing. The `CACHE_ENTRIES` most recently used are kept."""
         if not self.config.page_cache:
             return compute()
-        head = self.wf.ledger.size()
-        hit = self._cached.get(key)
-        if hit is not None and hit[0] == head:
+        names = tuple(scopes)
+        with self._cache_lock:
+            self._catch_up()
+            stamp = (self._epoch, *(self._versions.get(name, 0) for name in names))
+            hit = self._cached.get(key)
+            if hit is not None and hit[0] == stamp:
+                self._cached.move_to_end(key)
+                return hit[1]
+        value = compute()  # outside the lock: a slow part does not hold up the others
+        with self._cache_lock:
+            self._cached[key] = (stamp, value)  # stamped as before computing: a change meanwhile expires it
             self._cached.move_to_end(key)
-            return hit[1]
-        value = compute()
-        self._cached[key] = (head, value)
-        self._cached.move_to_end(key)
-        while len(self._cached) > CACHE_ENTRIES:
-            self._cached.popitem(last=False)
+            while len(self._cached) > CACHE_ENTRIES:
+                self._cached.popitem(last=False)
         return value
+
+    def _catch_up(self) -> None:
+        """Sort the events appended since the last look into the scopes they change."""
+        head = self.wf.ledger.size()
+        if head == self._seen:
+            return
+        if head - self._seen > CATCH_UP_LIMIT:
+            self._epoch += 1
+            self._seen = head
+            return
+        kinds: dict[str, set[str]] = {}
+        for event in self.wf.ledger.events(after_seq=self._seen, until_seq=head):
+            kinds.setdefault(event.subject, set()).add(event.kind)
+        for subject, subject_kinds in kinds.items():
+            self._invalidate(subject, subject_kinds)
+        self._seen = head
+
+    def _invalidate(self, subject: str, kinds: set[str]) -> None:
+        """What events about `subject` change: a filing's own parts and those of every unit it
+        concerns; anything about the unit tree everything; items, mails and folders nothing."""
+        view = self.wf.filing(subject) if subject else None
+        if view is not None:
+            units = {view.unit, view.filer, view.review_unit}
+            units.update(entry.unit for entry in view.history)
+            units.update(decision.unit for decision in view.decisions)
+            first = self.wf.units.first_level_of(view.unit) if view.unit else None
+            changed = [f"filing:{view.filing_id}", "groups", "filings", *(f"unit:{code}" for code in units if code)]
+            if first is not None:
+                changed.append(f"group:{first.code}")
+            for name in changed:
+                self._versions[name] = self._versions.get(name, 0) + 1
+            return
+        if self.wf.units.get(subject) is not None and not kinds <= ACCOUNT_KINDS:
+            self._epoch += 1  # a unit added, renamed, moved, designated: names and chains everywhere
 
 
 def safe_next(path: str | None) -> str | None:

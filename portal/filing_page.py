@@ -2,7 +2,8 @@
 its registration and documents, and what changed against the unit's last approved registration.
 
 Who may see it is decided on every request (portal.visibility). The page body is the same for
-everyone who may see it, so it is rendered once per ledger size (and day waited) and reused.
+everyone who may see it, so it is rendered once per change of the filing or its unit (and day
+waited) and reused.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def visible_filing(portal: Portal, viewer: Viewer, filing_id: str) -> FilingView
     fid = filing_id.strip().upper()
     if not fid or len(fid) > 40:
         return None
-    view: FilingView | None = portal.cached(f"filing:{fid}", lambda: portal.wf.filing(fid))
+    view: FilingView | None = portal.cached(f"filing:{fid}", lambda: portal.wf.filing(fid), (f"filing:{fid}",))
     if view is None or not can_see(viewer.unit, view, lambda code: _first_level(portal, code)):
         return None
     return view
@@ -64,9 +65,20 @@ async def filing_page(request: Request) -> Response:
     view = visible_filing(portal, viewer, str(request.path_params["filing_id"]))
     if view is None:
         return not_found(portal, request)
+    can_review = view.state == FilingStatus.IN_REVIEW and view.review_unit == viewer.unit.code
+    context = {"viewer": viewer, "filing": view, "body": filing_body(portal, view), "can_review": can_review}
+    return portal.pages.render("filing.html.j2", context)
+
+
+def filing_body(portal: Portal, view: FilingView) -> Markup:
+    """The page body of a filing, the same for every viewer: rendered once per change and day waited."""
     waiting = days_since(_requested_at(view), portal.clock()) if view.state == FilingStatus.IN_REVIEW else 0
-    body: Markup = portal.cached(f"filing-body:{view.filing_id}:{waiting}", lambda: _body(portal, view, waiting))
-    return portal.pages.render("filing.html.j2", {"viewer": viewer, "filing": view, "body": body})
+    # the unit's scope too: the changes shown are against the unit's last approved registration
+    scopes = (f"filing:{view.filing_id}", f"unit:{view.unit}")
+    body: Markup = portal.cached(
+        f"filing-body:{view.filing_id}:{waiting}", lambda: _body(portal, view, waiting), scopes
+    )
+    return body
 
 
 def _body(portal: Portal, view: FilingView, waiting_days: int) -> Markup:

@@ -2,14 +2,16 @@
 first-level enterprise and of SASAC.
 
 Everything here is read from workflow's projections by indexed queries. What a unit's lists hold
-changes only when the ledger grows, so they are computed once per ledger size (`Portal.cached`)
-and every request in between only formats the days waited and places the rows.
+changes only with the events of the filings it concerns, so they are computed once per change
+(`Portal.cached`, scope `unit:<code>`) and kept as finished rows; every request in between only
+counts the days waited (the 待审核 rows are remembered per list of days) and places the rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
@@ -34,32 +36,67 @@ STATUS_COLUMNS = (
 )
 
 
-def days_since(iso: str, now: datetime) -> int:
+@lru_cache(maxsize=65536)
+def parse_time(iso: str) -> datetime | None:
+    """An event time as recorded (ISO, UTC), parsed once: the same times are on many pages."""
     try:
-        then = datetime.fromisoformat(iso)
+        return datetime.fromisoformat(iso)
     except ValueError:
-        return 0
-    return max(0, (now - then).days)
+        return None
+
+
+def days_since(iso: str, now: datetime) -> int:
+    then = parse_time(iso)
+    return 0 if then is None else max(0, (now - then).days)
+
+
+def joined(rows: list[Markup]) -> Markup:
+    """Rows already escaped, as one piece (so the page does not escape-check each again)."""
+    return Markup("".join(rows))
 
 
 @dataclass(frozen=True)
 class HomeLists:
-    """A unit's 首页 lists as of one ledger size; only 待审核's days waited depend on the time."""
+    """A unit's 首页 lists as of one change of its scope; only 待审核's days waited depend on the time."""
 
     waiting_total: int
-    waiting: list[tuple[tuple[Any, ...], str]]  # (row values but the days, requested_at)
-    returned: list[Markup]
+    waiting: list[tuple[tuple[Any, ...], datetime | None]]  # (row values but the days, requested at)
+    returned: Markup
+    returned_count: int
     mine_total: int
-    mine: list[Markup]
-    reviewed: list[Markup]
-    subtree: list[int]  # first-level enterprise: its tree's filings per STATUS_COLUMNS
-    groups: list[Markup]  # SASAC: one row per first-level group
+    mine: Markup
+    mine_count: int
+    reviewed: Markup
+    _waiting_rows: dict[tuple[int, ...], Markup] = field(default_factory=dict, compare=False, repr=False)
+
+    def waiting_rows(self, row: Any, now: datetime) -> tuple[Markup, int]:
+        """The 待审核 rows with the days waited as of `now` (remembered per list of days), and how many."""
+        days = tuple(0 if then is None else max(0, (now - then).days) for _values, then in self.waiting)
+        html = self._waiting_rows.get(days)
+        if html is None:
+            html = joined([row("waiting", *values, d) for (values, _then), d in zip(self.waiting, days, strict=True)])
+            if len(self._waiting_rows) >= 4:  # the days move on; older lists are not asked again
+                self._waiting_rows.clear()
+            self._waiting_rows[days] = html
+        return html, len(days)
 
 
 def home_lists(portal: Portal, unit: Unit) -> HomeLists:
     wf, row, code = portal.wf, portal.pages.row, unit.code
     waiting_total, waiting = wf.queue_page(code, LIST_LIMIT)
     mine_total, mine = wf.filings_of(code, LIST_LIMIT)
+    returned = [
+        row(
+            "returned",
+            r.filing_id,
+            r.unit_name or r.unit,
+            r.period,
+            r.by_unit_name or r.by_unit,
+            r.opinion,
+            china_time(r.returned_at),
+        )
+        for r in wf.returned_for(code, LIST_LIMIT)
+    ]
     names = unit_names(portal, [f.review_unit for f in mine if f.state == FilingStatus.IN_REVIEW])
     return HomeLists(
         waiting_total=waiting_total,
@@ -72,54 +109,47 @@ def home_lists(portal: Portal, unit: Unit) -> HomeLists:
                     f"第 {e.round} 轮 · 第 {e.level} 级",
                     china_time(e.requested_at),
                 ),
-                e.requested_at,
+                parse_time(e.requested_at),
             )
             for e in waiting
         ],
-        returned=[
-            row(
-                "returned",
-                r.filing_id,
-                r.unit_name or r.unit,
-                r.period,
-                r.by_unit_name or r.by_unit,
-                r.opinion,
-                china_time(r.returned_at),
-            )
-            for r in wf.returned_for(code, LIST_LIMIT)
-        ],
+        returned=joined(returned),
+        returned_count=len(returned),
         mine_total=mine_total,
-        mine=[
-            row(
-                "mine",
-                f.filing_id,
-                f.unit_name or f.unit,
-                f.period,
-                f.round,
-                f.state,
-                f.state_zh,
-                f"第 {f.level} 级：{names.get(f.review_unit, f.review_unit)}"
-                if f.state == FilingStatus.IN_REVIEW
-                else "—",
-                china_time(f.updated_at),
-            )
-            for f in mine
-        ],
-        reviewed=[
-            row(
-                "reviewed",
-                r.filing_id,
-                r.unit_name or r.unit,
-                r.decision,
-                r.opinion,
-                china_time(r.decided_at),
-                r.state,
-                r.state_zh,
-            )
-            for r in wf.reviewed_by(code, 10)
-        ],
-        subtree=_subtree(portal, code) if unit.level == 1 else [],
-        groups=_groups(portal) if unit.level == 0 else [],
+        mine_count=len(mine),
+        mine=joined(
+            [
+                row(
+                    "mine",
+                    f.filing_id,
+                    f.unit_name or f.unit,
+                    f.period,
+                    f.round,
+                    f.state,
+                    f.state_zh,
+                    f"第 {f.level} 级：{names.get(f.review_unit, f.review_unit)}"
+                    if f.state == FilingStatus.IN_REVIEW
+                    else "—",
+                    china_time(f.updated_at),
+                )
+                for f in mine
+            ]
+        ),
+        reviewed=joined(
+            [
+                row(
+                    "reviewed",
+                    r.filing_id,
+                    r.unit_name or r.unit,
+                    r.decision,
+                    r.opinion,
+                    china_time(r.decided_at),
+                    r.state,
+                    r.state_zh,
+                )
+                for r in wf.reviewed_by(code, 10)
+            ]
+        ),
     )
 
 
@@ -128,13 +158,23 @@ async def home(request: Request) -> Response:
     viewer = portal.viewer_or_redirect(request)
     if isinstance(viewer, Response):
         return viewer
-    lists: HomeLists = portal.cached(f"home:{viewer.unit.code}", lambda: home_lists(portal, viewer.unit))
-    now, row = portal.clock(), portal.pages.row
+    unit = viewer.unit
+    code = unit.code
+    lists: HomeLists = portal.cached(f"home:{code}", lambda: home_lists(portal, unit), (f"unit:{code}",))
+    # the overviews change with any filing of the tree (of any tree for SASAC), so they are kept apart
+    subtree = (
+        portal.cached(f"subtree:{code}", lambda: _subtree(portal, code), (f"group:{code}",)) if unit.level == 1 else []
+    )
+    groups = portal.cached("groups", lambda: _groups(portal), ("groups",)) if unit.level == 0 else []
+    waiting, waiting_count = lists.waiting_rows(portal.pages.row, portal.clock())
     context: dict[str, Any] = {
         "viewer": viewer,
         "notice": NOTICES.get(request.query_params.get("notice", ""), ""),
         "lists": lists,
-        "waiting": [row("waiting", *values, days_since(at, now)) for values, at in lists.waiting],
+        "subtree": subtree,
+        "groups": groups,
+        "waiting": waiting,
+        "waiting_count": waiting_count,
         "has_submit": has_route(request, "submit"),
         "status_columns": STATUS_COLUMNS,
     }
@@ -146,7 +186,7 @@ def _subtree(portal: Portal, code: str) -> list[int]:
     return [counts.get(status.value, 0) for status, _label in STATUS_COLUMNS]
 
 
-def _groups(portal: Portal) -> list[Markup]:
+def _groups(portal: Portal) -> Markup:
     units = portal.wf.units
     counts = portal.wf.status_counts(units.root_code)
     rows = []
@@ -154,7 +194,7 @@ def _groups(portal: Portal) -> list[Markup]:
         mine = counts.get(first.code, {})
         columns = tuple(mine.get(status.value, 0) for status, _ in STATUS_COLUMNS)
         rows.append(portal.pages.row("group", first.name, columns, sum(mine.values())))
-    return rows
+    return joined(rows)
 
 
 def unit_names(portal: Portal, codes: list[str]) -> dict[str, str]:
@@ -167,4 +207,9 @@ def unit_names(portal: Portal, codes: list[str]) -> dict[str, str]:
 
 
 def has_route(request: Request, name: str) -> bool:
-    return any(getattr(route, "name", None) == name for route in request.app.routes)
+    """Whether the app has a route of that name (the routes are fixed once the app is made)."""
+    names: frozenset[str] | None = getattr(request.app.state, "route_names", None)
+    if names is None:
+        names = frozenset(str(getattr(route, "name", "")) for route in request.app.routes)
+        request.app.state.route_names = names
+    return name in names

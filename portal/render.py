@@ -6,7 +6,7 @@ is the one place that knows where, so moving to importlib.resources is a one-lin
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+import importlib.resources
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,31 +15,28 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
+from ledger.localtime import reader_time, reader_zone, zone_label
 from workflow.machine import STATUS_ZH
 from workflow.units import level_name
 
-CHINA = timezone(timedelta(hours=8), "CST")
 CHANNEL_ZH = {"smtp": "邮件", "dropbox": "投递目录", "web": "网页", "contact": "联系人邮件"}
 
 
 def web_templates_dir() -> Path:
     """templates/web (pages, and static/ with the stylesheet) as shipped with chanquan."""
-    return Path(__file__).resolve().parents[1] / "templates" / "web"
+    return Path(str(importlib.resources.files("portal.web_templates")))
+
+
+def china_time(iso: str | None) -> str:
+    """An ISO time (UTC in the ledger) in the supervisor's zone to the minute ('' for none), by the one
+    formatter every layer uses (ledger.localtime); the footer of every page names the zone once."""
+    return _reader_minute(iso or "", reader_zone())
 
 
 @lru_cache(maxsize=65536)
-def china_time(iso: str | None) -> str:
-    """An ISO time (UTC in the ledger) as Beijing time to the minute; '' for none (remembered: the same
-    event times are shown on many pages)."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+def _reader_minute(iso: str, zone: str) -> str:
+    """Remembered: the same event times are shown on many pages."""
+    return reader_time(iso, zone, label=False)
 
 
 def level_zh(level: int) -> str:
@@ -59,6 +56,7 @@ def make_environment(directory: Path | None = None) -> Environment:
         lstrip_blocks=True,
     )
     env.filters["cst"] = china_time
+    env.globals["zone_label"] = zone_label  # the footer: which zone the page's times are in
     env.filters["state_zh"] = lambda state: STATUS_ZH.get(str(state), str(state))
     env.filters["level_zh"] = level_zh
     env.filters["channel_zh"] = lambda channel: CHANNEL_ZH.get(str(channel), str(channel))

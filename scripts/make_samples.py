@@ -668,6 +668,18 @@ def write_readme(out_dir: Path, results: Mapping[str, tuple[int, list[str]]]) ->
     (out_dir / "README.md").write_text(text, encoding="utf-8")
 
 
+PACKAGE_MARKER = '''"""Example bundles, installed as the package `chanquan.inbox_samples` (see pyproject.toml).
+
+This marker makes the folder package data, so that `chanquan demo` finds its samples in an installed
+wheel as in a checkout. Written by scripts/make_samples.py, like everything here.
+"""
+'''
+
+
+def write_package_marker(out_dir: Path) -> None:
+    (out_dir / "__init__.py").write_text(PACKAGE_MARKER, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "inbox_samples")
@@ -688,6 +700,7 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"{sample.name}: expected exit {sample.exit_code} {sample.codes}, got {status} {codes}")
     write_units(out_dir)
     write_readme(out_dir, results)
+    write_package_marker(out_dir)
     for problem in problems:
         print("MISMATCH", problem, file=sys.stderr)
     return 1 if problems else 0

@@ -8,5 +8,7 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== mypy tests/ (one run per folder: scripts/typecheck_tests.py)"
+.venv/bin/python scripts/typecheck_tests.py
 echo "== pytest"
 exec .venv/bin/python -m pytest -n 2 "$@"

@@ -71,7 +71,7 @@ def test_filing_goes_out_authenticated_with_every_file(
     assert sender == "20260001-2@chanquan.localhost"
     assert rcpts == ["filing@chanquan.localhost"]
     message = message_from_bytes(data, policy=policy.default)
-    names = sorted(part.get_filename() for part in message.iter_attachments())
+    names = sorted(part.get_filename() or "" for part in message.iter_attachments())
     assert names == ["产权登记表.xlsx", "营业执照.pdf"]
 
 

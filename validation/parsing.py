@@ -110,6 +110,12 @@ def parse_decimal(value: CellValue, *, percent: bool = False) -> Decimal | Parse
         return _float_to_decimal(value)
     if not isinstance(value, str):
         return BAD_NUMBER
+    return _decimal_text(value, percent=percent)
+
+
+def _decimal_text(value: str, *, percent: bool) -> Decimal | ParseProblem:
+    """A number typed as text: 1,234.5 is read, but a comma that is not a thousands separator is
+    ambiguous (a decimal comma?) and asked about rather than guessed."""
     text = fold_width(value).translate(_BLANKS)
     if percent and text.endswith("%"):
         text = text[:-1]
@@ -145,18 +151,7 @@ def parse_date(value: CellValue) -> dt.date | ParseProblem:
     if isinstance(value, bool):
         return BAD_DATE
     if isinstance(value, int | float):
-        if isinstance(value, float) and not value.is_integer():
-            value = int(value)  # a date-time serial: the day part is the date
-        number = int(value)
-        if 1 <= number <= MAX_SERIAL:
-            if number == 60:
-                return BAD_DATE  # Excel's fictitious 1900-02-29
-            offset = number if number > 60 else number + 1
-            return EXCEL_EPOCH + dt.timedelta(days=offset)
-        match = _COMPACT.match(str(number))
-        if match:
-            return _make_date(int(match[1]), int(match[2]), int(match[3]))
-        return BAD_DATE
+        return _serial_date(value)
     if not isinstance(value, str):
         return BAD_DATE
     text = fold_width(value).strip()
@@ -168,6 +163,20 @@ def parse_date(value: CellValue) -> dt.date | ParseProblem:
         return AMBIGUOUS_DATE
     if text.isdigit() or _PLAIN_NUMBER.match(text):
         return parse_date(float(text))
+    return BAD_DATE
+
+
+def _serial_date(value: int | float) -> dt.date | ParseProblem:
+    """A numeric cell: an Excel serial day (a date-time serial's day part), or 20250301 typed as a number."""
+    number = int(value)
+    if 1 <= number <= MAX_SERIAL:
+        if number == 60:
+            return BAD_DATE  # Excel's fictitious 1900-02-29
+        offset = number if number > 60 else number + 1
+        return EXCEL_EPOCH + dt.timedelta(days=offset)
+    match = _COMPACT.match(str(number))
+    if match:
+        return _make_date(int(match[1]), int(match[2]), int(match[3]))
     return BAD_DATE
 
 

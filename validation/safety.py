@@ -148,15 +148,8 @@ def inspect_xlsx(data: bytes, *, name: str = "") -> None:
 def _inspect_xlsx(data: bytes, name: str) -> None:
     kind = sniff_container(data)
     where = WORKBOOK.where(name)
-    if kind == "ole":
-        raise _refuse_ole(data, name)
     if kind != "zip":
-        if not data:
-            raise BundleError("workbook-truncated", f"{where}是空文件（0 字节），请重新导出后再报送。")
-        raise BundleError(
-            "workbook-not-zip",
-            f"{where}不是 Excel .xlsx 工作簿（文件内容不是 xlsx 格式），请使用标准登记表模板填写后报送。",
-        )
+        raise _not_a_zip(data, kind, name)
     describe = _SheetNames(data, name)
     infos = check_directory(directory_entries(data, WORKBOOK, name), WORKBOOK, name, describe)
     by_name = {i.filename.lower(): i for i in infos}
@@ -188,6 +181,18 @@ def _inspect_xlsx(data: bytes, name: str) -> None:
             check_xml_prolog(data, info, WORKBOOK, name)
             if lower in strings:
                 check_shared_strings(data, info, WORKBOOK, name)
+
+
+def _not_a_zip(data: bytes, kind: str, name: str) -> BundleError:
+    """Why a workbook that is no zip container is refused: an old .xls (or encrypted) file, an empty one, or other."""
+    if kind == "ole":
+        return _refuse_ole(data, name)
+    if not data:
+        return BundleError("workbook-truncated", f"{WORKBOOK.where(name)}是空文件（0 字节），请重新导出后再报送。")
+    return BundleError(
+        "workbook-not-zip",
+        f"{WORKBOOK.where(name)}不是 Excel .xlsx 工作簿（文件内容不是 xlsx 格式），请使用标准登记表模板填写后报送。",
+    )
 
 
 _RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\s([^>]*)>")

@@ -124,8 +124,9 @@ TEMPLATE_VERSION = "2026.1"
 
 SUPPORTED_TEMPLATE_VERSIONS: frozenset[str] = frozenset({TEMPLATE_VERSION})
 
+# Filers cannot run the CLI: say in words where the standard workbook is (the portal's 首页 link).
 TEMPLATE_SOURCE_HINT = (
-    "请运行 `chanquan template --out 产权登记表.xlsx` 或向上级单位、市国资委索取当前版本的标准登记工作簿"
+    "当前版本的标准登记工作簿可登录产权登记门户网站，在首页点击“下载填报模板”获取，也可向上级单位或市国资委索取"
 )
 
 SHEET_GUIDE = "填表说明"

@@ -334,12 +334,20 @@ def write_template(path: Path | str, prefill: Registration | None = None) -> Non
     Path(path).write_bytes(template_bytes(prefill))
 
 
+NOT_PREFILLED = frozenset(spec.key for spec in REGISTRATION_FIELDS) - {"filer_org_code"}
+"""The 登记信息 sheet describes one filing (登记类型, 登记情形, 产权登记形式, 数据时点, 是否已办工商,
+经济行为日期, 批准文号), not the enterprise: the next filing is another act, so a prefill leaves these
+for the filer to state rather than carry last time's over unnoticed. Who fills the form stays."""
+
+
 def template_bytes(prefill: Registration | None = None) -> bytes:
     wb = build_template()
     if prefill is not None:
         from validation.model import INVESTOR_KEYS
 
-        values = {k: getattr(prefill, k) for k in FIELD_SPEC if getattr(prefill, k) is not None}
+        values = {
+            k: getattr(prefill, k) for k in FIELD_SPEC if k not in NOT_PREFILLED and getattr(prefill, k) is not None
+        }
         investors = [{k: getattr(i, k) for k in INVESTOR_KEYS} for i in prefill.investors]
         # The catalogue stays the template's: last time's file names are not attached to the new filing.
         _fill(wb, values, investors, None)

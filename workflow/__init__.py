@@ -1,7 +1,9 @@
 """workflow layer: units, accounts, who files for whom, the review state machine (docs/workflow.md)."""
 
 from workflow.accounts import AccountStore, AuthResult, PasswordPolicy, PasswordPolicyError, ScryptParams
-from workflow.config import WorkflowConfig
+from workflow.batch import Channel, SubmitRequest
+from workflow.config import RECEIPTS_FOLDER, WorkflowConfig
+from workflow.decisions import ReviewReply
 from workflow.machine import FilingState, FilingStatus, ReviewDecision
 from workflow.projections import all_projections
 from workflow.service import Workflow, WorkflowError
@@ -19,9 +21,11 @@ from workflow.views import (
 
 __all__ = [
     "HOLDINGS",
+    "RECEIPTS_FOLDER",
     "AccountStore",
     "ApprovedRegistration",
     "AuthResult",
+    "Channel",
     "DecisionOutcome",
     "FilingState",
     "FilingStatus",
@@ -33,8 +37,10 @@ __all__ = [
     "PasswordPolicyError",
     "QueueEntry",
     "ReviewDecision",
+    "ReviewReply",
     "ScryptParams",
     "SubmitOutcome",
+    "SubmitRequest",
     "Unit",
     "UnitError",
     "UnitImportError",

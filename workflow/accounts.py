@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledger import read_only_uri
+from workflow.events import AccountLocked, AccountPasswordChanged, AccountReset
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     locked_until TEXT,
     created_at TEXT NOT NULL,
     changed_at TEXT,
-    generation INTEGER NOT NULL DEFAULT 0  -- +1 on every password change or reset (ends web sessions)
+    generation INTEGER NOT NULL DEFAULT 0,  -- +1 on every password change or reset (ends web sessions)
+    last_login_at TEXT             -- the last successful login through any door (portal or SMTP AUTH)
 );
 CREATE TABLE IF NOT EXISTS failures (
     username TEXT NOT NULL,
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS failures (
 CREATE INDEX IF NOT EXISTS failures_by_user ON failures(username, at);
 """
 
-Notify = Callable[[str, str, dict[str, object]], None]  # (kind, username, extra fields)
+AccountFact = AccountLocked | AccountPasswordChanged | AccountReset
+Notify = Callable[[AccountFact], None]  # the fact to record in the ledger
 
 
 def normalize_username(text: str) -> str:
@@ -136,7 +139,7 @@ class AccountStore:
         lockout_failures: int = 5,
         lockout_window: timedelta = timedelta(minutes=15),
         is_known: Callable[[str], bool] = lambda _name: False,
-        notify: Notify = lambda _kind, _user, _extra: None,
+        notify: Notify = lambda _fact: None,
         scrypt: ScryptParams | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         read_only: bool = False,
@@ -169,9 +172,12 @@ class AccountStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
         columns = {str(row[1]) for row in self._conn.execute("PRAGMA table_info(accounts)")}
-        if "generation" not in columns:  # a file made before credential generations existed
+        # files made before credential generations, or before last logins, were kept
+        for column, ddl in (("generation", "INTEGER NOT NULL DEFAULT 0"), ("last_login_at", "TEXT")):
+            if column in columns:
+                continue
             try:
-                self._conn.execute("ALTER TABLE accounts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+                self._conn.execute(f"ALTER TABLE accounts ADD COLUMN {column} {ddl}")
             except sqlite3.OperationalError as exc:  # another process added it between the look and the change
                 if "duplicate column" not in str(exc):
                     raise
@@ -285,7 +291,9 @@ class AccountStore:
                 good = verify_password(password, password_hash)
             if good:
                 self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))
-                self._conn.execute("UPDATE accounts SET locked_until = NULL WHERE username = ?", (name,))
+                self._conn.execute(
+                    "UPDATE accounts SET locked_until = NULL, last_login_at = ? WHERE username = ?", (_iso(now), name)
+                )
                 return AuthResult(ok=True, username=name, must_change=bool(must_change))
             return self._record_failure(name, bool(must_change), now) or wrong
 
@@ -300,8 +308,8 @@ class AccountStore:
         until = now + self.lockout_window
         self._conn.execute("UPDATE accounts SET locked_until = ? WHERE username = ?", (_iso(until), name))
         self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))
-        log.warning("account.locked", extra={"username": name})
-        self.notify("account.locked", name, {"failures": int(count), "until": _iso(until)})
+        log.warning(AccountLocked.kind, extra={"username": name})
+        self.notify(AccountLocked(username=name, failures=int(count), until=_iso(until)))
         return AuthResult(
             ok=False,
             username=name,
@@ -337,8 +345,8 @@ class AccountStore:
                 (stored, _iso(self.clock()), name),
             )
             self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))
-        log.info("account.password_changed", extra={"username": name})
-        self.notify("account.password_changed", name, {})
+        log.info(AccountPasswordChanged.kind, extra={"username": name})
+        self.notify(AccountPasswordChanged(username=name))
 
     def reset(self, username: str) -> None:
         """Back to the initial rule: password = user name, must change, unlocked."""
@@ -353,5 +361,45 @@ class AccountStore:
                 (_iso(self.clock()), name),
             )
             self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))
-        log.info("account.reset", extra={"username": name})
-        self.notify("account.reset", name, {})
+        log.info(AccountReset.kind, extra={"username": name})
+        self.notify(AccountReset(username=name))
+
+    # -- what an administrator sees and may do ----------------------------------------------
+
+    def login_facts(self, username: str) -> dict[str, object] | None:
+        """The last successful login, the lock and the failures counting towards one (never a credential)."""
+        name = normalize_username(username)
+        row = self._conn.execute(
+            "SELECT last_login_at, locked_until, must_change, changed_at FROM accounts WHERE username = ?", (name,)
+        ).fetchone()
+        if row is None:
+            return None
+        since = _iso(self.clock() - self.lockout_window)
+        (failures,) = self._conn.execute(
+            "SELECT count(*) FROM failures WHERE username = ? AND at > ?", (name, since)
+        ).fetchone()
+        locked_until = row[1]
+        locked = locked_until is not None and datetime.fromisoformat(locked_until) > self.clock()
+        return {
+            "last_login_at": row[0],
+            "locked_until": locked_until if locked else None,
+            "locked": locked,
+            "must_change": bool(row[2]),
+            "changed_at": row[3],
+            "recent_failures": int(failures),
+        }
+
+    def unlock(self, username: str) -> bool:
+        """Ends a lockout now and forgets the failures counting towards the next; True when it was locked.
+
+        Only the caller records it (workflow.admin.unlock_account), so that the ledger names who unlocked.
+        """
+        name = normalize_username(username)
+        with self._lock:
+            row = self._conn.execute("SELECT locked_until FROM accounts WHERE username = ?", (name,)).fetchone()
+            was_locked = row is not None and row[0] is not None and datetime.fromisoformat(row[0]) > self.clock()
+            self._conn.execute("UPDATE accounts SET locked_until = NULL WHERE username = ?", (name,))
+            self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))
+        if was_locked:
+            log.info("account_unlocked", extra={"username": name})
+        return was_locked

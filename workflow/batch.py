@@ -12,24 +12,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from validation.bundle import Bundle
 from workflow.units import Unit, UnitsView
 
+if TYPE_CHECKING:  # checking pulls in the workbook reader, which the workflow itself never needs
+    from validation.check import CheckResult
+
+# The doors a filing (and a decision) comes through; recorded in filing.received and review.decided.
+Channel = Literal["dropbox", "smtp", "web"]
+CHANNELS: tuple[Channel, ...] = ("dropbox", "smtp", "web")
+
 
 @dataclass(frozen=True)
 class SubmitRequest:
-    """One filing to submit: what `Workflow.submit` takes as arguments."""
+    """One filing to submit: what `Workflow.submit` takes as arguments (intake builds it from its item)."""
 
     item_id: str
     filer: str
-    channel: str
-    reply_to: str
+    channel: Channel
+    reply_to: str  # where the answers go: a mail address, "" for the drop folder and the web
     bundle: Bundle
-    check_result: Any
-    original_name: str = ""  # the dropped bundle's or the mail's attachment names, as the filer gave them
-    message_id: str = ""  # the filer's mail, "" for the drop folder
+    check_result: CheckResult  # validation's own rules; submit adds the ledger-aware ones under its lock
+    original_name: str = ""  # the dropped bundle's, the mail's or the upload's file names, as the filer gave them
+    message_id: str = ""  # the filer's mail, "" for the drop folder and the web
 
 
 def rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# `<dropbox>/<ORGCODE>/回执/`: where the outbox writes what it answers a drop-folder filer, and
+# the one folder the drop-folder watcher never takes a bundle from (DESIGN.md, contract 3).
+# Declared here, below both intake and the outbox, so that the two cannot disagree.
+RECEIPTS_FOLDER = "回执"
+
 
 @dataclass(frozen=True)
 class WorkflowConfig:

@@ -54,10 +54,51 @@ class UnitContactsSet(EventBody):
 
 @event_kind("unit.designated")
 class UnitDesignated(EventBody):
-    """`filer` files centrally for the first-level enterprise's subordinates; "" ends it."""
+    """`filer` files centrally for the first-level enterprise's subordinates; "" ends it.
+
+    No longer recorded: who files changes only by an approved `designation.applied`. Ledgers that
+    hold it keep meaning what they meant (read as an approved "designated" mode without a reference).
+    """
 
     first_level: str
     filer: str
+
+
+@event_kind("designation.applied")
+class DesignationApplied(EventBody):
+    """A first-level enterprise asks SASAC to change who files its subordinates' registrations.
+
+    It changes nothing until `designation.approved`; `mode` is self (each unit files its own),
+    holder (产权持有单位填报) or designated (指定单位填报, `unit` files for all subordinates).
+    """
+
+    first_level: str
+    mode: str
+    unit: str = ""  # designated mode: the unit that files; "" otherwise
+    reason: str
+    by: str  # the account that recorded the application
+
+
+@event_kind("designation.approved")
+class DesignationApproved(EventBody):
+    """SASAC approved the pending application; from now on it decides who files (repeats its mode and unit)."""
+
+    first_level: str
+    mode: str
+    unit: str = ""
+    reference: str  # 批准文号
+    by: str
+    application_seq: int  # the `designation.applied` event it approves
+
+
+@event_kind("designation.rejected")
+class DesignationRejected(EventBody):
+    """SASAC rejected the pending application, with its opinion; who files stays as it was."""
+
+    first_level: str
+    opinion: str
+    by: str
+    application_seq: int
 
 
 @event_kind("account.created")
@@ -81,6 +122,14 @@ class AccountLocked(EventBody):
 @event_kind("account.reset")
 class AccountReset(EventBody):
     username: str
+
+
+@event_kind("account.unlocked")
+class AccountUnlocked(EventBody):
+    """An administrator ended a lockout before its time (the portal's admin pages); `by` is their account."""
+
+    username: str
+    by: str
 
 
 @event_kind("credentials.mail_requested")
@@ -144,7 +193,10 @@ class ReviewDecided(EventBody):
     reviewer: str
     decision: str  # 通过 | 退回
     opinion: str
-    mail_blob: str = ""
+    mail_blob: str = ""  # the reply mail; "" for a decision taken in the portal
+    # smtp (a reply mail) | web (the reviewing unit's account in the portal); decisions recorded before
+    # the portal were all mail replies, hence the default. `reviewer` is the mail address, or the account.
+    channel: str = "smtp"
 
 
 @event_kind("review.refused")
@@ -167,6 +219,9 @@ class ReviewRefused(EventBody):
     decided_by: str = ""  # already-decided: who decided the step,
     decided_at: str = ""  # when (ISO, UTC),
     decided: str = ""  # and what (通过 | 退回)
+    # smtp: a reply mail, answered by the outbox; web: the portal, which shows the reason on the page,
+    # so nothing is mailed (`sender` is then the account, never a mail address)
+    channel: str = "smtp"
 
 
 @event_kind("filing.returned")

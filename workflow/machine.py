@@ -1,6 +1,6 @@
 """The review state machine as pure functions over events.
 
-`apply(state, kind, payload, at)` folds one event into a filing's state; the projection
+`apply(state, body, at)` folds one event (its typed body) into a filing's state; the projection
 and the live decision path both use it, so what a replay rebuilds is exactly what the
 service acted on. `check_decision` says whether a reviewer's reply may be applied to the
 current state, and why not; it decides nothing by itself and touches no storage.
@@ -11,9 +11,22 @@ approved → issued; withdrawn from received, in_review or returned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
+
+from ledger.events import EventBody
+from workflow.events import (
+    FilingApproved,
+    FilingInvalid,
+    FilingReceived,
+    FilingReturned,
+    FilingWithdrawn,
+    ReviewDecided,
+    ReviewRequested,
+)
+from workflow.foreign_kinds import DOCUMENT_ISSUED, IssuedDocument
 
 
 class FilingStatus(StrEnum):
@@ -98,76 +111,115 @@ class FilingState:
 _STATE_FIELDS = tuple(f.name for f in fields(FilingState))
 
 
-def apply(state: FilingState | None, kind: str, payload: dict[str, Any], at: str) -> FilingState | None:
-    """The filing's state after one event; events of other kinds leave it unchanged."""
-    if kind == "filing.received":
-        registration = payload.get("registration")
-        if state is None or payload["round"] == 1:
-            return FilingState(
-                filing_id=payload["filing_id"],
-                unit=payload["unit"],
-                filer=payload["filer"],
-                period=payload["period"],
-                round=payload["round"],
-                status=FilingStatus.RECEIVED,
-                channel=payload["channel"],
-                reply_to=payload["reply_to"],
-                received_at=at,
-                updated_at=at,
-                registration=registration,
-                workbook_blob=payload["workbook_blob"],
-            )
-        state.round = payload["round"]
-        state.status = FilingStatus.RECEIVED
-        state.filer = payload["filer"]
-        state.period = payload["period"] or state.period
-        state.channel = payload["channel"]
-        state.reply_to = payload["reply_to"]
-        state.registration = registration
-        state.workbook_blob = payload["workbook_blob"]
-        state.level, state.review_unit, state.reviewers = 0, "", []
-        state.updated_at = at
-        return state
-    if state is None:
-        return None
-    if kind == "filing.invalid":
-        state.status = FilingStatus.INVALID
-    elif kind == "review.requested":
-        if payload.get("reason") == "reviewers_added" and state.level == payload["level"]:
-            state.reviewers = state.reviewers + [r for r in payload["reviewers"] if r not in state.reviewers]
-        else:
-            state.reviewers = list(payload["reviewers"])
-        state.status = FilingStatus.IN_REVIEW
-        state.level = payload["level"]
-        state.review_unit = payload["unit"]
-    elif kind == "review.decided":
-        state.decisions.append(
-            Decision(
-                round=payload["round"],
-                level=payload["level"],
-                unit=payload["unit"],
-                reviewer=payload["reviewer"],
-                decision=payload["decision"],
-                opinion=payload["opinion"],
-                at=at,
-            )
+# How each kind after `filing.received` changes an existing state: (state, body of the key's class, at).
+Fold = Callable[[FilingState, Any, str], None]
+
+
+def _received(state: FilingState | None, body: FilingReceived, at: str) -> FilingState:
+    """Round 1 starts the state; a later round restarts the review on the resubmitted workbook."""
+    if state is None or body.round == 1:
+        return FilingState(
+            filing_id=body.filing_id,
+            unit=body.unit,
+            filer=body.filer,
+            period=body.period,
+            round=body.round,
+            status=FilingStatus.RECEIVED,
+            channel=body.channel,
+            reply_to=body.reply_to,
+            received_at=at,
+            updated_at=at,
+            registration=body.registration,
+            workbook_blob=body.workbook_blob,
         )
-    elif kind == "filing.returned":
-        state.status = FilingStatus.RETURNED
-        state.review_unit, state.reviewers = "", []
-    elif kind == "filing.approved":
-        state.status = FilingStatus.APPROVED
-        state.review_unit, state.reviewers = "", []
-    elif kind == "filing.withdrawn":
-        state.status = FilingStatus.WITHDRAWN
-        state.review_unit, state.reviewers = "", []
-    elif kind == "document.issued":
-        state.status = FilingStatus.ISSUED
-        state.documents.append(
-            {k: payload.get(k) for k in ("doc_type", "template", "cert_no", "pdf_blob", "reissue_of")} | {"at": at}
-        )
+    state.round = body.round
+    state.status = FilingStatus.RECEIVED
+    state.filer = body.filer
+    state.period = body.period or state.period
+    state.channel = body.channel
+    state.reply_to = body.reply_to
+    state.registration = body.registration
+    state.workbook_blob = body.workbook_blob
+    state.level, state.review_unit, state.reviewers = 0, "", []
+    state.updated_at = at
+    return state
+
+
+def _invalid(state: FilingState, body: FilingInvalid, at: str) -> None:
+    state.status = FilingStatus.INVALID
+
+
+def _requested(state: FilingState, body: ReviewRequested, at: str) -> None:
+    if body.reason == "reviewers_added" and state.level == body.level:
+        # the same step, more reviewers asked: they join those already asked
+        state.reviewers = state.reviewers + [r for r in body.reviewers if r not in state.reviewers]
     else:
+        state.reviewers = list(body.reviewers)
+        state.level = body.level
+    state.status = FilingStatus.IN_REVIEW
+    state.review_unit = body.unit
+
+
+def _decided(state: FilingState, body: ReviewDecided, at: str) -> None:
+    decision = Decision(
+        round=body.round,
+        level=body.level,
+        unit=body.unit,
+        reviewer=body.reviewer,
+        decision=body.decision,
+        opinion=body.opinion,
+        at=at,
+    )
+    state.decisions.append(decision)
+
+
+def _closed_step(status: FilingStatus) -> Fold:
+    """A fold ending the current step with `status`: nobody is asked any more."""
+
+    def fold(state: FilingState, body: EventBody, at: str) -> None:
+        state.status = status
+        state.review_unit, state.reviewers = "", []
+
+    return fold
+
+
+def _issued(state: FilingState, body: EventBody, at: str) -> None:
+    issued = cast(IssuedDocument, body)  # FOREIGN_FOLDS holds it under document.issued only
+    state.status = FilingStatus.ISSUED
+    state.documents.append(
+        {
+            "doc_type": issued.doc_type,
+            "template": issued.template,
+            "cert_no": issued.cert_no,
+            "pdf_blob": issued.pdf_blob,
+            "reissue_of": issued.reissue_of,
+            "at": at,
+        }
+    )
+
+
+FOLDS: dict[type[EventBody], Fold] = {
+    FilingInvalid: _invalid,
+    ReviewRequested: _requested,
+    ReviewDecided: _decided,
+    FilingReturned: _closed_step(FilingStatus.RETURNED),
+    FilingApproved: _closed_step(FilingStatus.APPROVED),
+    FilingWithdrawn: _closed_step(FilingStatus.WITHDRAWN),
+}
+# kinds workflow may not import the class of (workflow/foreign_kinds.py), by kind
+FOREIGN_FOLDS: dict[str, Fold] = {DOCUMENT_ISSUED: _issued}
+
+
+def apply(state: FilingState | None, body: EventBody, at: str) -> FilingState | None:
+    """The filing's state after one event; events of other kinds leave it unchanged.
+
+    `filing.received` is the one kind that may start a state, so it comes before the table of folds."""
+    if isinstance(body, FilingReceived):
+        return _received(state, body, at)
+    fold = FOLDS.get(type(body)) or FOREIGN_FOLDS.get(body.kind)
+    if state is None or fold is None:
         return state
+    fold(state, body, at)
     state.updated_at = at
     return state
 
@@ -194,6 +246,36 @@ class Refusal:
     earlier: Decision | None = None  # already-decided: the decision taken on that step
 
 
+def check_step(state: FilingState, *, round_no: int, level: int, attempt: str = "回复") -> Refusal | None:
+    """None when (round, level) is the filing's current step; else why a decision on it is refused.
+
+    `attempt` names what is refused in the Chinese reason: a mail 回复, or an 操作 in the portal.
+    """
+    if state.status == FilingStatus.IN_REVIEW and state.round == round_no and state.level == level:
+        return None
+    earlier = state.decision_for(round_no, level)
+    if earlier is not None:
+        when = earlier.at.replace("T", " ").replace("+00:00", " UTC")
+        return Refusal(
+            f"该审核环节已由 {earlier.reviewer} 于 {when} 作出决定（{earlier.decision}），本次{attempt}不予处理。",
+            RefusalCode.ALREADY_DECIDED,
+            earlier,
+        )
+    if state.status in (FilingStatus.WITHDRAWN,):
+        return Refusal(f"申报 {state.filing_id} 已撤回，无需审核。", RefusalCode.WITHDRAWN)
+    return Refusal(
+        f"该审核环节（第 {round_no} 轮第 {level} 级）已不是申报 {state.filing_id} 的当前环节，本次{attempt}不予处理。",
+        RefusalCode.STALE_ROUND,
+    )
+
+
+def check_opinion(decision: ReviewDecision, opinion: str) -> Refusal | None:
+    """A 退回 must say why: the filer has to know what to change."""
+    if decision == ReviewDecision.RETURN and not opinion.strip():
+        return Refusal("退回时必须填写审核意见，请在“退回”之后写明退回原因。", RefusalCode.MISSING_OPINION)
+    return None
+
+
 def check_decision(
     state: FilingState,
     *,
@@ -206,24 +288,9 @@ def check_decision(
     opinion: str,
 ) -> Refusal | None:
     """None when this reply decides the current step; otherwise the refusal to record."""
-    current = state.status == FilingStatus.IN_REVIEW and state.round == round_no and state.level == level
-    if not current:
-        earlier = state.decision_for(round_no, level)
-        if earlier is not None:
-            when = earlier.at.replace("T", " ").replace("+00:00", " UTC")
-            return Refusal(
-                f"该审核环节已由 {earlier.reviewer} 于 {when} 作出决定（{earlier.decision}），本次回复不予处理。",
-                RefusalCode.ALREADY_DECIDED,
-                earlier,
-            )
-        if state.status in (FilingStatus.WITHDRAWN,):
-            return Refusal(f"申报 {state.filing_id} 已撤回，无需审核。", RefusalCode.WITHDRAWN)
-        return Refusal(
-            f"该审核环节（第 {round_no} 轮第 {level} 级）已不是申报 {state.filing_id} 的当前环节，本次回复不予处理。",
-            RefusalCode.STALE_ROUND,
-        )
+    refusal = check_step(state, round_no=round_no, level=level)
+    if refusal is not None:
+        return refusal
     if sender not in unit_reviewers:
         return Refusal(f"发件人 {sender} 不是{unit_name}的审核人，本次回复不予处理。", RefusalCode.NOT_REVIEWER)
-    if decision == ReviewDecision.RETURN and not opinion.strip():
-        return Refusal("退回时必须填写审核意见，请在“退回”之后写明退回原因。", RefusalCode.MISSING_OPINION)
-    return None
+    return check_opinion(decision, opinion)

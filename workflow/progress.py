@@ -7,7 +7,9 @@ in review, returned — and "not yet filed" when it has none, or only invalid or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
+from typing import IO
 
 from workflow.machine import FilingStatus
 from workflow.queries import Queries
@@ -52,7 +54,14 @@ def progress(units: UnitsView, queries: Queries, period: str | None = None) -> l
     return out
 
 
-def write_progress_workbook(path: Path, reports: list[FirstLevelProgress], title: str) -> None:
+def progress_workbook_bytes(reports: list[FirstLevelProgress], title: str) -> bytes:
+    """The same workbook as `write_progress_workbook`, in memory (the portal's download)."""
+    out = BytesIO()
+    write_progress_workbook(out, reports, title)
+    return out.getvalue()
+
+
+def write_progress_workbook(path: Path | IO[bytes], reports: list[FirstLevelProgress], title: str) -> None:
     """Summary sheet with a stacked bar chart, and a sheet listing every unit not yet filed."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference

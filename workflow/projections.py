@@ -1,5 +1,8 @@
 """Workflow's projections: derived tables in the ledger database, rebuilt from events.
 
+Here the filings projection and the list of all; the unit tree, designations and accounts are
+in workflow/unit_projections.py. Every projection reacts through a table keyed by event class.
+
 Each `apply` runs inside the transaction that appends the event, so the tables never
 disagree with the log; `chanquan ledger rebuild` replays them from nothing and compares.
 Rows hold only what the events say (times are event times), so a rebuild is identical.
@@ -10,143 +13,36 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.events import StoredEvent
+from ledger.events import EventBody, StoredEvent
 from workflow import machine
-from workflow.machine import FilingStatus
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
-
-
-def _ts(event: StoredEvent) -> str:
-    return event.ts.isoformat(timespec="seconds")
-
-
-class UnitsProjection:
-    """`wf_units`: the enterprise tree as it stands."""
-
-    name = "workflow.units"
-    tables = ["wf_units"]  # noqa: RUF012
-    ddl = [  # noqa: RUF012
-        "CREATE TABLE IF NOT EXISTS wf_units ("
-        " code TEXT PRIMARY KEY, name TEXT NOT NULL, level INTEGER NOT NULL, parent TEXT NOT NULL,"
-        " overseas INTEGER NOT NULL, holding TEXT NOT NULL, filer_emails TEXT NOT NULL,"
-        " reviewer_emails TEXT NOT NULL, username TEXT NOT NULL, designated_filer TEXT NOT NULL DEFAULT '',"
-        " added_seq INTEGER NOT NULL, changed_seq INTEGER NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS wf_units_parent ON wf_units(parent)",
-    ]
-
-    kinds = frozenset({"unit.added", "unit.updated", "unit.contacts_set", "unit.designated", "unit.moved"})
-
-    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
-        if event.kind not in self.kinds:
-            return  # every append passes through every projection: no payload parse for the others
-        p = event.payload
-        if event.kind == "unit.added":
-            conn.execute(
-                "INSERT OR REPLACE INTO wf_units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
-                (
-                    p["code"],
-                    p["name"],
-                    p["level"],
-                    p["parent"],
-                    int(p["overseas"]),
-                    p["holding"],
-                    _dumps(p["filer_emails"]),
-                    _dumps(p["reviewer_emails"]),
-                    p["username"],
-                    event.seq,
-                    event.seq,
-                ),
-            )
-        elif event.kind == "unit.updated":
-            conn.execute(
-                "UPDATE wf_units SET name = ?, holding = ?, overseas = ?, changed_seq = ? WHERE code = ?",
-                (p["name"], p["holding"], int(p["overseas"]), event.seq, p["code"]),
-            )
-        elif event.kind == "unit.contacts_set":
-            conn.execute(
-                "UPDATE wf_units SET filer_emails = ?, reviewer_emails = ?, changed_seq = ? WHERE code = ?",
-                (_dumps(p["filer_emails"]), _dumps(p["reviewer_emails"]), event.seq, p["code"]),
-            )
-        elif event.kind == "unit.designated":
-            conn.execute(
-                "UPDATE wf_units SET designated_filer = ?, changed_seq = ? WHERE code = ?",
-                (p["filer"], event.seq, p["first_level"]),
-            )
-        elif event.kind == "unit.moved":
-            row = conn.execute("SELECT level FROM wf_units WHERE code = ?", (p["code"],)).fetchone()
-            if row is None:
-                return
-            delta = int(p["new_level"]) - int(row[0])
-            conn.execute(
-                "WITH RECURSIVE sub(code) AS"
-                " (SELECT ? UNION SELECT u.code FROM wf_units u JOIN sub ON u.parent = sub.code)"
-                " UPDATE wf_units SET level = level + ?, changed_seq = ? WHERE code IN (SELECT code FROM sub)",
-                (p["code"], delta, event.seq),
-            )
-            conn.execute("UPDATE wf_units SET parent = ? WHERE code = ?", (p["new_parent"], p["code"]))
-
-
-class AccountsProjection:
-    """`wf_accounts`: public facts about accounts (never a credential)."""
-
-    name = "workflow.accounts"
-    tables = ["wf_accounts"]  # noqa: RUF012
-    ddl = [  # noqa: RUF012
-        "CREATE TABLE IF NOT EXISTS wf_accounts ("
-        " username TEXT PRIMARY KEY, unit TEXT NOT NULL, created_at TEXT NOT NULL,"
-        " must_change INTEGER NOT NULL, password_changed_at TEXT, locked_at TEXT, locked_until TEXT, reset_at TEXT)",
-    ]
-
-    kinds = frozenset({"account.created", "account.password_changed", "account.locked", "account.reset"})
-
-    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
-        if event.kind not in self.kinds:
-            return  # every append passes through every projection: no payload parse for the others
-        p = event.payload
-        at = _ts(event)
-        if event.kind == "account.created":
-            conn.execute(
-                "INSERT OR IGNORE INTO wf_accounts(username, unit, created_at, must_change) VALUES (?, ?, ?, 1)",
-                (p["username"], p["unit"], at),
-            )
-        elif event.kind == "account.password_changed":
-            conn.execute(
-                "UPDATE wf_accounts SET must_change = 0, password_changed_at = ?, locked_until = NULL"
-                " WHERE username = ?",
-                (at, p["username"]),
-            )
-        elif event.kind == "account.locked":
-            conn.execute(
-                "UPDATE wf_accounts SET locked_at = ?, locked_until = ? WHERE username = ?",
-                (at, p["until"], p["username"]),
-            )
-        elif event.kind == "account.reset":
-            conn.execute(
-                "UPDATE wf_accounts SET must_change = 1, reset_at = ?, locked_until = NULL WHERE username = ?",
-                (at, p["username"]),
-            )
-
-
-FILING_KINDS = frozenset(
-    {
-        "filing.received",
-        "filing.invalid",
-        "review.requested",
-        "review.decided",
-        "filing.returned",
-        "filing.approved",
-        "filing.withdrawn",
-        "document.issued",
-    }
+from workflow.events import (
+    FilingApproved,
+    FilingInvalid,
+    FilingReceived,
+    FilingReturned,
+    FilingWithdrawn,
+    ReviewDecided,
+    ReviewRequested,
 )
+from workflow.foreign_kinds import DOCUMENT_ISSUED
+from workflow.machine import FilingStatus
+from workflow.unit_projections import AccountsProjection, UnitsProjection, dumps, event_time
+
+FILING_EVENTS: tuple[type[EventBody], ...] = (
+    FilingReceived,
+    FilingInvalid,
+    ReviewRequested,
+    ReviewDecided,
+    FilingReturned,
+    FilingApproved,
+    FilingWithdrawn,
+)
+# document.issued too: documents/ declares it, out of workflow's reach (workflow/foreign_kinds.py)
+FILING_KINDS = frozenset({*(cls.kind for cls in FILING_EVENTS), DOCUMENT_ISSUED})
 
 
 def load_filing(conn: sqlite3.Connection, filing_id: str) -> machine.FilingState | None:
@@ -157,17 +53,17 @@ def load_filing(conn: sqlite3.Connection, filing_id: str) -> machine.FilingState
 # Stands in for the registration while the rest of a state is serialized; its text is then
 # replaced by the registration's own (random, so no opinion or name can contain it).
 _PLACEHOLDER = f"registration-{secrets.token_hex(16)}"
-_PLACEHOLDER_JSON = _dumps(_PLACEHOLDER)
+_PLACEHOLDER_JSON = dumps(_PLACEHOLDER)
 
 
 def state_text(state: machine.FilingState, registration_text: str | None) -> str:
-    """`_dumps(state.to_json())`, reusing the registration's JSON when it is already known
+    """`dumps(state.to_json())`, reusing the registration's JSON when it is already known
     (the registration is most of a state, and it does not change after the filing is received)."""
     body = state.to_json()
     if registration_text is None or state.registration is None:
-        return _dumps(body)
+        return dumps(body)
     body["registration"] = _PLACEHOLDER
-    return _dumps(body).replace(_PLACEHOLDER_JSON, registration_text, 1)
+    return dumps(body).replace(_PLACEHOLDER_JSON, registration_text, 1)
 
 
 @dataclass
@@ -243,24 +139,34 @@ class FilingsProjection:
     def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
         if event.kind not in FILING_KINDS:
             return
-        p = event.payload
-        filing_id = str(p.get("filing_id", event.subject))
-        at = _ts(event)
+        body = event.body
+        filing_id = str(getattr(body, "filing_id", event.subject))
+        at = event_time(event)
+        written = self._fold(conn, filing_id, body, at)
+        if written is None:
+            return
+        _queue_row(conn, event, body, written.state, at)
+        rows = FILING_ROWS.get(type(body))
+        if rows is not None:
+            rows(conn, event, body, written, at)
+
+    def _fold(self, conn: sqlite3.Connection, filing_id: str, body: EventBody, at: str) -> _Written | None:
+        """Fold the event into the filing's stored state and write it back; None if it has no filing."""
         row = conn.execute("SELECT state FROM wf_filings WHERE filing_id = ?", (filing_id,)).fetchone()
         written = None if row is None else self._states.take(filing_id, row[0])
         if written is not None:
             before: machine.FilingState | None = written.state
         else:
             before = None if row is None else machine.FilingState.from_json(json.loads(row[0]))
-        state = machine.apply(before, event.kind, p, at)
+        state = machine.apply(before, body, at)
         if state is None:
-            return
+            return None
         registration_text = None
         if state.registration is not None:
             if written is not None and written.registration is state.registration:
                 registration_text = written.registration_text
             else:
-                registration_text = _dumps(state.registration)
+                registration_text = dumps(state.registration)
         text = state_text(state, registration_text)
         conn.execute(
             "INSERT OR REPLACE INTO wf_filings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -279,50 +185,66 @@ class FilingsProjection:
                 text,
             ),
         )
-        self._states.put(state.filing_id, _Written(text, state, state.registration, registration_text))
-        if event.kind == "filing.received":
-            conn.execute("INSERT OR IGNORE INTO wf_items VALUES (?, ?, ?)", (p["item_id"], filing_id, p["round"]))
-        elif event.kind == "review.decided":
-            conn.execute(
-                "INSERT OR REPLACE INTO wf_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.seq,
-                    filing_id,
-                    p["round"],
-                    p["level"],
-                    p["unit"],
-                    p["reviewer"],
-                    p["decision"],
-                    p["opinion"],
-                    at,
-                ),
-            )
-        if state.status == FilingStatus.IN_REVIEW:
-            if event.kind == "review.requested" and p.get("reason") != "reviewers_added":
-                conn.execute(
-                    "INSERT OR REPLACE INTO wf_queue VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (filing_id, state.round, state.level, state.review_unit, _dumps(state.reviewers), at, event.seq),
-                )
-            else:  # same step, more reviewers asked: the step keeps waiting since its request
-                conn.execute(
-                    "UPDATE wf_queue SET reviewers = ? WHERE filing_id = ?", (_dumps(state.reviewers), filing_id)
-                )
-        else:
-            conn.execute("DELETE FROM wf_queue WHERE filing_id = ?", (filing_id,))
-        if event.kind == "filing.approved" and state.registration is not None:
-            conn.execute(
-                "INSERT OR REPLACE INTO wf_registrations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    filing_id,
-                    state.unit,
-                    state.period,
-                    state.round,
-                    event.seq,
-                    at,
-                    str(state.registration.get("ent_name") or ""),
-                    registration_text,
-                ),
-            )
+        now = _Written(text, state, state.registration, registration_text)
+        self._states.put(state.filing_id, now)
+        return now
+
+
+def _queue_row(
+    conn: sqlite3.Connection, event: StoredEvent, body: EventBody, state: machine.FilingState, at: str
+) -> None:
+    """A filing is in `wf_queue` exactly while a step of it waits for a decision."""
+    if state.status != FilingStatus.IN_REVIEW:
+        conn.execute("DELETE FROM wf_queue WHERE filing_id = ?", (state.filing_id,))
+    elif isinstance(body, ReviewRequested) and body.reason != "reviewers_added":
+        conn.execute(
+            "INSERT OR REPLACE INTO wf_queue VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (state.filing_id, state.round, state.level, state.review_unit, dumps(state.reviewers), at, event.seq),
+        )
+    else:  # same step, more reviewers asked: the step keeps waiting since its request
+        conn.execute("UPDATE wf_queue SET reviewers = ? WHERE filing_id = ?", (dumps(state.reviewers), state.filing_id))
+
+
+def _item_row(conn: sqlite3.Connection, event: StoredEvent, body: FilingReceived, written: _Written, at: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO wf_items VALUES (?, ?, ?)", (body.item_id, body.filing_id, body.round))
+
+
+def _review_row(conn: sqlite3.Connection, event: StoredEvent, body: ReviewDecided, written: _Written, at: str) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO wf_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (event.seq, body.filing_id, body.round, body.level, body.unit, body.reviewer, body.decision, body.opinion, at),
+    )
+
+
+def _registration_row(
+    conn: sqlite3.Connection, event: StoredEvent, body: FilingApproved, written: _Written, at: str
+) -> None:
+    state = written.state
+    if state.registration is None:
+        return
+    conn.execute(
+        "INSERT OR REPLACE INTO wf_registrations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            body.filing_id,
+            state.unit,
+            state.period,
+            state.round,
+            event.seq,
+            at,
+            str(state.registration.get("ent_name") or ""),
+            written.registration_text,
+        ),
+    )
+
+
+# The filings projection's rows besides the state and the queue, by kind:
+# (connection, the event, its body of the key's class, the state as just written, event time).
+RowWriter = Callable[[sqlite3.Connection, StoredEvent, Any, _Written, str], None]
+FILING_ROWS: dict[type[EventBody], RowWriter] = {
+    FilingReceived: _item_row,
+    ReviewDecided: _review_row,
+    FilingApproved: _registration_row,
+}
 
 
 def _filing_year(filing_id: str) -> int:

@@ -6,8 +6,19 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from ledger import Ledger, StoredEvent
+from ledger import EventBody, Ledger, StoredEvent, UnknownKindError
 from validation.model import Registration
+from workflow.events import (
+    FilingApproved,
+    FilingInvalid,
+    FilingReceived,
+    FilingReturned,
+    FilingWithdrawn,
+    ReviewDecided,
+    ReviewRefused,
+    ReviewRequested,
+)
+from workflow.foreign_kinds import DOCUMENT_ISSUED, REVIEW_UNCLEAR, issued_document
 from workflow.machine import ReviewDecision
 from workflow.projections import load_filing
 from workflow.units import UnitsView
@@ -23,16 +34,16 @@ from workflow.views import (
 )
 
 _KIND_ZH = {
-    "filing.received": "收到申报",
-    "filing.invalid": "校验未通过",
-    "review.requested": "提交审核",
-    "review.decided": "审核决定",
-    "review.refused": "拒绝受理的审核回复",
-    "review.unclear": "无法识别的审核回复",
-    "filing.returned": "退回填报单位",
-    "filing.approved": "市国资委审核通过",
-    "filing.withdrawn": "撤回",
-    "document.issued": "出具登记表/登记证",
+    FilingReceived.kind: "收到申报",
+    FilingInvalid.kind: "校验未通过",
+    ReviewRequested.kind: "提交审核",
+    ReviewDecided.kind: "审核决定",
+    ReviewRefused.kind: "拒绝受理的审核回复",
+    REVIEW_UNCLEAR: "无法识别的审核回复",
+    FilingReturned.kind: "退回填报单位",
+    FilingApproved.kind: "市国资委审核通过",
+    FilingWithdrawn.kind: "撤回",
+    DOCUMENT_ISSUED: "出具登记表/登记证",
 }
 
 
@@ -161,6 +172,14 @@ class Queries:
             )
         return out
 
+    def approval(self, filing_id: str, round_no: int) -> StoredEvent | None:
+        """The `filing.approved` event of that round of the filing, if it was approved (what a document
+        prints its verification code and date from)."""
+        for event in self.ledger.events(subject=filing_id, kind=FilingApproved.kind):
+            if event.body_as(FilingApproved).round == round_no:
+                return event
+        return None
+
     def account_facts(self, username: str) -> dict[str, Any] | None:
         """Public facts of an account from the `wf_accounts` projection (never a credential)."""
         with self.ledger.reader() as conn:
@@ -176,7 +195,7 @@ class Queries:
 
     def review_history(self, filing_id: str) -> list[HistoryEntry]:
         """Every event of the filing in order, with opinions, reviewers and times."""
-        return [_history_entry(event) for event in self.ledger.events(subject=filing_id.strip().upper())]
+        return [_history_entry(event, _body(event)) for event in self.ledger.events(subject=filing_id.strip().upper())]
 
     def _record(self, filing_id: str, current_round: int) -> tuple[list[HistoryEntry], list[FilingFile], list[Any]]:
         """History, files and the current round's findings from one read of the filing's events."""
@@ -184,12 +203,13 @@ class Queries:
         files: list[FilingFile] = []
         findings: list[Any] = []
         for event in self.ledger.events(subject=filing_id):
-            history.append(_history_entry(event))
-            files.extend(_files_of(event))
-            if event.kind == "filing.received":
+            body = _body(event)
+            history.append(_history_entry(event, body))
+            files.extend(_files_of(event, body))
+            if isinstance(body, FilingReceived):
                 findings = []
-            elif event.kind == "filing.invalid" and event.payload.get("round") == current_round:
-                findings = list(event.payload.get("findings", []))
+            elif isinstance(body, FilingInvalid) and body.round == current_round:
+                findings = list(body.findings)
         return history, files, findings
 
     # -- the portal's lists (each one indexed query over the projections) -------------------
@@ -312,67 +332,95 @@ def _addresses(text: str) -> list[str]:
     return list(_address_tuple(text))
 
 
-def _history_entry(event: StoredEvent) -> HistoryEntry:
-    p = event.payload
+def _body(event: StoredEvent) -> EventBody | None:
+    """The typed body; None for a kind this code no longer declares (an old ledger stays listable)."""
+    try:
+        return event.body
+    except UnknownKindError:
+        return None
+
+
+def _history_entry(event: StoredEvent, body: EventBody | None) -> HistoryEntry:
+    """One line of a filing's history: round, level, unit, decision and opinion where the kind has them."""
+    round_no = level = 0
+    unit = decision = opinion = ""
+    match body:
+        case FilingReceived() | FilingApproved():
+            round_no, unit = body.round, body.unit
+        case FilingInvalid():
+            round_no = body.round
+        case ReviewRequested():
+            round_no, level, unit = body.round, body.level, body.unit
+        case ReviewDecided():
+            round_no, level, unit, decision, opinion = body.round, body.level, body.unit, body.decision, body.opinion
+        case FilingReturned():
+            round_no, level, unit, opinion = body.round, body.level, body.by, body.opinion
+        case FilingWithdrawn():
+            round_no, unit = body.round, body.by
+        case ReviewRefused():
+            decision = body.decision  # what the refused reply asked for
+        case EventBody():
+            issued = issued_document(body)
+            if issued is not None:
+                round_no, unit = issued.round, issued.unit
     return HistoryEntry(
         seq=event.seq,
         at=event.ts.isoformat(timespec="seconds"),
         kind=event.kind,
         actor=event.actor,
-        round=int(p.get("round", 0) or 0),
-        level=int(p.get("level", 0) or 0),
-        unit=str(p.get("unit", p.get("by", "")) or ""),
-        decision=str(p.get("decision", "")),
-        opinion=str(p.get("opinion", "")),
-        text_zh=_describe(event.kind, p),
+        round=round_no,
+        level=level,
+        unit=unit,
+        decision=decision,
+        opinion=opinion,
+        text_zh=_describe(event.kind, body),
     )
 
 
-def _files_of(event: StoredEvent) -> list[FilingFile]:
+def _files_of(event: StoredEvent, body: EventBody | None) -> list[FilingFile]:
     """The files one event of a filing names (a reviewer's reply mail is not one of the filing's files)."""
-    p = event.payload
     at = event.ts.isoformat(timespec="seconds")
-    round_no = int(p.get("round", 0) or 0)
-    if event.kind == "filing.received":
-        workbook_name = str(p.get("workbook_name") or "")
-        out = [
-            FilingFile(
-                "workbook", str(p["workbook_blob"]), round_no, at, f"登记表工作簿（第 {round_no} 轮）", 0, workbook_name
-            )
-        ]
-        names = [str(name) for name in p.get("attachment_names") or []]
-        for number, blob in enumerate(p.get("attachment_blobs", []), start=1):
+    if isinstance(body, FilingReceived):
+        round_no = body.round
+        label = f"登记表工作簿（第 {round_no} 轮）"
+        out = [FilingFile("workbook", body.workbook_blob, round_no, at, label, 0, body.workbook_name)]
+        names = body.attachment_names
+        for number, blob in enumerate(body.attachment_blobs, start=1):
             name = names[number - 1] if number <= len(names) else ""
             label = f"附件 {number}（第 {round_no} 轮）"
-            out.append(FilingFile("attachment", str(blob), round_no, at, label, number, name))
+            out.append(FilingFile("attachment", blob, round_no, at, label, number, name))
         return out
-    if event.kind == "filing.invalid" and p.get("annotated_blob"):
-        label = f"校验批注工作簿（第 {round_no} 轮）"
-        return [FilingFile("annotated", str(p["annotated_blob"]), round_no, at, label)]
-    if event.kind == "document.issued" and p.get("pdf_blob"):
-        label = f"{p.get('doc_type', '')} {p.get('cert_no', '')}".strip() or "登记文书"
-        return [FilingFile("document", str(p["pdf_blob"]), round_no, at, label)]
+    if isinstance(body, FilingInvalid) and body.annotated_blob:
+        label = f"校验批注工作簿（第 {body.round} 轮）"
+        return [FilingFile("annotated", body.annotated_blob, body.round, at, label)]
+    issued = None if body is None else issued_document(body)
+    if issued is not None and issued.pdf_blob:
+        label = f"{issued.doc_type} {issued.cert_no}".strip() or "登记文书"
+        return [FilingFile("document", issued.pdf_blob, issued.round, at, label)]
     return []
 
 
-def _describe(kind: str, p: dict[str, Any]) -> str:
+def _describe(kind: str, body: EventBody | None) -> str:
     label = _KIND_ZH.get(kind, kind)
-    if kind == "filing.received":
-        return f"{label}（第 {p.get('round')} 轮，填报单位 {p.get('filer')}，渠道 {p.get('channel')}）"
-    if kind == "filing.invalid":
-        return f"{label}：{len(p.get('findings', []))} 项问题"
-    if kind == "review.requested":
-        who = "、".join(p.get("reviewers", [])) or "（该单位尚未设置审核人）"
-        return f"{label}：第 {p.get('level')} 级审核单位 {p.get('unit')}，审核人 {who}"
-    if kind == "review.decided":
-        verdict = "通过" if p.get("decision") == ReviewDecision.APPROVE.value else "退回"
-        return f"{label}：{p.get('reviewer')} {verdict}，意见：{p.get('opinion') or '（无）'}"
-    if kind == "review.refused":
-        return f"{label}：{p.get('sender')}，原因：{p.get('reason')}"
-    if kind == "filing.returned":
-        return f"{label}：由 {p.get('by')} 退回，意见：{p.get('opinion')}"
-    if kind == "filing.withdrawn":
-        return f"{label}：{p.get('reason') or ''}"
-    if kind == "document.issued":
-        return f"{label}：{p.get('doc_type', '')} {p.get('cert_no', '')}"
+    match body:
+        case FilingReceived():
+            return f"{label}（第 {body.round} 轮，填报单位 {body.filer}，渠道 {body.channel}）"
+        case FilingInvalid():
+            return f"{label}：{len(body.findings)} 项问题"
+        case ReviewRequested():
+            who = "、".join(body.reviewers) or "（该单位尚未设置审核人）"
+            return f"{label}：第 {body.level} 级审核单位 {body.unit}，审核人 {who}"
+        case ReviewDecided():
+            verdict = "通过" if body.decision == ReviewDecision.APPROVE.value else "退回"
+            return f"{label}：{body.reviewer} {verdict}，意见：{body.opinion or '（无）'}"
+        case ReviewRefused():
+            return f"{label}：{body.sender}，原因：{body.reason}"
+        case FilingReturned():
+            return f"{label}：由 {body.by} 退回，意见：{body.opinion}"
+        case FilingWithdrawn():
+            return f"{label}：{body.reason or ''}"
+        case EventBody():
+            issued = issued_document(body)
+            if issued is not None:
+                return f"{label}：{issued.doc_type} {issued.cert_no}"
     return label

@@ -1,8 +1,9 @@
-"""Refused reviewer replies: what is recorded so that the sender can be told why.
+"""Refused decisions: what is recorded so that the sender can be told why.
 
-Workflow never sends anything, so a refusal must carry everything the outbox needs to
-answer the sender from the event alone: a stable code, the reply's Message-ID, and for a
-step already decided, who decided it and when.
+Workflow never sends anything, so a refusal of a reply mail must carry everything the
+outbox needs to answer the sender from the event alone: a stable code, the reply's
+Message-ID, and for a step already decided, who decided it and when. A refusal in the
+portal is recorded the same way with channel `web`; its reason is shown on the page.
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from workflow.events import ReviewRefused
+from workflow.batch import Channel
+from workflow.events import ReviewRefused, ReviewRequested
 from workflow.machine import Decision, RefusalCode, ReviewDecision
-from workflow.tokens import TokenStep, token_matches, token_step
+from workflow.tokens import TokenStep, token_matches
 
 
 @dataclass(frozen=True)
-class Reply:
-    """The facts of one reviewer reply, as `Workflow.decide` received them."""
+class Attempt:
+    """Who tried to decide which step, through which door: what a refusal records about it."""
 
-    token: str
-    sender: str
+    step: str  # the readable step (`TokenStep.readable`), never a MAC; "" when the token was unreadable
+    sender: str  # the reply's From address, or the portal account
     decision: ReviewDecision
-    message_id: str = ""
+    channel: Channel = "smtp"
+    message_id: str = ""  # the reply mail's, so that the outbox's answer threads under it
 
     def refused(
         self,
@@ -35,7 +38,7 @@ class Reply:
     ) -> ReviewRefused:
         return ReviewRefused(
             filing_id=filing_id,
-            token=token_step(self.token),
+            token=self.step,
             sender=self.sender,
             reason=reason,
             code=code.value,
@@ -45,18 +48,18 @@ class Reply:
             decided_by=earlier.reviewer if earlier else "",
             decided_at=earlier.at if earlier else "",
             decided=earlier.decision if earlier else "",
+            channel=self.channel,
         )
 
 
-def token_owner(key: bytes, step: TokenStep, requests: Iterable[dict[str, object]]) -> str | None:
-    """The address, among those asked for this step (`review.requested` payloads), the token was issued to.
+def token_owner(key: bytes, step: TokenStep, requests: Iterable[ReviewRequested]) -> str | None:
+    """The address, among those asked for this step (the filing's `review.requested`), the token was issued to.
 
     Tells a reply from the wrong mailbox (a real token, another sender) from a damaged or
     forged reply address, without trying any address the ledger does not show was asked.
     """
     asked: list[str] = []
-    for payload in requests:
-        if payload.get("round") == step.round and payload.get("level") == step.level:
-            reviewers = payload.get("reviewers")
-            asked.extend(str(r) for r in (reviewers if isinstance(reviewers, list) else []) if r not in asked)
+    for request in requests:
+        if (request.round, request.level) == (step.round, step.level):
+            asked.extend(r for r in request.reviewers if r not in asked)
     return next((address for address in asked if token_matches(key, step, address)), None)

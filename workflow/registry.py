@@ -18,13 +18,27 @@ from workflow.accounts import AccountStore, normalize_username
 from workflow.events import (
     AccountCreated,
     CredentialsMailRequested,
+    DesignationApplied,
+    DesignationApproved,
+    DesignationRejected,
     UnitAdded,
     UnitContactsSet,
-    UnitDesignated,
     UnitMoved,
 )
 from workflow.unitimport import ImportSummary, UnitRow
-from workflow.units import Reader, Unit, UnitError, UnitsView, normalize_holding, normalize_unit_code
+from workflow.units import (
+    DESIGNATED,
+    DESIGNATION_MODES,
+    MODE_ZH,
+    Designation,
+    PendingDesignation,
+    Reader,
+    Unit,
+    UnitError,
+    UnitsView,
+    normalize_holding,
+    normalize_unit_code,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +156,7 @@ class UnitRegistry(UnitsView):
                 [(event, actor, normalized), (AccountCreated(username=normalized, unit=normalized), actor, normalized)]
             )
             self._accounts.create(normalized)
-        log.info("unit.added", extra={"unit": normalized})
+        log.info(UnitAdded.kind, extra={"unit": normalized})
         unit = self.get(normalized)
         assert unit is not None
         return unit
@@ -278,18 +292,97 @@ class UnitRegistry(UnitsView):
         return specs
 
     def designate(self, first_level: str, filer: str, *, actor: str = ADMIN) -> Unit:
-        """`filer` files for the first-level's subordinates; an empty `filer` ends the designation."""
+        """Refused: who files changes only by an application SASAC approves (`apply_designation`)."""
+        raise UnitError(
+            "直接指定集中填报单位已停用：改变填报方式须由一级企业提出申请、经市国资委批准。"
+            f"请用 chanquan units designate-apply {normalize_username(first_level) or 'FIRST_LEVEL'}"
+            " --mode holder|designated [--unit CODE] --reason 申请理由 记录申请，"
+            "再由市国资委用 chanquan units designate-approve FIRST_LEVEL --reference 批准文号 批准。"
+        )
+
+    def apply_designation(
+        self, first_level: str, mode: str, *, unit: str = "", reason: str, actor: str = ADMIN
+    ) -> Designation:
+        """Record a first-level enterprise's application to SASAC (`designation.applied`); who files is unchanged."""
         with self._lock:
-            top = self._must_get(first_level)
-            if top.level != 1:
-                raise UnitError(f"{top.label}不是一级企业，只有一级企业可以指定集中填报单位。")
-            filer_code = normalize_username(filer)
-            if filer_code:
-                designated = self._must_get(filer_code)
+            top = self._first_level(first_level)
+            if mode not in DESIGNATION_MODES:
+                raise UnitError(
+                    f"填报方式“{mode}”无效，应为 holder（产权持有单位填报）、designated（指定单位填报）"
+                    "或 self（恢复各单位自行填报）。"
+                )
+            if not reason.strip():
+                raise UnitError("请写明申请理由（--reason）。")
+            code = normalize_username(unit)
+            if mode == DESIGNATED:
+                if not code:
+                    raise UnitError("指定单位填报须给出指定的填报单位（--unit 单位代码）。")
+                designated = self._must_get(code)
                 if self.first_level_of(designated.code) != top:
-                    raise UnitError(f"集中填报单位{designated.label}须属于一级企业{top.label}的下属范围。")
-            self._append([(UnitDesignated(first_level=top.code, filer=filer_code), actor, top.code)])
-        return self._must_get(first_level)
+                    raise UnitError(f"指定的填报单位{designated.label}须属于一级企业{top.label}的下属范围。")
+            elif code:
+                raise UnitError(f"{MODE_ZH[mode]}不指定填报单位，请去掉 --unit。")
+            current = self.designation(top.code)
+            if current.pending is not None:
+                raise UnitError(
+                    f"一级企业{top.label}已有一份待批准的申请（{current.pending.mode_zh}，{current.pending.at}），"
+                    "请先由市国资委批准或驳回。"
+                )
+            if (current.mode, current.unit) == (mode, code):
+                raise UnitError(f"一级企业{top.label}现行的填报方式已是{MODE_ZH[mode]}，无需申请。")
+            event = DesignationApplied(first_level=top.code, mode=mode, unit=code, reason=reason.strip(), by=actor)
+            self._append([(event, actor, top.code)])
+        return self.designation(top.code)
+
+    def approve_designation(self, first_level: str, *, reference: str, actor: str = ADMIN) -> Designation:
+        """SASAC approves the pending application (`designation.approved`): from now on it decides who files."""
+        with self._lock:
+            top = self._first_level(first_level)
+            pending = self._pending(top, "批准")
+            if not reference.strip():
+                raise UnitError("请填写市国资委的批准文号（--reference）。")
+            if pending.mode == DESIGNATED:
+                designated = self.get(pending.unit)
+                if designated is None or self.first_level_of(designated.code) != top:
+                    raise UnitError(
+                        f"申请指定的填报单位 {pending.unit} 已不在一级企业{top.label}的下属范围内，不能批准；"
+                        "请驳回后重新申请。"
+                    )
+            event = DesignationApproved(
+                first_level=top.code,
+                mode=pending.mode,
+                unit=pending.unit,
+                reference=reference.strip(),
+                by=actor,
+                application_seq=pending.seq,
+            )
+            self._append([(event, actor, top.code)])
+        return self.designation(top.code)
+
+    def reject_designation(self, first_level: str, *, opinion: str, actor: str = ADMIN) -> Designation:
+        """SASAC rejects the pending application (`designation.rejected`); who files stays as it was."""
+        with self._lock:
+            top = self._first_level(first_level)
+            pending = self._pending(top, "驳回")
+            if not opinion.strip():
+                raise UnitError("驳回须写明意见（--opinion）。")
+            event = DesignationRejected(
+                first_level=top.code, opinion=opinion.strip(), by=actor, application_seq=pending.seq
+            )
+            self._append([(event, actor, top.code)])
+        return self.designation(top.code)
+
+    def _first_level(self, code: str) -> Unit:
+        top = self._must_get(code)
+        if top.level != 1:
+            raise UnitError(f"{top.label}不是一级企业，只有一级企业可以申请改变下属单位的填报方式。")
+        return top
+
+    def _pending(self, top: Unit, action: str) -> PendingDesignation:
+        pending = self.designation(top.code).pending
+        if pending is None:
+            raise UnitError(f"一级企业{top.label}没有待批准的填报方式申请，无可{action}。")
+        return pending
 
     def _must_get(self, code: str) -> Unit:
         unit = self.get(normalize_username(code))

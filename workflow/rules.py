@@ -81,12 +81,14 @@ def tree_findings(units: UnitsView, filer: str, registration: Registration) -> I
         return
     should, why = expected_filer(units, unit, registration.main_investor_code)
     if should.code != filer:
+        filing_unit = units.get(filer)
+        who = filing_unit.label if filing_unit is not None else filer
         yield _finding(
             registration,
             "filer-not-allowed",
             "filer_org_code",
             filer,
-            f"{unit.label}的产权登记应由{should.label}填报（{why}），本次填报单位 {filer} 无权填报。",
+            f"{unit.label}的产权登记应由{should.label}填报（依据：{why}）；本次填报单位{who}无权填报。",
         )
     parent = units.get(unit.parent) if unit.parent else None
     if parent is not None:

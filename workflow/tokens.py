@@ -29,6 +29,16 @@ class TokenStep:
     level: int
     mac: str
 
+    @property
+    def readable(self) -> str:
+        """The step without its MAC (`cq2026-000001-r1-l2`): what may be logged and recorded."""
+        return readable_step(self.filing_id, self.round, self.level)
+
+
+def readable_step(filing_id: str, round_no: int, level: int) -> str:
+    """A review step as tokens, refusals and the once-only guards name it, without any MAC."""
+    return f"{filing_id.lower()}-r{round_no}-l{level}"
+
 
 def normalize_email(address: str) -> str:
     """Address compared case-insensitively, display name and angle brackets dropped."""
@@ -44,7 +54,7 @@ def _mac(key: bytes, filing_id: str, round_no: int, level: int, email: str) -> s
 
 def make_token(key: bytes, filing_id: str, round_no: int, level: int, email: str) -> str:
     """`cq2026-000001-r1-l2-<mac>`: readable step, then the MAC over step and reviewer address."""
-    return f"{filing_id.lower()}-r{round_no}-l{level}-{_mac(key, filing_id, round_no, level, email)}"
+    return f"{readable_step(filing_id, round_no, level)}-{_mac(key, filing_id, round_no, level, email)}"
 
 
 def parse_token(token: str) -> TokenStep | None:
@@ -69,6 +79,4 @@ def token_matches(key: bytes, step: TokenStep, email: str) -> bool:
 def token_step(token: str) -> str:
     """The readable part of a token, safe to record: the MAC is cut off."""
     step = parse_token(token)
-    if step is None:
-        return ""
-    return f"{step.filing_id.lower()}-r{step.round}-l{step.level}"
+    return "" if step is None else step.readable

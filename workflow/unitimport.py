@@ -77,6 +77,13 @@ class ImportPlanner:
     def plan(self, rows: Sequence[UnitRow]) -> tuple[ImportSummary, list[EventSpec]]:
         """Events for the whole file, or `UnitImportError` listing every bad row."""
         plan = _ImportPlan(actor=self.actor)
+        self._resolve(self._drafts(rows, plan), plan)
+        if plan.problems:
+            raise UnitImportError(sorted(plan.problems))
+        return plan.summary, plan.specs
+
+    def _drafts(self, rows: Sequence[UnitRow], plan: _ImportPlan) -> list[_Draft]:
+        """Every row that reads as a unit, once per code; the others go to `plan.problems`."""
         drafts: list[_Draft] = []
         seen: dict[str, int] = {}
         for row in rows:
@@ -93,7 +100,10 @@ class ImportPlanner:
             if code:
                 seen[code] = row.row
             drafts.append(draft_or_problem)
-        # resolve parents in dependency order: a row waits until its parent is known
+        return drafts
+
+    def _resolve(self, drafts: list[_Draft], plan: _ImportPlan) -> None:
+        """Plan the drafts in dependency order: a row waits until its parent is known (rows come in any order)."""
         pending = [d for d in drafts if d.unit.code != self.registry.root_code]
         for draft in drafts:
             if draft.unit.code == self.registry.root_code:
@@ -115,9 +125,6 @@ class ImportPlanner:
                     )
                 break
             pending = still
-        if plan.problems:
-            raise UnitImportError(sorted(plan.problems))
-        return plan.summary, plan.specs
 
     def _parse_row(self, row: UnitRow) -> _Draft | str | None:
         """The row as a draft unit, or a problem (Chinese)."""

@@ -30,6 +30,12 @@ _HOLDING_ALIASES = {
 LEVEL_NAMES: tuple[str, ...] = ("一级", "二级", "三级", "四级", "五级")
 OVERSEAS_PREFIX = "JW"
 
+# Who files the registrations below a first-level enterprise (docs/workflow.md, "Who files for whom"):
+# the manual's base rule, or, once SASAC approved the group's application, its holder or one named unit.
+SELF, HOLDER, DESIGNATED = "self", "holder", "designated"
+DESIGNATION_MODES: tuple[str, ...] = (SELF, HOLDER, DESIGNATED)
+MODE_ZH = {SELF: "各单位自行填报", HOLDER: "产权持有单位填报", DESIGNATED: "指定单位填报"}
+
 
 class UnitError(Exception):
     """A unit change was refused; `message_zh` says why (and `row` where, for imports)."""
@@ -102,7 +108,7 @@ class Unit:
     filer_emails: list[str] = field(default_factory=list)
     reviewer_emails: list[str] = field(default_factory=list)
     username: str = ""
-    designated_filer: str = ""  # set on a first-level enterprise: who files for its subordinates
+    designated_filer: str = ""  # on a first-level enterprise in the approved "designated" mode: the unit that files
 
     @property
     def is_root(self) -> bool:
@@ -112,6 +118,82 @@ class Unit:
     def label(self) -> str:
         """「name」（code）, the way messages name a unit."""
         return f"「{self.name}」（{self.code}）"
+
+
+@dataclass(frozen=True)
+class PendingDesignation:
+    """An application waiting for SASAC: it changes nothing until approved."""
+
+    mode: str
+    unit: str
+    reason: str
+    by: str
+    seq: int  # of its designation.applied event
+    at: str
+
+    @property
+    def mode_zh(self) -> str:
+        return MODE_ZH.get(self.mode, self.mode)
+
+
+@dataclass(frozen=True)
+class Designation:
+    """Who files below one first-level enterprise: the approved mode, and any application pending."""
+
+    first_level: str
+    mode: str = SELF
+    unit: str = ""  # designated mode: the unit that files for every subordinate
+    reference: str = ""  # SASAC's 批准文号
+    reason: str = ""  # the approved application's reason
+    approved_by: str = ""
+    approved_at: str = ""
+    legacy: bool = False  # from `unit.designated`, recorded before applications existed: no reference
+    pending: PendingDesignation | None = None
+    rejected_opinion: str = ""  # the last rejected application's opinion, until the next application
+    rejected_at: str = ""
+
+    @property
+    def mode_zh(self) -> str:
+        return MODE_ZH.get(self.mode, self.mode)
+
+    @property
+    def reference_zh(self) -> str:
+        """The approval as people cite it: 批准文号, or why there is none."""
+        if self.reference:
+            return self.reference
+        return "旧记录，无批准文号" if self.legacy else ""
+
+
+DESIGNATION_COLUMNS = (
+    "first_level, mode, unit, reference, reason, approved_by, approved_at, legacy, pending_mode, pending_unit,"
+    " pending_reason, pending_by, pending_seq, pending_at, rejected_opinion, rejected_at"
+)
+
+
+def designation_from_row(row: tuple[object, ...]) -> Designation:
+    pending = None
+    if int(str(row[12] or 0)):
+        pending = PendingDesignation(
+            mode=str(row[8]),
+            unit=str(row[9]),
+            reason=str(row[10]),
+            by=str(row[11]),
+            seq=int(str(row[12])),
+            at=str(row[13]),
+        )
+    return Designation(
+        first_level=str(row[0]),
+        mode=str(row[1]),
+        unit=str(row[2]),
+        reference=str(row[3]),
+        reason=str(row[4]),
+        approved_by=str(row[5]),
+        approved_at=str(row[6]),
+        legacy=bool(row[7]),
+        pending=pending,
+        rejected_opinion=str(row[14]),
+        rejected_at=str(row[15]),
+    )
 
 
 UNIT_COLUMNS = "code, name, level, parent, overseas, holding, filer_emails, reviewer_emails, username, designated_filer"
@@ -156,6 +238,15 @@ class UnitsView:
 
     def children(self, code: str) -> list[Unit]:
         return self._query(f"SELECT {UNIT_COLUMNS} FROM wf_units WHERE parent = ? ORDER BY code", (code,))
+
+    def designation(self, first_level: str) -> Designation:
+        """Who files below `first_level` (the base rule when nothing was ever approved or applied for)."""
+        code = first_level.strip().upper()
+        with self._reader() as conn:
+            row = conn.execute(
+                f"SELECT {DESIGNATION_COLUMNS} FROM wf_designations WHERE first_level = ?", (code,)
+            ).fetchone()
+        return Designation(first_level=code) if row is None else designation_from_row(row)
 
     def count(self) -> int:
         with self._reader() as conn:

@@ -133,8 +133,9 @@ class SubmitOutcome:
     round: int
     state: str  # "invalid" | "in_review"
     findings: list[Finding]
-    review_unit: str = ""
+    review_unit: str = ""  # accepted: the unit asked to review first
     duplicate: bool = False
+    annotated_blob: str = ""  # invalid: the workbook with the wrong cells marked (a blob hash)
 
     @property
     def accepted(self) -> bool:
@@ -152,6 +153,8 @@ class DecisionOutcome:
     state: str = ""
     next_unit: str = ""
     code: str = ""  # why it was refused (machine.RefusalCode), "" when applied
+    decided_by: str = ""  # already-decided: who decided the step (a mail address or an account)
+    decided_at: str = ""  # and when (ISO, UTC)
 
 
 @dataclass(frozen=True)

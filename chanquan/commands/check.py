@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from chanquan.config import ConfigError, load_settings
+from chanquan.commands.display import make_console
+from chanquan.config import load_settings
+from chanquan.failures import fail
 from validation import BundleError, CheckResult, RuleOptions, annotate_workbook, check_bundle, load_bundle
 
 EXIT_OK = 0
@@ -22,23 +22,23 @@ EXIT_UNREADABLE = 2
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "check",
-        help="check a registration workbook or bundle (.xlsx, .zip or folder)",
-        description="Validate a workbook or a bundle. Exit 0 acceptable, 1 has errors, 2 unreadable input.",
+        help="校验登记工作簿或报送包（.xlsx、.zip 或文件夹）",
+        description="校验登记工作簿或报送包。退出码：0 可以受理，1 有错误，2 无法读取或用法错误。",
     )
-    parser.add_argument("path", type=Path, help="workbook (.xlsx), bundle (.zip) or bundle folder")
-    parser.add_argument("--attachments", type=Path, help="folder of attachments to check with a lone workbook")
+    parser.add_argument("path", type=Path, help="登记工作簿（.xlsx）、报送包（.zip）或报送包文件夹")
+    parser.add_argument("--attachments", type=Path, help="与单独的工作簿一起校验的附件文件夹")
     parser.add_argument(
         "--require-attachments",
         action="store_true",
-        help="check a lone workbook as a filing: the files it lists must be there (by default they are not checked)",
+        help="把单独的工作簿当作报送校验：合规性资料目录中列出的文件必须齐全（默认不检查附件）",
     )
-    parser.add_argument("--json", action="store_true", help="print findings as stable JSON")
-    parser.add_argument("--annotate", type=Path, metavar="OUT.xlsx", help="write the workbook with errors marked")
+    parser.add_argument("--json", action="store_true", help="以稳定的 JSON 格式输出校验结果")
+    parser.add_argument("--annotate", type=Path, metavar="OUT.xlsx", help="另存一份标注了错误单元格的工作簿")
     parser.set_defaults(handler=run)
 
 
 def _print_table(result: CheckResult, source: str) -> None:
-    console = Console()
+    console = make_console()  # unwrapped when piped: a finding's message stays one line
     if not result.findings:
         console.print(f"[green]✓[/green] {source}：未发现问题，可以报送。")
         return
@@ -65,13 +65,8 @@ def _options(data_dir: Path) -> RuleOptions:
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
     if args.annotate is not None and args.annotate.suffix.lower() != ".xlsx":
-        print(f"--annotate 的输出文件“{args.annotate}”应以 .xlsx 结尾。", file=sys.stderr)
-        return EXIT_UNREADABLE
-    try:
-        options = _options(args.data)
-    except ConfigError as exc:
-        print(f"配置文件无法使用：{exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        return fail(f"--annotate 的输出文件“{args.annotate}”应以 .xlsx 结尾。", EXIT_UNREADABLE)
+    options = _options(args.data)  # ConfigError: exit 2 (chanquan.failures), as every unreadable input
     try:
         bundle = load_bundle(path, attachments_dir=args.attachments)
         # A lone workbook is checked by itself unless asked otherwise; a bundle always with its files.
@@ -80,15 +75,10 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as exc:
         if args.json:
             print(json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}}, ensure_ascii=False))
-        print(f"无法读取：{exc.message}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        raise  # one line on stderr, exit 2 (chanquan.failures)
     if args.annotate is not None:
-        try:
-            args.annotate.parent.mkdir(parents=True, exist_ok=True)
-            args.annotate.write_bytes(annotate_workbook(bundle.workbook_bytes, result.findings))
-        except OSError as exc:
-            print(f"无法写入“{args.annotate}”：{exc.strerror or exc}。", file=sys.stderr)
-            return EXIT_UNREADABLE
+        args.annotate.parent.mkdir(parents=True, exist_ok=True)
+        args.annotate.write_bytes(annotate_workbook(bundle.workbook_bytes, result.findings))
     if args.json:
         print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     else:

@@ -7,15 +7,15 @@ import json
 import sys
 from typing import Any
 
-from chanquan.config import ConfigError, load_settings, render_default_toml, render_markdown_reference
+from chanquan.config import load_settings, render_default_toml, render_markdown_reference
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("config", help="show settings (effective, defaults, or the reference)")
+    parser = subparsers.add_parser("config", help="查看设置：当前生效值、默认配置文件或设置说明")
     parser.add_argument(
         "what",
         choices=["show", "defaults", "docs"],
-        help="show: effective settings as JSON; defaults: a full chanquan.toml; docs: Markdown reference",
+        help="show：当前生效的设置（JSON）；defaults：完整的默认 chanquan.toml；docs：设置说明（Markdown）",
     )
     parser.set_defaults(handler=run)
 
@@ -27,10 +27,6 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "docs":
         sys.stdout.write(render_markdown_reference())
         return 0
-    try:
-        settings = load_settings(args.data)
-    except ConfigError as exc:
-        print(f"配置文件无法使用：{exc.path}：{exc.problem}", file=sys.stderr)
-        return 2
+    settings = load_settings(args.data)
     print(json.dumps(settings.model_dump(), ensure_ascii=False, indent=2))
     return 0

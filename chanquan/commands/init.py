@@ -13,8 +13,6 @@ machine until the operator points ledger.witness_dir at one (docs/ledger.md).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,10 @@ from chanquan.app import (
     open_ledger,
     witness_dir,
 )
-from chanquan.config import CONFIG_FILE_NAME, ConfigError, Settings, load_settings, render_default_toml
-from ledger import KeyFileError, LedgerRefusedError, NoteVerifier, generate_key_files
+from chanquan.config import CONFIG_FILE_NAME, Settings, load_settings, render_default_toml
+from chanquan.failures import EXIT_REFUSED, fail, failure_for
+from ledger import KeyFileError, NoteVerifier, generate_key_files
+from ledger.durable import atomic_write_bytes
 
 InitStep = Callable[[Path, Settings], str]
 
@@ -77,29 +77,20 @@ def step_witness(data_dir: Path, settings: Settings) -> str:
     pub, witness_pub = keys / "ledger.pub", folder / "ledger.pub"
     ours = pub.read_text(encoding="utf-8")
     if not witness_pub.exists():
-        _write_new(witness_pub, ours.encode("utf-8"))
+        atomic_write_bytes(witness_pub, ours.encode("utf-8"))
     elif (theirs := witness_pub.read_text(encoding="utf-8")).strip() != ours.strip():
         retired = {p.read_text(encoding="utf-8").strip() for p in (keys / RETIRED_KEYS).glob("*.pub")}
         if theirs.strip() not in retired:
             raise KeyFileError(str(witness_pub), f"见证目录中已有另一个账本的公钥，与 {pub} 不同；请另选见证目录")
         old_id = NoteVerifier.from_string(theirs).key_id.hex()
         (folder / RETIRED_KEYS).mkdir(exist_ok=True)
-        _write_new(folder / RETIRED_KEYS / f"ledger-{old_id}.pub", theirs.encode("utf-8"))
-        _write_new(witness_pub, ours.encode("utf-8"))
+        atomic_write_bytes(folder / RETIRED_KEYS / f"ledger-{old_id}.pub", theirs.encode("utf-8"))
+        atomic_write_bytes(witness_pub, ours.encode("utf-8"))
     local, copy = DataDir(data_dir).checkpoint_file, folder / WITNESS_LOG
     if not copy.exists() and local.exists() and local.stat().st_size > 0:
-        _write_new(copy, local.read_bytes())  # enrolment: the witness starts from what is signed so far
+        atomic_write_bytes(copy, local.read_bytes())  # enrolment: the witness starts from what is signed so far
         return f"见证副本：{folder}（已复制公钥和现有的 {local.name}；此后每个新检查点都会追加到这里）"
     return f"见证副本：{folder}（每个新检查点都会追加到这里；请把它放到另一台机器上，见 docs/ledger.md）"
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    tmp.replace(path)
 
 
 def step_ledger_db(data_dir: Path, settings: Settings) -> str:
@@ -126,52 +117,41 @@ INIT_STEPS: list[InitStep] = [
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "init",
-        help="create the data directory, chanquan.toml and the keys (safe to run again)",
+        help="创建数据目录、chanquan.toml 和各类密钥（可重复运行，不会覆盖已有文件）",
     )
-    parser.add_argument(
-        "--data", dest="init_data", type=Path, default=None, help="data directory (overrides the global --data)"
-    )
+    parser.add_argument("--data", dest="init_data", type=Path, default=None, help="数据目录（优先于全局的 --data）")
     witness = parser.add_mutually_exclusive_group()
     witness.add_argument(
         "--witness",
         type=Path,
         default=None,
-        help="folder for the witness copy of the checkpoints, outside the data directory (default: <data>-witness)",
+        help="检查点见证副本所在的文件夹，须在数据目录之外（默认：<数据目录>-witness）",
     )
-    witness.add_argument("--no-witness", action="store_true", help="set up no witness copy")
+    witness.add_argument("--no-witness", action="store_true", help="不设置见证副本")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     data_dir: Path = args.init_data if args.init_data is not None else args.data
-    try:
-        settings = load_settings(data_dir)
-    except ConfigError as exc:
-        print(f"配置文件无法使用：{exc.path}：{exc.problem}", file=sys.stderr)
-        return 2
+    settings = load_settings(data_dir)  # ConfigError: exit 2 (chanquan.failures)
     if (data_dir / CONFIG_FILE_NAME).exists():
         if args.witness is not None or args.no_witness:
-            print(
+            return fail(
                 f"配置文件已存在，不会改动：{data_dir / CONFIG_FILE_NAME}。"
-                "请在其中的 [ledger] witness_dir 设置见证目录后再运行 chanquan init。",
-                file=sys.stderr,
+                "请在其中的 [ledger] witness_dir 设置见证目录后再运行 chanquan init。"
             )
-            return 2
     elif not args.no_witness:
         chosen = args.witness.absolute() if args.witness is not None else DataDir(data_dir).default_witness_dir
         settings.ledger.witness_dir = str(chosen)
     for step in INIT_STEPS:
         try:
             print(step(data_dir, settings))
-        except OSError as exc:
-            print(f"初始化失败（{step.__name__}）：{exc.filename or data_dir}：{exc.strerror or exc}", file=sys.stderr)
-            return 1
-        except KeyFileError as exc:
-            print(f"初始化失败（{step.__name__}）：密钥 {exc.path} 无法使用：{exc.problem}", file=sys.stderr)
-            return 1
-        except LedgerRefusedError as exc:
-            print(f"初始化失败（{step.__name__}）：\n{exc.message_zh}", file=sys.stderr)
-            return 1
+        except Exception as exc:
+            failure = failure_for(exc, data_dir)
+            if failure is None:
+                raise
+            # a step that failed is exit status 1 whatever the error (the steps before it stand)
+            return fail(f"初始化失败（{step.__name__}）：{failure.message}", EXIT_REFUSED)
     folder = witness_dir(data_dir, settings)
     if folder is not None:
         print(f"初始化完成。已签名的检查点会同时追加到见证目录 {folder}；请把它放到另一台机器上（见 docs/ledger.md）。")

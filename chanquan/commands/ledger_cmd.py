@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -30,78 +29,72 @@ from chanquan.app import (
     retired_verifiers,
     witness_dir,
 )
-from chanquan.config import ConfigError, Settings, load_settings
+from chanquan.commands import display
+from chanquan.config import Settings, load_settings
+from chanquan.failures import fail as _fail
 from ledger import (
     BlobStore,
     EventNotFoundError,
-    KeyFileError,
     Ledger,
-    LedgerError,
     LedgerRefusedError,
     load_verifier,
     read_only_uri,
     verify_ledger,
 )
+from ledger.durable import durable_rename, fsync_dir, fsync_file
+from ledger.localtime import reader_zone, zone_info
 
-CHINA_TZ = timezone(timedelta(hours=8))
 STAGE_TEXT = {"events": "核对事件", "tree": "核对默克尔树", "blobs": "核对文件"}
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("ledger", help="read, verify, prove, back up and export the event ledger")
+    parser = subparsers.add_parser("ledger", help="账本：查看、核验、包含证明、备份、导出、恢复")
     sub = parser.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
 
-    log_parser = sub.add_parser("log", help="print events (oldest first)")
-    log_parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    log_parser.add_argument("--kind", help="only events of this kind, e.g. filing.received")
-    log_parser.add_argument("--subject", help="only events about this filing id, unit code, item or message")
-    log_parser.add_argument(
-        "--since", help="only events at or after this time (ISO date or date-time; no zone means UTC+8)"
-    )
+    log_parser = sub.add_parser("log", help="列出事件（从早到晚；时间为北京时间等监管机构时区，--json 为 UTC）")
+    log_parser.add_argument("--json", action="store_true", help="每行输出一个 JSON 对象（时间为 UTC）")
+    log_parser.add_argument("--kind", help="只列出该类事件，例如 filing.received")
+    log_parser.add_argument("--subject", help="只列出关于该申报编号、单位代码、收件编号或邮件的事件")
+    log_parser.add_argument("--since", help="只列出该时间及以后的事件（日期或日期时间；不带时区时按 service.timezone）")
     log_parser.set_defaults(handler=run_log)
 
-    show_parser = sub.add_parser("show", help="print one event with its leaf hash")
-    show_parser.add_argument("seq", type=int)
+    show_parser = sub.add_parser("show", help="显示一条事件及其叶哈希")
+    show_parser.add_argument("seq", type=int, help="事件序号")
     show_parser.set_defaults(handler=run_show)
 
-    verify_parser = sub.add_parser("verify", help="audit every event, tree node, checkpoint and blob")
+    verify_parser = sub.add_parser("verify", help="核验每条事件、默克尔树、已签名检查点和文件")
     verify_parser.add_argument(
         "--checkpoints",
         type=Path,
         action="append",
         default=[],
-        help="a checkpoint file kept elsewhere (e.g. a witness copy); may be given more than once",
+        help="另存的检查点文件（例如见证副本）；可多次给出",
     )
-    verify_parser.add_argument("--pubkey", type=Path, help="verifier key file (default keys/ledger.pub)")
-    verify_parser.add_argument("--skip-blobs", action="store_true", help="do not re-hash referenced files")
+    verify_parser.add_argument("--pubkey", type=Path, help="验证公钥文件（默认 keys/ledger.pub）")
+    verify_parser.add_argument("--skip-blobs", action="store_true", help="不重新计算所引用文件的哈希")
     verify_parser.set_defaults(handler=run_verify)
 
-    proof_parser = sub.add_parser("proof", help="JSON inclusion proof of one event against a signed checkpoint")
-    proof_parser.add_argument("seq", type=int)
+    proof_parser = sub.add_parser("proof", help="输出一条事件相对于已签名检查点的包含证明（JSON）")
+    proof_parser.add_argument("seq", type=int, help="事件序号")
     proof_parser.set_defaults(handler=run_proof)
 
-    backup_parser = sub.add_parser("backup", help="consistent copy of the ledger database (SQLite backup API)")
-    backup_parser.add_argument("out", type=Path)
+    backup_parser = sub.add_parser("backup", help="备份账本数据库（SQLite 备份接口，得到一致的副本）")
+    backup_parser.add_argument("out", type=Path, help="备份文件，例如 backup.sqlite3")
     backup_parser.set_defaults(handler=run_backup)
 
-    export_parser = sub.add_parser("export", help="write every event as JSON lines")
-    export_parser.add_argument("out", type=Path)
+    export_parser = sub.add_parser("export", help="把全部事件导出为 JSON Lines 文件")
+    export_parser.add_argument("out", type=Path, help="输出文件，例如 events.jsonl")
     export_parser.set_defaults(handler=run_export)
 
-    rebuild_parser = sub.add_parser("rebuild", help="replay events into fresh projection tables and compare")
+    rebuild_parser = sub.add_parser("rebuild", help="把全部事件重放到新的投影表并与现有表比较")
     rebuild_parser.set_defaults(handler=run_rebuild)
 
     restore_parser = sub.add_parser(
         "restore",
-        help="put a backup in place of the ledger database, once it is checked against the signed checkpoints",
+        help="用备份替换账本数据库（先对照已签名检查点核验）",
     )
-    restore_parser.add_argument("backup", type=Path, help="a database written by `chanquan ledger backup`")
+    restore_parser.add_argument("backup", type=Path, help="由 chanquan ledger backup 写出的备份数据库")
     restore_parser.set_defaults(handler=run_restore)
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(message, file=sys.stderr)
-    return code
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -130,30 +123,14 @@ def _progress() -> Progress:
     )
 
 
-def _guarded(
-    handler: Callable[[argparse.Namespace], int], *, needs_ledger: bool = True
-) -> Callable[[argparse.Namespace], int]:
-    """Turn expected failures into one Chinese line instead of a traceback."""
+def _needs_ledger(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Refuses before the command runs when there is no ledger (its errors: chanquan.failures)."""
 
     def wrapper(args: argparse.Namespace) -> int:
-        try:
-            if needs_ledger and not DataDir(args.data).ledger_db.exists():
-                # says "run init" - or, next to signed checkpoints, that the database is gone
-                open_ledger(args.data, _settings(args), read_only=True).close()
-            return handler(args)
-        except ConfigError as exc:
-            return _fail(f"配置文件无法使用：{exc.path}：{exc.problem}")
-        except KeyFileError as exc:
-            return _fail(f"密钥文件无法使用：{exc.path}：{exc.problem}")
-        except LedgerRefusedError as exc:
-            return _fail(exc.message_zh)
-        except LedgerError as exc:
-            return _fail(f"账本操作失败：{exc}")
-        except sqlite3.DatabaseError as exc:
-            return _fail(f"账本数据库无法读取：{DataDir(args.data).ledger_db}：{exc}")
-        except OSError as exc:
-            where = f"{exc.filename}：" if exc.filename else ""
-            return _fail(f"文件操作失败：{where}{exc.strerror or exc}")
+        if not DataDir(args.data).ledger_db.exists():
+            # says "run init" - or, next to signed checkpoints, that the database is gone
+            open_ledger(args.data, _settings(args), read_only=True).close()
+        return handler(args)
 
     wrapper.__name__ = handler.__name__
     return wrapper
@@ -167,19 +144,20 @@ def _parse_since(text: str) -> datetime | None:
             moment = datetime.combine(date.fromisoformat(text), time())
         except ValueError:
             return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_TZ)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone_info(reader_zone()))
 
 
 def _event_line(event_dict: dict[str, Any]) -> str:
     payload = json.dumps(event_dict["payload"], ensure_ascii=False, sort_keys=True)
     if len(payload) > 160:
         payload = payload[:157] + "..."
-    seq, ts, kind = event_dict["seq"], event_dict["ts"], event_dict["kind"]
+    seq, ts, kind = event_dict["seq"], display.when(event_dict["ts"], seconds=True), event_dict["kind"]
     return f"{seq:>8}  {ts}  {kind:<24} {event_dict['actor']:<20} {event_dict['subject']:<20} {payload}"
 
 
-@_guarded
+@_needs_ledger
 def run_log(args: argparse.Namespace) -> int:
+    display.use_reader_zone(args.data)
     since = None
     if args.since:
         since = _parse_since(args.since)
@@ -195,7 +173,7 @@ def run_log(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@_needs_ledger
 def run_show(args: argparse.Namespace) -> int:
     with _opened(args) as ledger:
         try:
@@ -206,7 +184,7 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@_needs_ledger
 def run_verify(args: argparse.Namespace) -> int:
     paths = DataDir(args.data)
     pub = args.pubkey if args.pubkey is not None else paths.keys / "ledger.pub"
@@ -286,7 +264,7 @@ def _witness_files(data_dir: Path, settings: Settings, pub: Path, files: list[Pa
     return problems
 
 
-@_guarded
+@_needs_ledger
 def run_proof(args: argparse.Namespace) -> int:
     paths = DataDir(args.data)
     with _opened(args, read_only=False) as ledger:  # may sign a checkpoint covering the event
@@ -313,7 +291,7 @@ def run_proof(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@_needs_ledger
 def run_backup(args: argparse.Namespace) -> int:
     if args.out.exists():
         return _fail(f"目标文件已存在，不会覆盖：{args.out}")
@@ -325,7 +303,7 @@ def run_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@_needs_ledger
 def run_export(args: argparse.Namespace) -> int:
     with _opened(args) as ledger, _progress() as progress:
         total = ledger.size()
@@ -338,12 +316,13 @@ def run_export(args: argparse.Namespace) -> int:
                 count += 1
                 if count % 1000 == 0:
                     progress.update(task, completed=count)
-        tmp.replace(args.out)
+        fsync_file(tmp)
+        durable_rename(tmp, args.out)
     print(f"已导出 {count} 条事件到 {args.out}")
     return 0
 
 
-@_guarded
+@_needs_ledger
 def run_rebuild(args: argparse.Namespace) -> int:
     with _opened(args) as ledger:
         if not ledger.projections:
@@ -371,7 +350,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
     return 1
 
 
-def _restore(args: argparse.Namespace) -> int:
+def run_restore(args: argparse.Namespace) -> int:
     """Replace the database by a backup that extends every signed checkpoint; the old file is kept, renamed."""
     paths = DataDir(args.data)
     settings = _settings(args)
@@ -400,8 +379,7 @@ def _restore(args: argparse.Namespace) -> int:
     )
     with candidate:
         if candidate.fork is not None:
-            print("该备份不能用来恢复：", file=sys.stderr)
-            return _fail(candidate.fork.message_zh, 1)
+            return _fail(f"该备份不能用来恢复：{candidate.fork.message_zh}", 1)
         files = [f for f in (paths.checkpoint_file, candidate.witness_file) if f is not None and f.exists()]
         report = verify_ledger(backup, verifier=verifier, retired_verifiers=retired, checkpoint_files=files)
     if not report.ok:
@@ -427,13 +405,13 @@ def _restore(args: argparse.Namespace) -> int:
     finally:
         source.close()
         target.close()
-    _fsync(staging)
+    fsync_file(staging)
     kept = None
     if db.exists():
         kept = db.with_name(f"{db.name}.replaced-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
         db.rename(kept)
     staging.replace(db)
-    _fsync(db.parent)
+    fsync_dir(db.parent)
     with open_ledger(args.data, settings, projections=all_projections()) as restored:  # rebuilds projections
         size = restored.size()
     print(f"已用备份 {backup} 恢复账本：共 {size} 条事件，与 checkpoints.log{'和见证副本' if witness else ''}一致。")
@@ -449,14 +427,3 @@ def _extends_its_checkpoints(data_dir: Path, settings: Settings) -> bool:
             return current.fork is None
     except (LedgerRefusedError, sqlite3.DatabaseError):
         return False  # missing, empty or unreadable: a backup is what it needs
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-run_restore = _guarded(_restore, needs_ledger=False)

@@ -14,43 +14,45 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from chanquan.app import DataDir, open_outbox
-from chanquan.config import ConfigError, load_settings
+from chanquan.commands import display
+from chanquan.commands.units import workflow_for
+from chanquan.config import load_settings
+from chanquan.failures import fail as _fail
 from outbox import DispatchError, MessageInfo, Outbox
 
 FOLDER_TEXT = {"queue": "待发", "sent": "已发", "dead": "失败"}
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("outbox", help="outgoing mail: list, show, retry, run one pass")
+    parser = subparsers.add_parser("outbox", help="发件：列表、查看、重发、手动处理一轮")
     sub = parser.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
 
-    list_parser = sub.add_parser("list", help="messages in the spool (queued, sent, dead letters)")
-    list_parser.add_argument("--folder", choices=["queue", "sent", "dead", "all"], default="all")
-    list_parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    list_parser = sub.add_parser("list", help="发件队列中的邮件（待发、已发、失败）")
+    list_parser.add_argument(
+        "--folder",
+        choices=["queue", "sent", "dead", "all"],
+        default="all",
+        help="queue 待发、sent 已发、dead 失败、all 全部（默认）",
+    )
+    list_parser.add_argument("--json", action="store_true", help="每行输出一个 JSON 对象（时间为 UTC）")
     list_parser.set_defaults(handler=run_list)
 
-    show_parser = sub.add_parser("show", help="one message: envelope, delivery state and the exact bytes")
-    show_parser.add_argument("id", help="spool name (or its first characters) or Message-ID")
-    show_parser.add_argument("--raw", action="store_true", help="print only the RFC 5322 message")
+    show_parser = sub.add_parser("show", help="查看一封邮件：信封、投递状态和原始内容")
+    show_parser.add_argument("id", help="邮件编号（或其开头几个字符）或 Message-ID")
+    show_parser.add_argument("--raw", action="store_true", help="只输出 RFC 5322 原始邮件")
     show_parser.set_defaults(handler=run_show)
 
-    retry_parser = sub.add_parser("retry", help="put a dead letter (or a waiting message) back in the queue, due now")
-    retry_parser.add_argument("id", help="spool name (or its first characters) or Message-ID")
+    retry_parser = sub.add_parser("retry", help="把失败（或等待重试）的邮件放回待发队列，立即发送")
+    retry_parser.add_argument("id", help="邮件编号（或其开头几个字符）或 Message-ID")
     retry_parser.set_defaults(handler=run_retry)
 
-    once_parser = sub.add_parser("run-once", help="dispatch new ledger events, send reminders, send what is due")
-    once_parser.add_argument("--no-send", action="store_true", help="only queue; leave sending to `serve`")
+    once_parser = sub.add_parser("run-once", help="处理新的账本事件、发送催办、发出到期的邮件")
+    once_parser.add_argument("--no-send", action="store_true", help="只放入待发队列，发送留给 chanquan serve")
     once_parser.set_defaults(handler=run_once)
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(message, file=sys.stderr)
-    return code
 
 
 def _with_outbox(action: Callable[[argparse.Namespace, Outbox], int]) -> Callable[[argparse.Namespace], int]:
@@ -60,10 +62,7 @@ def _with_outbox(action: Callable[[argparse.Namespace, Outbox], int]) -> Callabl
     def handler(args: argparse.Namespace) -> int:
         if not DataDir(args.data).ledger_db.exists():
             return _fail(f"数据目录 {args.data} 尚未初始化（没有 ledger.sqlite3），请先运行 chanquan init。")
-        try:
-            box = open_outbox(args.data, load_settings(args.data))
-        except ConfigError as exc:
-            return _fail(f"配置文件有误：{exc}")
+        box = open_outbox(args.data, load_settings(args.data))
         with box:
             return action(args, box)
 
@@ -75,7 +74,14 @@ def _not_in_spool(args: argparse.Namespace) -> int:
 
 
 def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+    """For programs (--json, and `show`'s envelope lines): UTC ISO."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else ""
+
+
+def _filing_units(args: argparse.Namespace) -> dict[str, str]:
+    """Filing id -> “unit name（code）”, so that a list names the unit each message is about."""
+    with workflow_for(args, read_only=True) as wf:
+        return {f.filing_id: f"{f.unit_name}（{f.unit}）" for f in wf.filings()}
 
 
 def _as_json(info: MessageInfo) -> dict[str, Any]:
@@ -101,8 +107,11 @@ def run_list(args: argparse.Namespace, box: Outbox) -> int:
         for info in infos:
             print(json.dumps(_as_json(info), ensure_ascii=False))
         return 0
+    display.use_reader_zone(args.data)
+    units = _filing_units(args)
     table = Table(title=f"发件队列（{len(infos)} 封）")
-    for column in ("编号", "状态", "用途", "登记编号", "收件人", "主题", "尝试", "最近错误"):
+    columns = ("编号", "状态", "用途", "登记编号", "单位", "收件人", "主题", "尝试", display.time_heading("下次尝试"))
+    for column in (*columns, "最近错误"):
         table.add_column(column)
     for info in infos:
         table.add_row(
@@ -110,12 +119,14 @@ def run_list(args: argparse.Namespace, box: Outbox) -> int:
             FOLDER_TEXT.get(info.folder, info.folder),
             info.purpose,
             info.filing_id,
+            units.get(info.filing_id, ""),
             ", ".join(info.recipients),
             info.subject,
             str(info.attempts),
+            display.when(info.next_at, label=False, seconds=True) if info.next_at and info.folder == "queue" else "",
             info.last_error[:60],
         )
-    Console().print(table)
+    display.make_console().print(table, markup=False, highlight=False)
     return 0
 
 
@@ -126,7 +137,11 @@ def run_show(args: argparse.Namespace, box: Outbox) -> int:
         return _not_in_spool(args)
     info, raw = found
     if not args.raw:
-        for key, value in _as_json(info).items():
+        display.use_reader_zone(args.data)
+        shown = _as_json(info)
+        if info.next_at:
+            shown["next_attempt"] = display.when(info.next_at, seconds=True)
+        for key, value in shown.items():
             print(f"{key}: {value}")
         print()
     sys.stdout.write(raw.decode("utf-8", "replace").replace("\r\n", "\n"))

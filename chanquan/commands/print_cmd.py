@@ -13,7 +13,6 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from chanquan.app import DataDir, open_document_issuer
-from chanquan.config import ConfigError, load_settings
+from chanquan.commands.display import make_console
+from chanquan.config import load_settings
+from chanquan.failures import fail as _fail
 
 log = logging.getLogger(__name__)
 
@@ -33,65 +34,35 @@ DOC_TYPE_CHOICES = ("登记表", "登记证")
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "print",
-        help="print a signed 产权登记表/产权登记证 of an approved registration, or list printable ones",
+        help="打印已核准登记的签章产权登记表/产权登记证，或列出可打印的单位",
         description="打印已经市国资委审核通过的产权登记表（非一级企业）或产权登记证（一级企业），带电子签章。",
     )
-    parser.add_argument("--unit", help="unit code (组织机构代码)")
-    parser.add_argument("--period", help="registration period, the as-of date (数据时点), e.g. 2012-06-30")
-    parser.add_argument("--template", help="print template name (see --templates); default from pdf.default_template")
+    parser.add_argument("--unit", help="单位代码（组织机构代码）")
     parser.add_argument(
-        "--type", dest="doc_type", choices=DOC_TYPE_CHOICES, help="expected document type (chosen by level anyway)"
+        "--period",
+        help="登记时期：补录为数据时点，否则为经济行为日期，例如 2012-06-30",
     )
-    parser.add_argument("--out", type=Path, help="where to write the signed PDF")
-    parser.add_argument("--preview", type=Path, help="also render the first page as a PNG")
-    parser.add_argument("--list", action="store_true", help="list units with printable registrations")
-    parser.add_argument("--search", help="with --list: only units whose name contains this text")
-    parser.add_argument("--templates", action="store_true", help="list the print templates")
+    parser.add_argument("--template", help="打印模板名称（见 --templates）；默认取设置 pdf.default_template")
+    parser.add_argument(
+        "--type", dest="doc_type", choices=DOC_TYPE_CHOICES, help="期望的文书类型（实际按单位级次确定）"
+    )
+    parser.add_argument("--out", type=Path, help="签章 PDF 的输出文件")
+    parser.add_argument("--preview", type=Path, help="同时把第一页输出为 PNG 预览图")
+    parser.add_argument("--list", action="store_true", help="列出有可打印登记的单位")
+    parser.add_argument("--search", help="与 --list 一起使用：只列出名称包含该文字的单位")
+    parser.add_argument("--templates", action="store_true", help="列出打印模板")
     parser.set_defaults(handler=run_print)
 
     verify = subparsers.add_parser(
         "verify-pdf",
-        help="check a PDF's signature, that it is exactly the issued file, and its ledger proof",
+        help="核验 PDF：电子签名、是否与签发的文件完全一致、账本包含证明",
         description="核验 PDF：电子签名、与签发记录逐字节一致、签发记录在已签名检查点中的包含证明。",
     )
-    verify.add_argument("pdf", type=Path)
-    verify.add_argument("--json", action="store_true", help="print the result as JSON")
-    verify.add_argument(
-        "--expect-unit", metavar="CODE", help="fail unless the document was issued to this unit (组织机构代码)"
-    )
-    verify.add_argument(
-        "--expect-number", metavar="NO", help="fail unless the document has this registration number (e.g. DJB-…-1)"
-    )
+    verify.add_argument("pdf", type=Path, help="要核验的 PDF 文件")
+    verify.add_argument("--json", action="store_true", help="以 JSON 输出核验结果")
+    verify.add_argument("--expect-unit", metavar="CODE", help="文书不是签发给该单位（组织机构代码）时判为不通过")
+    verify.add_argument("--expect-number", metavar="NO", help="文书的登记编号不是该编号（例如 DJB-…-1）时判为不通过")
     verify.set_defaults(handler=run_verify)
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"错误：{message}", file=sys.stderr)
-    return code
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Expected failures become one Chinese line and exit status 2, never a traceback."""
-
-    def wrapper(args: argparse.Namespace) -> int:
-        from documents import FontError, PrintRefused, SigningIdentityError, TemplateError
-        from ledger import LedgerError
-
-        try:
-            return handler(args)
-        except PrintRefused as exc:
-            return _fail(exc.message_zh, 1)
-        except (TemplateError, FontError, SigningIdentityError) as exc:
-            return _fail(exc.message_zh)
-        except ConfigError as exc:
-            return _fail(f"配置文件无法使用：{exc.path}：{exc.problem}")
-        except LedgerError as exc:
-            return _fail(f"账本操作失败：{exc}")
-        except OSError as exc:
-            return _fail(f"文件操作失败：{exc.filename or ''}：{exc.strerror or exc}")
-
-    wrapper.__name__ = handler.__name__
-    return wrapper
 
 
 def parse_period(text: str) -> str | None:
@@ -111,7 +82,6 @@ def _require_data(args: argparse.Namespace) -> str | None:
     return None
 
 
-@_guarded
 def run_print(args: argparse.Namespace) -> int:
     if args.templates:
         return _list_templates()
@@ -122,29 +92,30 @@ def run_print(args: argparse.Namespace) -> int:
         return _list_printable(args)
     if not args.unit or not args.period or not args.out:
         return _fail(
-            "请指定 --unit 单位代码、--period 数据时点（如 2012-06-30）和 --out 输出文件；"
+            "请指定 --unit 单位代码、--period 登记时期（补录历史数据为数据时点，其他登记为经济行为日期，"
+            "如 2012-06-30）和 --out 输出文件；"
             "或使用 --list 查看可打印的单位。"
         )
     period = parse_period(args.period)
     if period is None:
-        return _fail(f"数据时点“{args.period}”不是有效日期，请写成 2012-06-30 的形式。")
+        return _fail(f"登记时期“{args.period}”不是有效日期，请写成 2012-06-30 的形式。")
     settings = load_settings(args.data)
     with (
         open_document_issuer(args.data, settings) as issuer,
-        Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as progress,
+        _progress() as progress,
     ):
         progress.add_task("生成并签署文件", total=None)
         issued = issuer.print_document(args.unit, period, template=args.template, doc_type=args.doc_type)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(issued.pdf)
-    p = issued.payload
-    print(f"已生成{_label(p['doc_type'])}：{args.out}")
-    print(f"  编号 {p['cert_no']}，模板 {p['template']}，{p['pages']} 页")
+    p = issued.body
+    print(f"已生成{_label(p.doc_type)}：{args.out}")
+    print(f"  编号 {p.cert_no}，模板 {p.template}，{p.pages} 页")
     print(f"  签发记录：账本第 {issued.event.seq} 号事件", end="")
-    print(f"（补打，首次签发为第 {p['reissue_of']} 号）" if p.get("reissue_of") else "")
-    print(f"  SHA-256 {p['sha256']}")
-    if p.get("missing_chars"):
-        print(_missing_warning(p["missing_chars"]), file=sys.stderr)
+    print(f"（补打，首次签发为第 {p.reissue_of} 号）" if p.reissue_of else "")
+    print(f"  SHA-256 {p.sha256}")
+    if p.missing_chars:
+        print(_missing_warning(p.missing_chars), file=sys.stderr)
     if args.preview:
         _preview(issued.pdf, args.preview)
         print(f"  首页预览：{args.preview}")
@@ -165,26 +136,23 @@ def _label(doc_type: str) -> str:
 
 
 def _preview(pdf: bytes, out: Path) -> None:
-    """First page as PNG through pdfium (the same engine Chrome uses)."""
-    import pypdfium2 as pdfium
+    """First page as PNG through pdfium (the same engine Chrome uses), as the portal's 预览 renders pages."""
+    from documents.preview import page_images
 
-    document = pdfium.PdfDocument(pdf)
-    document.init_forms()  # without it pdfium leaves out form widgets, i.e. the signature stamp
-    try:
-        page = document[0]
-        try:
-            image = page.render(scale=2).to_pil()
-            out.parent.mkdir(parents=True, exist_ok=True)
-            image.save(out, format="PNG")
-        finally:
-            page.close()
-    finally:
-        document.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(page_images(pdf, scale=2, max_pages=1)[0])
+
+
+def _progress() -> Progress:
+    """The spinner goes to stderr, and only on a terminal: what stdout carries stays clean for scripts."""
+    console = make_console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
 
 
 def _console() -> Console:
-    """Rich wraps to 80 columns when piped; listings must not be cut short there."""
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    """Rich wraps to 80 columns when piped; listings must not be cut short there (chanquan.commands.display)."""
+    return make_console()
 
 
 def _list_templates() -> int:
@@ -202,34 +170,48 @@ def _list_templates() -> int:
 def _list_printable(args: argparse.Namespace) -> int:
     from chanquan.app import fork_notice, open_workflow
     from documents import doc_type_for_level
+    from documents.facts import local, zone_of
+    from documents.labels import period_label
+    from ledger.localtime import zone_label
 
+    timezone = load_settings(args.data).service.timezone
+    zone = zone_of(timezone)
     with open_workflow(args.data, read_only=True) as workflow:  # listing never writes
         notice = fork_notice(workflow.ledger)
         if notice:
             print(notice, file=sys.stderr)
         rows = workflow.approved_registrations(args.search)
+        # each period named by what it is: 数据时点 of a backfill, 经济行为日期 of any other registration
+        periods = [f"{r.period}（{period_label(workflow.last_approved_data(r.unit, r.period))}）" for r in rows]
     if not rows:
         suffix = f"（名称含“{args.search}”）" if args.search else ""
         print(f"没有可打印的登记{suffix}。")
         return 0
     table = Table(title="可打印的登记（已经市国资委审核通过）")
-    for column in ("单位代码", "单位名称", "级次", "数据时点", "文件", "登记编号", "批准时间"):
+    for column in (
+        "单位代码",
+        "单位名称",
+        "级次",
+        "登记时期",
+        "文件",
+        "登记编号",
+        f"批准时间（{zone_label(timezone)}）",
+    ):
         table.add_column(column)
-    for r in rows:
+    for r, period in zip(rows, periods, strict=True):
         table.add_row(
             r.unit,
             r.unit_name,
             str(r.unit_level),
-            r.period,
+            period,
             _label(doc_type_for_level(r.unit_level)),
             r.filing_id,
-            str(r.approved_at)[:19],
+            local(r.approved_at, zone).strftime("%Y-%m-%d %H:%M"),
         )
     _console().print(table)
     return 0
 
 
-@_guarded
 def run_verify(args: argparse.Namespace) -> int:
     try:
         pdf = args.pdf.read_bytes()
@@ -257,12 +239,12 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         print(f"单位：{issuance.unit_name or '（单位名册中没有）'}（{issuance.unit}）")
         print(f"登记编号：{issuance.cert_no}（{_label(issuance.doc_type)}）")
-        print(f"登记：{issuance.filing_id}，第 {issuance.round} 轮；数据时点：{issuance.period}")
+        print(f"登记：{issuance.filing_id}，第 {issuance.round} 轮；{issuance.period_label}：{issuance.period}")
         print(
             f"签发记录：账本第 {issuance.seq} 号事件（{issuance.ts}）"
             + (f"，为第 {issuance.reissue_of} 号的补打" if issuance.reissue_of else "")
         )
-        print(f"  页面上的核验码应为：{issuance.verification_code}")
+        print(f"  页面上的登记编号和核验码应为：{issuance.cert_no}，{issuance.verification_code}")
         if issuance.missing_chars:
             print(
                 f"  注意：签发时字体缺少 {len(issuance.missing_chars)} 个字符，文件中以“〓U+码位〓”标示："
@@ -311,6 +293,7 @@ def _report_json(path: Path, report: Any) -> dict[str, Any]:
             "unit_name": issuance.unit_name,
             "round": issuance.round,
             "period": issuance.period,
+            "period_label": issuance.period_label,
             "missing_chars": list(issuance.missing_chars),
             "reissue_of": issuance.reissue_of,
             "verification_code": issuance.verification_code,

@@ -8,6 +8,8 @@ with real review tokens, up to SASAC.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr
 from pathlib import Path
 
 from support.registrations import (
@@ -70,8 +72,23 @@ def _submit(wf: Workflow, unit: str, name: str, level: int, parent: str, investo
     return outcome.filing_id
 
 
+# the name a reviewer signs their replies with (the From display name); SASAC's reviewer sends none
+REVIEWER_NAMES = {"review@yuxin.example.cn": "王建华"}
+
+
+def _reply(reviewer: str, opinion: str) -> bytes:
+    """The reviewer's reply as their mail program sends it."""
+    message = EmailMessage()
+    name = REVIEWER_NAMES.get(reviewer, "")
+    message["From"] = formataddr((name, reviewer)) if name else reviewer
+    message["To"] = "review@chanquan.localhost"
+    message["Subject"] = "回复：请审核"
+    message.set_content(f"通过\n{opinion}\n")
+    return message.as_bytes()
+
+
 def approve_all(wf: Workflow, filing_id: str, opinion: str = "资料齐全，同意。") -> None:
-    """Every level says 通过 with an opinion, up to SASAC."""
+    """Every level says 通过 with an opinion, up to SASAC, by a reply mail kept in the blob store."""
     for _ in range(10):
         view = wf.filing(filing_id)
         assert view is not None
@@ -80,7 +97,9 @@ def approve_all(wf: Workflow, filing_id: str, opinion: str = "资料齐全，同
             return
         reviewer = view.reviewers[0]
         token = wf.review_token(filing_id, view.round, view.level, reviewer)
-        outcome = wf.decide(token, reviewer, ReviewDecision.APPROVE, f"{view.review_unit} 审核：{opinion}")
+        text = f"{view.review_unit} 审核：{opinion}"
+        mail_blob = wf.ledger.blobs.put(_reply(reviewer, text))
+        outcome = wf.decide(token, reviewer, ReviewDecision.APPROVE, text, mail_blob)
         assert outcome.applied, outcome
     raise AssertionError("review chain did not end")
 

@@ -12,11 +12,13 @@ import io
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pdf_scenario import Scenario, build
 from pdf_support import font_dicts, page_texts
 from pypdf import PdfReader
+from pypdf.generic import StreamObject
 
 from chanquan.app import open_document_issuer
 from chanquan.cli import main
@@ -234,7 +236,7 @@ def test_font_objects_have_a_to_unicode_map_for_astral_characters(catalog: Templ
     rendered = render(_with_rare_text(CERTIFICATE, SAMPLE), catalog.get(CERTIFICATE, "标准"))
     reader = PdfReader(io.BytesIO(rendered.pdf))
     maps = [
-        f["/ToUnicode"].get_object().get_data()
+        cast(StreamObject, f["/ToUnicode"].get_object()).get_data()
         for f in font_dicts(rendered.pdf)
         if str(f["/BaseFont"]).endswith("HanaMinB")
     ]

@@ -74,7 +74,9 @@ def test_printed_form_has_every_fact(scenario: Scenario, form_file: Path) -> Non
     for name in scenario.investors:
         assert name in text
     unwrapped = text.replace("\n", "")
-    assert "review@yuxin.example.cn" in unwrapped and "review@sasac.example.cn" in unwrapped
+    # 审核人: the name the reply was signed with, else the role; never a mail address
+    assert "王建华" in unwrapped and "指定审核人" in unwrapped
+    assert "review@" not in text
     assert "资料齐全，同意。" in unwrapped
     assert "业务办理申请文件" in text
     assert all(is_embedded(f) for f in font_dicts(pdf))
@@ -111,7 +113,8 @@ def test_verify_pdf_says_who_and_what(scenario: Scenario, form_file: Path, capsy
     cert_no = f"DJB-{scenario.sub_filing}-1"
     assert f"单位：{scenario.subsidiary_name}（{scenario.subsidiary}）" in out
     assert f"登记编号：{cert_no}（产权登记表）" in out
-    assert f"登记：{scenario.sub_filing}，第 1 轮；数据时点：{scenario.period}" in out
+    # an 占有 registration's period is its 经济行为日期 (数据时点 is a backfill's)
+    assert f"登记：{scenario.sub_filing}，第 1 轮；经济行为日期：{scenario.period}" in out
     code, out, _err = run(capsys, scenario, "verify-pdf", str(form_file), "--json")
     issuance = json.loads(out)["issuance"]
     assert (issuance["unit_name"], issuance["period"], issuance["round"]) == (
@@ -289,9 +292,9 @@ def test_issuance_is_idempotent_and_prints_link_to_it(scenario: Scenario, form_f
         view = issuer.workflow.filing(scenario.sub_filing)
         assert view is not None and view.state == "issued"
         approved = next(issuer.ledger.events(subject=scenario.first_filing, kind="filing.approved"))
-        on_approval = issuer.on_approved(approved)  # the outbox's hook
+        on_approval = issuer.on_approved(approved.subject)  # the outbox's hook, given the filing id
         assert on_approval.payload["doc_type"] == "登记证" and on_approval.payload["reissue_of"] is None
-        assert issuer.on_approved(approved).seq == on_approval.seq
+        assert issuer.on_approved(approved.subject).seq == on_approval.seq
         with pytest.raises(PrintRefused) as info:
             issuer.issue_for_filing(scenario.pending_filing)
         assert "尚未经市国资委审核通过" in info.value.message_zh

@@ -10,7 +10,7 @@ from pdf_support import font_dicts, is_embedded, page_texts
 from pypdf import PdfReader
 
 from documents import CERTIFICATE, FORM, TemplateCatalog, TemplateError, render
-from documents.model import parse_qr_payload
+from documents.model import normalize_check_code, parse_qr_payload, parse_verification_url
 from documents.samples import sample_document
 from documents.templates import parse_template
 
@@ -35,7 +35,7 @@ def test_form_text_has_enterprise_codes_investors_and_reviews(form_pdf: bytes) -
     for review in data.reviews:
         assert review.reviewer in unwrapped
         assert review.opinion in unwrapped
-    assert data.verification_code in text
+    assert f"登记编号：{data.cert_no}　核验码：{data.check_code}" in text
 
 
 def test_every_font_is_embedded(form_pdf: bytes, catalog: TemplateCatalog) -> None:
@@ -133,8 +133,22 @@ def test_template_sections_are_honoured(catalog: TemplateCatalog) -> None:
     assert "合规性资料目录" in full and "合规性资料目录" not in compact
 
 
-def test_qr_payload_round_trips() -> None:
+def test_qr_payload_is_the_verification_page_of_the_document() -> None:
     data = sample_document(CERTIFICATE)
-    parsed = parse_qr_payload(data.qr_payload)
-    assert parsed == {"no": data.cert_no, "seq": str(data.approval_seq), "h": data.content_hash[:16]}
+    assert data.qr_payload == f"https://chanquan.example.cn/verify/{data.cert_no}?c={data.check_code}"
+    assert data.check_code == f"{data.approval_seq}-{data.content_hash[:12]}"
+    assert parse_verification_url(data.qr_payload) == (data.cert_no, data.check_code)
+    assert parse_verification_url("https://example.com/other/DJZ-1?c=1-0123456789ab") is None
+    # what a person may type from the paper, including the line older documents printed
+    for typed in (
+        data.check_code,
+        f"#{data.approval_seq} · {data.content_hash[:12]}",
+        f"{data.cert_no} · {data.check_code}",
+    ):
+        assert normalize_check_code(typed) == data.check_code
+    assert normalize_check_code("１２-" + data.content_hash[:12].upper()) == f"12-{data.content_hash[:12]}"
+    assert normalize_check_code("not a code") is None
+    # documents issued before the verification page carried the CQVERIFY payload; it still parses
+    old = f"CQVERIFY:1;no={data.cert_no};seq={data.approval_seq};h={data.content_hash[:16]}"
+    assert parse_qr_payload(old) == {"no": data.cert_no, "seq": str(data.approval_seq), "h": data.content_hash[:16]}
     assert parse_qr_payload("https://example.com") == {}

@@ -11,6 +11,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,13 @@ def test_mail_receipts_answer_the_filers_own_messages(story: Demo) -> None:
     requests = [
         m for m in story.mails() if m["X-Chanquan-Purpose"] == "review-request" and f"[{sub}]" in str(m["Subject"])
     ]
-    assert requests and all("“02-子企业-变动登记.zip”" in str(m.get_body(("plain",)).get_content()) for m in requests)
+    assert requests and all("“02-子企业-变动登记.zip”" in _plain_text(m) for m in requests)
+
+
+def _plain_text(mail: EmailMessage) -> str:
+    body = mail.get_body(("plain",))
+    assert body is not None, mail["Subject"]
+    return str(body.get_content())
 
 
 def test_filings_show_lists_the_filers_own_file_names(story: Demo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,8 +202,9 @@ def test_signed_pdfs_verify(story: Demo) -> None:
         reader = PdfFileReader(io.BytesIO(data))
         (signature,) = reader.embedded_signatures
         status = validate_pdf_signature(signature, context)
-        assert status.intact and status.valid and status.trusted, status.pretty_print_details()
-        assert status.coverage.name == "ENTIRE_FILE"
+        details = status.pretty_print_details  # unannotated in pyHanko
+        assert status.intact and status.valid and status.trusted, details()  # type: ignore[no-untyped-call]
+        assert status.coverage is not None and status.coverage.name == "ENTIRE_FILE"
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
         assert "重庆" in text
         doc_types.add(path.stem.rsplit("-", 1)[1])
@@ -216,3 +224,29 @@ def test_a_flipped_byte_fails_verification(story: Demo, tmp_path: Path) -> None:
     forged = tmp_path / "forged.pdf"
     forged.write_bytes(bytes(data))
     assert cli(["--data", str(story.data_dir), "verify-pdf", str(forged)]) != 0
+
+
+def test_the_portal_serves_the_demo_with_the_printed_login(story: Demo) -> None:
+    """The demo runs the portal as `serve` does; the log-in its story prints works, and the QR codes'
+    base URL (web.public_url) is the portal's own address."""
+    import re
+
+    import httpx
+
+    from chanquan.commands.demo import portal_login_hint
+    from chanquan.config import load_settings
+    from chanquan.demo import SUBSIDIARY, SUBSIDIARY_NEW_PASSWORD
+
+    assert load_settings(story.data_dir).web.base_url() == story.web_url
+    assert SUBSIDIARY in portal_login_hint() and SUBSIDIARY_NEW_PASSWORD in portal_login_hint()
+    with httpx.Client(base_url=story.web_url, follow_redirects=False, timeout=30) as client:
+        assert client.get("/healthz").text == "ok"
+        form = client.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        login = client.post(
+            "/login", data={"csrf": csrf.group(1), "username": SUBSIDIARY, "password": SUBSIDIARY_NEW_PASSWORD}
+        )
+        assert login.status_code == 303 and login.headers["location"] == "/"
+        home = client.get("/").text
+        assert story.filings["subsidiary"] in home and "报送申报" in home

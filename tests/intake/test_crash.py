@@ -138,7 +138,9 @@ def test_sigkill_during_arrivals_files_every_bundle_exactly_once(tmp_path: Path)
             send_until_accepted(port, unit, mail_for(base, unit), stop_clients)
 
     def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([CHANQUAN, "--data", str(data), "serve", "--no-outbox"], stdout=log, stderr=log)
+        process = subprocess.Popen(
+            [CHANQUAN, "--data", str(data), "serve", "--no-outbox", "--no-web"], stdout=log, stderr=log
+        )
         wait_ready(port, process)
         return process
 

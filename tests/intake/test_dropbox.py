@@ -1,69 +1,122 @@
-"""The drop folder with real watchdog observers: half-written files, bursts, restarts, unknown folders."""
+"""The drop folder: the watcher's decisions driven scan by scan on a fake clock (`scan_once`), and the
+real watchdog observers for bursts, restarts and polling."""
 
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from intake_helpers import CHILD, Env, build_env, bundle_zip, close_env, workbook
 
+from intake.dropbox import DropboxWatcher
 from intake.spool import ProcessingArea, new_item_id
+
+SETTLE = 5.0  # seconds of the fake clock: what a real drop folder would use, at no cost here
+
+
+class Clock:
+    """The watcher's clock, moved by the test: no test here waits for time to pass."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Scanned:
+    """A service whose drop folder is scanned only when the test says so, at the clock's time."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.clock = Clock()
+        self.watcher: DropboxWatcher = env.service.watcher
+        self.watcher.clock = self.clock
+
+    def scan(self, after: float = 0.0) -> int:
+        """Moves the clock by `after` seconds, scans once; the number of items claimed and recorded."""
+        self.clock.advance(after)
+        return self.watcher.scan_once()
+
+
+@pytest.fixture
+def scanned(tmp_path: Path) -> Iterator[Scanned]:
+    """The worker runs (items are filed as in serve); the watcher's own loop does not."""
+    env = build_env(tmp_path / "data", settle_seconds=SETTLE, enable_dropbox=False, enable_smtp=False)
+    env.service.start()
+    yield Scanned(env)
+    close_env(env)
 
 
 def processed_outcomes(env: Env) -> Counter[str]:
     return Counter(ev.payload["outcome"] for ev in env.kinds("intake.processed"))
 
 
-def test_dropped_zip_is_filed_once_and_receipts_folder_is_ignored(running: Env) -> None:
-    unit_dir = running.dropbox / CHILD
+def test_dropped_zip_is_filed_once_and_receipts_folder_is_ignored(scanned: Scanned) -> None:
+    env = scanned.env
+    unit_dir = env.dropbox / CHILD
     (unit_dir / "回执").mkdir(parents=True)
     (unit_dir / "回执" / "old-receipt.pdf").write_bytes(b"%PDF receipt")
     (unit_dir / "bundle.zip").write_bytes(bundle_zip())
-    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
-    time.sleep(0.5)
-    received = running.kinds("intake.received")
+    assert scanned.scan() == 0  # first seen
+    assert scanned.scan(after=SETTLE) == 1  # unchanged for the settle time: claimed and recorded
+    assert scanned.scan(after=SETTLE) == 0 and scanned.scan(after=60) == 0  # nothing else, ever
+    env.wait_for(lambda: len(env.kinds("intake.processed")) == 1)
+    received = env.kinds("intake.received")
     assert [ev.payload["original_name"] for ev in received] == ["bundle.zip"]
     assert received[0].payload["channel"] == "dropbox" and received[0].payload["filer"] == CHILD
-    filings = running.kinds("filing.received")
+    filings = env.kinds("filing.received")
     assert len(filings) == 1 and filings[0].payload["item_id"] == received[0].payload["item_id"]
     assert not (unit_dir / "bundle.zip").exists()
     assert (unit_dir / "回执" / "old-receipt.pdf").exists()
-    assert list((running.data / "processing").iterdir()) == []
+    assert list((env.data / "processing").iterdir()) == []
 
 
-def test_half_written_file_is_taken_only_once_complete(running: Env) -> None:
-    unit_dir = running.dropbox / CHILD
+def test_half_written_file_is_taken_only_once_complete(scanned: Scanned) -> None:
+    env = scanned.env
+    unit_dir = env.dropbox / CHILD
     unit_dir.mkdir(parents=True)
     data = bundle_zip()
-    target = unit_dir / "slow.zip"
-    with open(target, "wb") as handle:
+    with open(unit_dir / "slow.zip", "wb") as handle:
         for start in range(0, len(data), 1024):
             handle.write(data[start : start + 1024])
             handle.flush()
-            time.sleep(0.03)  # each write lands well inside the 0.2 s settle time
-    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
-    received = running.kinds("intake.received")
+            # each write lands within the settle time of the last scan: never taken half written
+            assert scanned.scan(after=SETTLE / 2) == 0
+    assert scanned.scan(after=SETTLE / 2) == 0  # the last write restarted the wait
+    assert scanned.scan(after=SETTLE) == 1
+    env.wait_for(lambda: len(env.kinds("intake.processed")) == 1)
+    received = env.kinds("intake.received")
     assert len(received) == 1
-    assert running.ledger.blobs.get(received[0].payload["raw_blob"]) == data
-    assert processed_outcomes(running) == Counter({"invalid": 1})  # the blank workbook loads and is checked
+    assert env.ledger.blobs.get(received[0].payload["raw_blob"]) == data
+    assert processed_outcomes(env) == Counter({"invalid": 1})  # the blank workbook loads and is checked
 
 
 def test_file_still_empty_after_the_settle_time_is_not_taken_until_its_grace_ends(tmp_path: Path) -> None:
     """A copy whose writer is descheduled between creating and writing the file must not be
     claimed empty (seen once in the crash test); a file left empty is still answered."""
-    env = build_env(tmp_path / "data", empty_settle_seconds=2.0)
+    env = build_env(
+        tmp_path / "data", settle_seconds=SETTLE, empty_settle_seconds=60.0, enable_dropbox=False, enable_smtp=False
+    )
     env.service.start()
+    scanned = Scanned(env)
     try:
         unit_dir = env.dropbox / CHILD
         unit_dir.mkdir(parents=True)
         (unit_dir / "late.zip").write_bytes(b"")
         (unit_dir / "abandoned.zip").write_bytes(b"")
-        time.sleep(1.0)  # five settle times
-        assert env.kinds("intake.received") == []
+        assert scanned.scan() == 0
+        assert scanned.scan(after=5 * SETTLE) == 0  # five settle times: still empty, still waiting
         (unit_dir / "late.zip").write_bytes(bundle_zip())
+        assert scanned.scan() == 0  # changed: its settle time starts again
+        assert scanned.scan(after=SETTLE) == 1  # late.zip, now written
+        assert scanned.scan(after=60.0 - 6 * SETTLE) == 1  # abandoned.zip, once the empty grace has passed
         env.wait_for(lambda: len(env.kinds("intake.processed")) == 2)
         by_name = {ev.payload["original_name"]: ev.payload["item_id"] for ev in env.kinds("intake.received")}
         assert set(by_name) == {"late.zip", "abandoned.zip"}
@@ -76,50 +129,58 @@ def test_file_still_empty_after_the_settle_time_is_not_taken_until_its_grace_end
         close_env(env)
 
 
-def test_partial_and_lock_files_are_never_taken(running: Env) -> None:
-    unit_dir = running.dropbox / CHILD
+def test_partial_and_lock_files_are_never_taken(scanned: Scanned) -> None:
+    env = scanned.env
+    unit_dir = env.dropbox / CHILD
     unit_dir.mkdir(parents=True)
     for name in ("upload.zip.part", "x.filepart", "copy.tmp", "~$登记表.xlsx"):
         (unit_dir / name).write_bytes(b"partial")
     (unit_dir / "登记表.xlsx").write_bytes(workbook())
-    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
-    time.sleep(0.6)
-    assert [ev.payload["original_name"] for ev in running.kinds("intake.received")] == ["登记表.xlsx"]
+    assert scanned.scan() == 0
+    assert scanned.scan(after=SETTLE) == 1
+    assert scanned.scan(after=60) == 0
+    env.wait_for(lambda: len(env.kinds("intake.processed")) == 1)
+    assert [ev.payload["original_name"] for ev in env.kinds("intake.received")] == ["登记表.xlsx"]
     assert sorted(p.name for p in unit_dir.iterdir()) == sorted(
         ["upload.zip.part", "x.filepart", "copy.tmp", "~$登记表.xlsx"]
     )
 
 
-def test_subfolder_is_taken_once_its_whole_content_is_stable(running: Env) -> None:
-    folder = running.dropbox / CHILD / "2025年度登记"
+def test_subfolder_is_taken_once_its_whole_content_is_stable(scanned: Scanned) -> None:
+    env = scanned.env
+    folder = env.dropbox / CHILD / "2025年度登记"
     folder.mkdir(parents=True)
     (folder / "登记表.xlsx").write_bytes(workbook())
     (folder / "~$登记表.xlsx").write_bytes(b"lock")  # Excel still has it open
-    time.sleep(0.8)
-    assert running.kinds("intake.received") == []
+    assert scanned.scan() == 0
+    assert scanned.scan(after=SETTLE) == 0 and scanned.scan(after=60) == 0  # busy however long it waits
     (folder / "~$登记表.xlsx").unlink()
     (folder / "附件").mkdir()
     (folder / "附件" / "业务办理申请文件.pdf").write_bytes(b"%PDF-1.4 letter")
-    running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
-    filing = running.kinds("filing.received")[0].payload
+    assert scanned.scan() == 0
+    assert scanned.scan(after=SETTLE) == 1
+    env.wait_for(lambda: len(env.kinds("intake.processed")) == 1)
+    filing = env.kinds("filing.received")[0].payload
     assert filing["filer"] == CHILD
 
 
 def test_unknown_folder_is_reported_once_and_left_alone(tmp_path: Path) -> None:
-    env = build_env(tmp_path / "data")
+    env = build_env(tmp_path / "data", settle_seconds=SETTLE, enable_dropbox=False, enable_smtp=False)
     stray = env.dropbox / "NOTAUNIT1"
     stray.mkdir(parents=True)
     (stray / "bundle.zip").write_bytes(bundle_zip())
-    env.service.start()
+    scanned = Scanned(env)
     try:
-        env.wait_for(lambda: len(env.kinds("intake.folder_unknown")) == 1)
-        time.sleep(1.2)  # at least one periodic rescan later
+        assert scanned.scan() == 0
+        assert scanned.scan(after=SETTLE) == 0 and scanned.scan(after=60) == 0  # later full scans
+        assert len(env.kinds("intake.folder_unknown")) == 1
     finally:
         close_env(env)
-    env = build_env(tmp_path / "data")  # a restart must not report it again
-    env.service.start()
+    # a restart must not report it again
+    env = build_env(tmp_path / "data", settle_seconds=SETTLE, enable_dropbox=False, enable_smtp=False)
+    scanned = Scanned(env)
     try:
-        time.sleep(0.8)
+        assert scanned.scan() == 0 and scanned.scan(after=60) == 0
         assert len(env.kinds("intake.folder_unknown")) == 1
         assert (stray / "bundle.zip").exists()
         assert env.kinds("intake.received") == []
@@ -139,7 +200,9 @@ def test_burst_of_2000_files_each_received_exactly_once(tmp_path: Path) -> None:
         for index in range(2000):
             (unit_dir / f"b{index:04d}.zip").write_bytes(small)
         env.wait_for(lambda: len(env.kinds("intake.received")) >= 2000, 60)
-        time.sleep(0.5)
+    finally:
+        env.service.stop()  # the watcher has stopped: whatever it recorded twice is in the ledger now
+    try:
         names = Counter(ev.payload["original_name"] for ev in env.kinds("intake.received"))
         pending = env.service.processor.resume()
     finally:

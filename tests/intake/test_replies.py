@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from intake.mime import ParsedMail, parse_mail
-from intake.replies import ReplyDecision, is_auto_reply, own_text, parse_decision, read_reply, token_from_address
+from intake.replies import is_auto_reply, own_text, parse_decision, read_reply, token_from_address
+from workflow import ReviewDecision
 
 EML = Path(__file__).parent / "eml"
-APPROVE, RETURN = ReplyDecision.APPROVE, ReplyDecision.RETURN
+APPROVE, RETURN = ReviewDecision.APPROVE, ReviewDecision.RETURN
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,7 @@ APPROVE, RETURN = ReplyDecision.APPROVE, ReplyDecision.RETURN
         ("gb2312_label_gbk_chars.eml", APPROVE, "经办人：朱镕基、王堃、陈喆。"),
     ],
 )
-def test_corpus_decisions_and_opinions(name: str, decision: ReplyDecision, opinion_start: str) -> None:
+def test_corpus_decisions_and_opinions(name: str, decision: ReviewDecision, opinion_start: str) -> None:
     parsed = parse_mail((EML / name).read_bytes())
     assert not is_auto_reply(parsed)
     reply = read_reply(parsed)

@@ -50,7 +50,7 @@ def delivered(env: Env, box: Outbox, purpose: str) -> list[EmailMessage]:
 def body(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
-    return part.get_content()
+    return str(part.get_content())
 
 
 def test_contradictory_reply_is_asked_again_and_a_bare_return_is_answered(

@@ -1,33 +1,60 @@
-"""The block DATA reader against a real aiosmtpd listener: content, dot-stuffing and limits as aiosmtpd's own."""
+"""The SMTP protocol against a real aiosmtpd listener: the block DATA reader (content, dot-stuffing and
+limits as aiosmtpd's own), aiosmtpd's own DATA path with the same Chinese-first lines, and the guard
+on the aiosmtpd code the block reader relies on."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import re
 import socket
+import tomllib
 from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from packaging.requirements import Requirement
 
 from intake import smtp
 from intake.smtp import free_port
-from intake.smtpdata import CHINESE_FIRST, BlockDataController, line_too_long, read_data, too_large, unstuff
+from intake.smtpdata import (
+    CHINESE_FIRST,
+    REVIEWED_AIOSMTPD,
+    REVIEWED_SOURCES,
+    BlockDataController,
+    BlockDataSMTP,
+    ChineseFirstController,
+    line_too_long,
+    read_data,
+    too_large,
+    unstuff,
+)
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 class Keep:
     def __init__(self) -> None:
         self.contents: list[bytes] = []
+        self.readers: list[type] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+    async def handle_DATA(self, server: SMTP, session: object, envelope: object) -> str:
         self.contents.append(envelope.original_content)  # type: ignore[attr-defined]
+        self.readers.append(type(getattr(server, "_reader", None)))
         return "250 OK kept"
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[int, Keep]]:
+# the block reader (what serve runs) and aiosmtpd's own DATA path, which must say the same things
+@pytest.fixture(params=[BlockDataController, ChineseFirstController])
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, Keep]]:
     handler = Keep()
     port = free_port()
-    controller = BlockDataController(handler, hostname="127.0.0.1", port=port, data_size_limit=4096)
+    controller_class: type[Controller] = request.param
+    controller = controller_class(handler, hostname="127.0.0.1", port=port, data_size_limit=4096)
     controller.start()
     try:
         yield port, handler
@@ -151,3 +178,35 @@ def test_reader_over_small_pieces() -> None:
     content, too_much = asyncio.run(run())
     assert not too_much
     assert unstuff(content) == b"line one.\r\n" + b"z" * 100 + b"\r\n.x\r\n"
+
+
+def test_aiosmtpd_is_pinned_to_the_reviewed_release() -> None:
+    """BlockDataSMTP uses aiosmtpd's private `_reader`: only the reviewed release may be installed."""
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    (requirement,) = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "aiosmtpd"]
+    assert REVIEWED_AIOSMTPD in requirement.specifier
+    assert "1.4.7" not in requirement.specifier and "1.5" not in requirement.specifier, "an exact range"
+    assert version("aiosmtpd") == REVIEWED_AIOSMTPD, (
+        f"aiosmtpd {version('aiosmtpd')} is installed; intake/smtpdata.py was checked against {REVIEWED_AIOSMTPD}"
+    )
+
+
+@pytest.mark.parametrize("member", sorted(REVIEWED_SOURCES))
+def test_aiosmtpd_code_the_block_reader_relies_on_is_the_reviewed_code(member: str) -> None:
+    """Fails when an aiosmtpd release changes DATA handling or the private parts BlockDataSMTP uses:
+    re-read the member, port the change to BlockDataSMTP, then record the new hash."""
+    source = inspect.getsource(getattr(SMTP, member))
+    assert hashlib.sha256(source.encode()).hexdigest() == REVIEWED_SOURCES[member], (
+        f"aiosmtpd's SMTP.{member} changed since it was reviewed for intake/smtpdata.py"
+    )
+
+
+def test_the_block_reader_reads_aiosmtpds_stream(server: tuple[int, Keep]) -> None:
+    port, handler = server
+    assert transaction(port, b"x\r\n.\r\n")[-1].startswith(b"250")
+    assert handler.readers == [asyncio.StreamReader]
+
+
+def test_decode_data_is_refused_rather_than_ignored() -> None:
+    with pytest.raises(ValueError, match="decode_data"):
+        BlockDataSMTP(Keep(), decode_data=True)

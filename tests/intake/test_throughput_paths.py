@@ -26,6 +26,7 @@ import intake.service
 from intake.dropbox import Hints, _Wake
 from intake.prepare import PreparePool
 from intake.service import WorkflowAdapter
+from workflow import Channel
 
 
 def hinted(root: Path, event: FileSystemEvent) -> tuple[bool, set[str] | None]:
@@ -74,7 +75,7 @@ def test_found_units_are_remembered_and_unknown_names_asked_again(env: Env, monk
 
     monkeypatch.setattr(adapter, "_lookup_unit_code", counted)
     now = [1000.0]
-    monkeypatch.setattr(intake.service.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("intake.service.time.monotonic", lambda: now[0])
     assert adapter.unit_code(CHILD) == CHILD
     assert adapter.unit_code("NOTAUNIT1") is None
     now[0] += intake.service.UNIT_CACHE_SECONDS / 2
@@ -91,7 +92,8 @@ def test_worker_processes_answer_in_order_chunk_by_chunk(tmp_path: Path) -> None
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     missing = tmp_path / "missing.zip"
-    jobs = [("dropbox", "good.zip", good)] * 7 + [("dropbox", "broken.zip", broken), ("dropbox", "x.zip", missing)]
+    jobs: list[tuple[Channel, str, Path]] = [("dropbox", "good.zip", good)] * 7
+    jobs += [("dropbox", "broken.zip", broken), ("dropbox", "x.zip", missing)]
     jobs += [("dropbox", "good.zip", good)] * 4
     pool = PreparePool(2)
     try:
@@ -105,7 +107,7 @@ def test_worker_processes_answer_in_order_chunk_by_chunk(tmp_path: Path) -> None
             continue
         assert prepared is not None
         if name == "good.zip":
-            assert prepared.reject_code == "" and prepared.check_result.ok
+            assert prepared.rejection is None and prepared.check_result is not None and prepared.check_result.ok
             assert prepared.bundle is not None and prepared.bundle.workbook_name.endswith(".xlsx")
         else:
-            assert prepared.reject_code and prepared.bundle is None
+            assert prepared.rejection is not None and prepared.rejection.code and prepared.bundle is None

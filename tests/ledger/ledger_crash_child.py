@@ -35,11 +35,20 @@ def append_forever(folder: Path, run: int, ack_fd: int) -> None:
         os.write(ack_fd, "".join(f"{e.seq} {e.payload['n']}\n" for e in events).encode())
 
 
+def wait_for_growth(fd: int, size: int, limit_seconds: float = 120.0) -> None:
+    deadline = time.monotonic() + limit_seconds
+    while os.fstat(fd).st_size <= size:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no acknowledgement within {limit_seconds} s")
+        time.sleep(0.005)
+
+
 def main() -> None:
     folder, kills, seed, ack_path = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     rng = random.Random(seed)
     ack_fd = os.open(ack_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     for run in range(1, kills + 1):
+        acked_before = os.fstat(ack_fd).st_size
         ready_read, ready_write = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -52,6 +61,11 @@ def main() -> None:
         os.close(ready_write)
         os.read(ready_read, 1)
         os.close(ready_read)
+        if run % 2 == 0:
+            # Every other appender is killed only after its first acknowledgement, so that half the
+            # runs surely crash mid-stream however slow a loaded machine makes start-up; the odd
+            # runs die at any moment, start-up included.
+            wait_for_growth(ack_fd, acked_before)
         time.sleep(rng.uniform(0.05, 0.4))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)

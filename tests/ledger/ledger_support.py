@@ -6,7 +6,6 @@ import sqlite3
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import ClassVar
 
 from pydantic import Field
 
@@ -56,11 +55,10 @@ def open_test_ledger(folder: Path, **kwargs: object) -> Ledger:
 class UnitsProjection:
     """A small projection like workflow's: one row per unit, counting its events."""
 
-    name: ClassVar[str] = "test_units"
-    ddl: ClassVar[list[str]] = [
-        "CREATE TABLE test_units (code TEXT PRIMARY KEY, name TEXT NOT NULL, events INTEGER NOT NULL)"
-    ]
-    tables: ClassVar[list[str]] = ["test_units"]
+    # plain class attributes, as the Projection protocol reads them (a ClassVar would not match it)
+    name = "test_units"
+    ddl = ["CREATE TABLE test_units (code TEXT PRIMARY KEY, name TEXT NOT NULL, events INTEGER NOT NULL)"]  # noqa: RUF012
+    tables = ["test_units"]  # noqa: RUF012
 
     def __init__(self, fail_on: str | None = None) -> None:
         self.fail_on = fail_on

@@ -8,8 +8,9 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ledger_support import Counter, FileStored, UnitAdded, UnitsProjection, drop_guards, raw_connection
@@ -107,7 +108,7 @@ def test_proof_checks_offline_with_the_standalone_script(
 ) -> None:
     fill(data, 9, separate=False)
     with open_ledger(data) as ledger:
-        ledger.append(UnitAdded(code="U1", name="重庆某某集团", capital="12.30"), "SASAC0001", "U1")  # type: ignore[arg-type]
+        ledger.append(UnitAdded(code="U1", name="重庆某某集团", capital="12.30"), "SASAC0001", "U1")
     code, out, _ = run(capsys, data, "ledger", "proof", "10")
     assert code == 0
     document = json.loads(out)
@@ -122,12 +123,13 @@ def test_proof_checks_offline_with_the_standalone_script(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK" in result.stdout
     # any change to the event, the proof or the checkpoint is refused
-    for mutate in (
+    mutations: list[Callable[[dict[str, Any]], object]] = [
         lambda d: d["event"]["payload"].__setitem__("capital", "12.31"),
         lambda d: d.__setitem__("leaf_index", 8),
         lambda d: d["inclusion_proof"].pop(),
         lambda d: d.__setitem__("checkpoint", d["checkpoint"].replace("\n10\n", "\n11\n")),
-    ):
+    ]
+    for mutate in mutations:
         changed = json.loads(out)
         mutate(changed)
         proof_file.write_text(json.dumps(changed, ensure_ascii=False), encoding="utf-8")
@@ -143,7 +145,7 @@ def test_backup_and_rebuild(
     monkeypatch.setattr("chanquan.commands.ledger_cmd.all_projections", lambda: [UnitsProjection()])
     with open_ledger(data, projections=[UnitsProjection()]) as ledger:
         for i in range(5):
-            ledger.append(UnitAdded(code=f"U{i}", name="单位", capital="1"), "a", f"U{i}")  # type: ignore[arg-type]
+            ledger.append(UnitAdded(code=f"U{i}", name="单位", capital="1"), "a", f"U{i}")
     code, out, _ = run(capsys, data, "ledger", "rebuild")
     assert code == 0 and "一致" in out
     conn = sqlite3.connect(data / "ledger.sqlite3")
@@ -288,20 +290,41 @@ def test_missing_and_altered_blobs_are_caught(data: Path, capsys: pytest.Capture
     assert code == 1 and "内容与哈希不符" in text
 
 
+def test_empty_blob_name_means_no_blob(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A decision taken in the portal has no mail: its `mail_blob` is "" and must not count as missing."""
+    with open_ledger(data) as ledger:
+        ledger.append(FileStored(name="web", content_blob="", extra_blobs=[""]), "a", "s")
+    code, text = verify(capsys, data)
+    assert code == 0, text
+
+
+class Clock:
+    """The ledger's checkpoint clock, moved by the test: the schedule is checked without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_checkpoints_are_signed_at_most_every_interval_under_load(tmp_path: Path) -> None:
     from ledger_support import open_test_ledger
 
-    with open_test_ledger(tmp_path, checkpoint_interval_seconds=0.3) as ledger:
-        started = time.monotonic()
-        while time.monotonic() - started < 1.0:
+    clock = Clock()
+    interval = 3600.0  # in the clock's seconds; the writer's own idle wait (real seconds) never ends first
+    with open_test_ledger(tmp_path, checkpoint_interval_seconds=interval, clock=clock) as ledger:
+        for _ in range(100):  # 2.5 intervals of steady load: 40 appends per interval
             ledger.append(Counter(n=1), "a", "s")
-        count_under_load = len(ledger.checkpoints())
+            clock.now += interval / 40
+        signed = [c.size for c in ledger.checkpoints()]
+        # the first append signed at once, then one checkpoint per interval, however many appends
+        assert signed == [1, 41, 81]
         size = ledger.size()
-        # the tail is signed within one interval once appends stop
-        time.sleep(0.6)
-        assert ledger.latest_checkpoint() is not None
-        assert ledger.latest_checkpoint().size == size  # type: ignore[union-attr]
-    assert size > 20
-    assert 2 <= count_under_load <= 5
+        assert ledger.checkpoint_now(only_if_due=True) is not None
+        assert ledger.latest_checkpoint().size == 81  # type: ignore[union-attr]  # half an interval: not yet
+        clock.now += interval / 2  # one interval after the last checkpoint: the idle tail is due
+        assert ledger.checkpoint_now(only_if_due=True).size == size  # type: ignore[union-attr]
+        assert len(ledger.checkpoints()) == 4
     lines = (tmp_path / "checkpoints.log").read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[-1])["size"] == size

@@ -132,7 +132,19 @@ def test_writing_commands_and_serve_refuse_and_append_nothing(
     assert code == 1 and reason in err  # init never re-creates or re-signs either
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     served = subprocess.run(
-        [sys.executable, "-m", "chanquan", "--data", str(data), "serve", "--smtp-port", "0", "--no-outbox"],
+        [
+            sys.executable,
+            "-m",
+            "chanquan",
+            "--data",
+            str(data),
+            "serve",
+            "--smtp-port",
+            "0",
+            "--web-port",
+            "0",
+            "--no-outbox",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -95,7 +95,7 @@ def test_a_foreign_or_edited_checkpoint_line_is_refused(tmp_path: Path) -> None:
     stranger = load_signer(make_keys(tmp_path / "other")[0], ORIGIN)
     foreign_root = hashlib.sha256(b"another history").digest()
     foreign = stranger.sign(Checkpoint(ORIGIN, 6, foreign_root).text())
-    cases = {
+    cases: dict[str, dict[str, object]] = {
         "signed by another key": {"size": 6, "ts": "2026-01-01T00:00:00.000000Z", "note": foreign},
         "bytes changed": {**last_line(log), "note": str(last_line(log)["note"]).replace("\n6\n", "\n5\n")},
         "not a record": {"nonsense": True},

@@ -6,10 +6,12 @@ import base64
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ledger import merkle
+from ledger.errors import ProofError
 
 VECTORS = json.loads((Path(__file__).parent / "merkle_vectors.json").read_text(encoding="utf-8"))
 LEAVES = [merkle.leaf_hash(bytes.fromhex(h)) for h in VECTORS["leaves_hex"]]
@@ -28,21 +30,21 @@ def source_for(leaves: list[bytes]) -> merkle.NodeSource:
 
 
 @pytest.mark.parametrize("case", VECTORS["inclusion"], ids=lambda c: c["file"])
-def test_inclusion_vectors(case: dict) -> None:
+def test_inclusion_vectors(case: dict[str, Any]) -> None:
     proof = [b64(p) for p in case["proof"] or []]
     ok = merkle.verify_inclusion(b64(case["leafHash"]), case["leafIdx"], case["treeSize"], proof, b64(case["root"]))
     assert ok is not case["wantErr"]
 
 
 @pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: c["file"])
-def test_consistency_vectors(case: dict) -> None:
+def test_consistency_vectors(case: dict[str, Any]) -> None:
     proof = [b64(p) for p in case["proof"] or []]
     ok = merkle.verify_consistency(case["size1"], case["size2"], b64(case["root1"]), b64(case["root2"]), proof)
     assert ok is not case["wantErr"]
 
 
 @pytest.mark.parametrize("case", [c for c in VECTORS["inclusion"] if not c["wantErr"]], ids=lambda c: c["file"])
-def test_generated_inclusion_proofs_equal_the_vectors(case: dict) -> None:
+def test_generated_inclusion_proofs_equal_the_vectors(case: dict[str, Any]) -> None:
     leaves = LEAVES[: case["treeSize"]]
     assert merkle.root_from_leaves(leaves) == b64(case["root"])
     assert leaves[case["leafIdx"]] == b64(case["leafHash"])
@@ -51,7 +53,7 @@ def test_generated_inclusion_proofs_equal_the_vectors(case: dict) -> None:
 
 
 @pytest.mark.parametrize("case", [c for c in VECTORS["consistency"] if not c["wantErr"]], ids=lambda c: c["file"])
-def test_generated_consistency_proofs_equal_the_vectors(case: dict) -> None:
+def test_generated_consistency_proofs_equal_the_vectors(case: dict[str, Any]) -> None:
     leaves = LEAVES[: case["size2"]]
     assert merkle.root_from_leaves(leaves[: case["size1"]]) == b64(case["root1"])
     proof = merkle.consistency_proof(source_for(leaves), case["size1"], case["size2"])
@@ -149,8 +151,8 @@ def test_every_proof_verifies_and_every_corruption_is_rejected() -> None:
 
 def test_proofs_refuse_impossible_requests() -> None:
     source = source_for(LEAVES)
-    with pytest.raises(merkle.ProofError):
+    with pytest.raises(ProofError):
         merkle.inclusion_proof(source, 8, 8)
-    with pytest.raises(merkle.ProofError):
+    with pytest.raises(ProofError):
         merkle.consistency_proof(source, 5, 4)
     assert merkle.root_from_leaves([]) == merkle.EMPTY_ROOT

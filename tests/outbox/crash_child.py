@@ -46,9 +46,7 @@ def main() -> int:
         Spool.put_many = put_many  # type: ignore[method-assign]
         box.dispatch_pending()
     elif mode == "dispatch-kill-while-staging":
-        import outbox.spool
-
-        original_replace = outbox.spool.os.replace
+        original_replace = os.replace  # what outbox.spool renames with
         moved = [0]
 
         def replace(src: Any, dst: Any) -> None:
@@ -57,7 +55,7 @@ def main() -> int:
             original_replace(src, dst)
             moved[0] += 1
 
-        outbox.spool.os.replace = replace  # type: ignore[assignment]
+        os.replace = replace  # type: ignore[assignment]
         box.dispatch_pending()
     elif mode == "dispatch-then-hang":
         print("queued", box.dispatch_pending(), flush=True)

@@ -17,7 +17,7 @@ from ledger import Ledger
 from outbox import MaildirDelivery, Outbox, OutboxConfig
 from validation.bundle import Bundle
 from validation.check import check_bundle
-from workflow import ScryptParams, SubmitOutcome, Workflow, WorkflowConfig, all_projections
+from workflow import Channel, ScryptParams, SubmitOutcome, Workflow, WorkflowConfig, all_projections
 
 GROUP = org_code("20000001")
 SUB = org_code("20000002")
@@ -65,7 +65,7 @@ class Flow:
     def file(
         self,
         *,
-        channel: str = "dropbox",
+        channel: Channel = "dropbox",
         reply_to: str = "",
         original_name: str = "",
         message_id: str = "",

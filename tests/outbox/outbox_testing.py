@@ -143,7 +143,7 @@ class RelayHandler:
 
     def messages(self) -> list[EmailMessage]:
         with self.lock:
-            return [message_from_bytes(raw, policy=policy.default) for raw in self.received]  # type: ignore[misc]
+            return [message_from_bytes(raw, policy=policy.default) for raw in self.received]
 
     def message_ids(self) -> list[str]:
         return [str(m["Message-ID"]) for m in self.messages()]

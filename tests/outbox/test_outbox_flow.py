@@ -107,8 +107,8 @@ def test_filing_to_approval_sends_every_notice(f: Flow) -> None:
         assert any(n.endswith("_审核通过.txt") for n in receipts)
         assert any(n.endswith("_核准通知_产权登记表.pdf") for n in receipts)
         assert not [n for n in receipts if n.startswith(".")], "no temporary files left"
-        text = next(p for p in (f.data / "dropbox" / SUB / "回执").iterdir() if p.name.endswith("_受理回执.txt"))
-        assert text.read_text(encoding="utf-8").startswith(f"[{filing}] 产权登记已受理")
+        text_file = next(p for p in (f.data / "dropbox" / SUB / "回执").iterdir() if p.name.endswith("_受理回执.txt"))
+        assert text_file.read_text(encoding="utf-8").startswith(f"[{filing}] 产权登记已受理")
 
         # running again changes nothing
         before = len(delivered(f.data))
@@ -267,7 +267,7 @@ def test_review_request_lists_files_over_the_attachment_limit(f: Flow) -> None:
     body = request.get_body(("plain",))
     assert body is not None
     text = body.get_content()
-    assert "【未附上，超过 1000 B，请向填报单位索取】" in text
+    assert "【未附上，超过 1000 字节，请向填报单位索取】" in text
     assert "0.pdf" in text and "_登记表.xlsx" in text
 
 

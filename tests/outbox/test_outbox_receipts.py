@@ -54,7 +54,7 @@ class SameSecond:
 def same_second_outbox(f: Flow) -> Outbox:
     config = OutboxConfig(mail_domain="chanquan.test", supervisor_name="重庆市国资委", dropbox_dir=f.data / "dropbox")
     return Outbox(
-        SameSecond(f.ledger),  # type: ignore[arg-type]
+        SameSecond(f.ledger),
         f.wf,
         f.data / "outbox",
         config,

@@ -47,7 +47,7 @@ def answers(f: Flow) -> list[EmailMessage]:
 def text_of(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
-    return body.get_content()
+    return str(body.get_content())
 
 
 def refuse_and_answer(

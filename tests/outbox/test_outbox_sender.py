@@ -45,7 +45,7 @@ def test_delivers_each_message_once_and_records_sent(tmp_path: Path, relay: Rela
     assert not list(spool.entries("queue"))
     first = relay.handler.messages()[0]
     assert relay.handler.envelopes[0] == ("noreply@chanquan.test", ["user0@example.test"])
-    assert first["Subject"] == "产权登记账户 U0 的密码已修改"
+    assert first["Subject"] == "重庆测试有限公司（U0）的产权登记账户密码已修改"
     assert b"=?utf-8?" in relay.handler.received[0].split(b"\r\n\r\n", 1)[0], "Chinese headers must be RFC 2047"
 
 
@@ -170,7 +170,7 @@ def test_maildir_delivery_is_readable_and_exactly_once(tmp_path: Path) -> None:
         got = sorted(str(m["Message-ID"]) for m in box)
         assert got == sorted(ids)
         subjects = [str(make_header(decode_header(m["Subject"]))) for m in box]
-        assert all(s.startswith("产权登记账户") for s in subjects), subjects
+        assert all(s.endswith("的产权登记账户密码已修改") for s in subjects), subjects
     finally:
         box.close()
     assert sorted(p.name for p in maildir.iterdir()) == ["cur", "new", "tmp"]

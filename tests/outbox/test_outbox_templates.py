@@ -1,12 +1,14 @@
 """Every mail template rendered with fixed data and compared with its reviewed snapshot.
 
-The snapshots under snapshots/ are the specification of what people receive. To change
-one on purpose: CHANQUAN_UPDATE_SNAPSHOTS=1 pytest tests/outbox, then read the diff.
+The snapshots under snapshots/ are the specification of what people receive. A missing one fails
+the test. To record or change one on purpose: CHANQUAN_UPDATE_SNAPSHOTS=1 pytest tests/outbox, then
+read the diff.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -16,13 +18,20 @@ from typing import Any
 import pytest
 from outbox_testing import FIXED, composer
 
-from outbox.compose import MailSpec
+from outbox.compose import Composer, MailSpec
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+UPDATE_SNAPSHOTS = "CHANQUAN_UPDATE_SNAPSHOTS"
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "mail"
 FILING = "CQ2026-000001"
 REPLY = "review+cq2026-000001-r1-l1-abcdefghijklmnop@chanquan.test"
-UNIT = {"unit_name": "重庆渝新置业有限公司", "unit_code": "MA5U00028", "period": "2025-12-31", "round": 1}
+UNIT = {
+    "unit_name": "重庆渝新置业有限公司",
+    "unit_code": "MA5U00028",
+    "period": "2025-12-31",
+    "period_label": "经济行为日期",
+    "round": 1,
+}
 
 
 def _rows(items: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
@@ -74,6 +83,12 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "workbook_name": "产权登记表.xlsx",
         "summary": [("企业名称", "重庆渝新置业有限公司"), ("登记类型", "变动产权登记"), ("注册资本", "5000.0000")],
         "has_previous": True,
+        "previous": {
+            "filing_id": "CQ2025-000107",
+            "period": "2012-06-30",
+            "period_label": "数据时点",
+            "approved_at": FIXED,
+        },
         "changes": _rows(
             [
                 {"label": "注册资本", "old": "3000.0000", "new": "5000.0000"},
@@ -127,7 +142,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "username": "JW0001001",
     },
     "password_changed": {"username": "MA5U00028", "unit_name": "重庆渝新置业有限公司", "changed_at": FIXED},
-    "reply_unclear": {"reply_address": REPLY},
+    "reply_unclear": {"reply_address": REPLY, "unit_name": "重庆渝新置业有限公司", "unit_code": "MA5U00028"},
     "review_refused": {
         "code": "missing-opinion",
         "reason": "退回时必须填写审核意见，请在“退回”之后写明退回原因。",
@@ -180,6 +195,28 @@ REFUSAL_CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def check_snapshot(name: str, rendered: str) -> None:
+    """`rendered` must equal the reviewed snapshot `name`. A missing snapshot fails: it is written only
+    when asked (CHANQUAN_UPDATE_SNAPSHOTS=1), never by a run that merely did not find it."""
+    path = SNAPSHOTS / name
+    if os.environ.get(UPDATE_SNAPSHOTS) == "1":
+        path.write_text(rendered, encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"snapshot {name} is missing: read the output, then record it with {UPDATE_SNAPSHOTS}=1")
+    assert rendered == path.read_text(encoding="utf-8")
+
+
+def test_a_missing_snapshot_fails_and_is_not_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "SNAPSHOTS", tmp_path)
+    monkeypatch.delenv(UPDATE_SNAPSHOTS, raising=False)
+    with pytest.raises(pytest.fail.Exception, match="missing"):
+        check_snapshot("new.txt", "rendered")
+    assert not (tmp_path / "new.txt").exists()
+    monkeypatch.setenv(UPDATE_SNAPSHOTS, "1")
+    check_snapshot("new.txt", "rendered")
+    assert (tmp_path / "new.txt").read_text(encoding="utf-8") == "rendered"
+
+
 def sample_spec(
     template: str,
     *,
@@ -214,12 +251,7 @@ def test_template_matches_snapshot(template: str) -> None:
     spec = sample_spec(template, filing_id=FILING if template in WITH_FILING else "")
     subject, text, html = composer().render_parts(spec)
     rendered = f"Subject: {subject}\n\n===== text/plain =====\n{text}\n===== text/html =====\n{html}"
-    path = SNAPSHOTS / f"{template}.txt"
-    if os.environ.get("CHANQUAN_UPDATE_SNAPSHOTS") == "1" or not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"snapshot {path.name} is missing")
-        path.write_text(rendered, encoding="utf-8")
-    assert rendered == path.read_text(encoding="utf-8")
+    check_snapshot(f"{template}.txt", rendered)
     if template in WITH_FILING:
         assert subject.startswith(f"[{FILING}] ")
     assert "<html" in html and "{{" not in text and "{{" not in html
@@ -243,13 +275,7 @@ def test_review_refused_says_why_and_what_to_do_for_every_code() -> None:
         assert "原因：" in text and "请您：" in text and "原因：" in html and "请您：" in html
         assert "{{" not in text + html and "None" not in text + html
         rendered.append(f"##### code={code or '(none)'}\nSubject: {subject}\n\n{text}")
-    snapshot = "\n".join(rendered)
-    path = SNAPSHOTS / "review_refused.codes.txt"
-    if os.environ.get("CHANQUAN_UPDATE_SNAPSHOTS") == "1" or not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"snapshot {path.name} is missing")
-        path.write_text(snapshot, encoding="utf-8")
-    assert snapshot == path.read_text(encoding="utf-8")
+    check_snapshot("review_refused.codes.txt", "\n".join(rendered))
 
 
 def test_html_is_autoescaped_and_text_is_not() -> None:
@@ -271,11 +297,7 @@ def test_full_message_headers_snapshot_and_threading() -> None:
     from outbox.compose import Attachment
 
     msg = _compose("review_request", attachments=[Attachment(f"{FILING}_登记表.xlsx", b"PK\x03\x04 fake")])
-    headers = "".join(f"{k}: {v}\n" for k, v in msg.items())
-    path = SNAPSHOTS / "review_request.headers.txt"
-    if os.environ.get("CHANQUAN_UPDATE_SNAPSHOTS") == "1" or not path.exists():
-        path.write_text(headers, encoding="utf-8")
-    assert headers == path.read_text(encoding="utf-8")
+    check_snapshot("review_request.headers.txt", "".join(f"{k}: {v}\n" for k, v in msg.items()))
     assert msg["In-Reply-To"] == msg["References"] == f"<filing-{FILING}@chanquan.test>"
     assert msg["Auto-Submitted"] == "auto-generated" and msg["X-Auto-Response-Suppress"] == "All"
     assert msg["Reply-To"] == REPLY
@@ -339,3 +361,14 @@ def test_wire_format_is_strict_mime_without_defects() -> None:
     assert msg["Subject"] == subject
     assert text.get_content().replace("\r\n", "\n") == plain
     assert html.get_content().replace("\r\n", "\n") == rich
+
+
+def test_every_time_in_a_mail_is_in_the_supervisors_zone_and_says_so() -> None:
+    """The receipt (also the 回执 file's text) in the default zone, and in another configured one."""
+    _subject, beijing, html = composer().render_parts(sample_spec("receipt"))
+    assert "2026年3月2日 09:30（北京时间）" in beijing and "（北京时间）" in html
+    berlin = Composer("chanquan.test", common={"supervisor_name": "重庆市国资委"}, zone="Europe/Berlin")
+    _subject, text, _html = berlin.render_parts(sample_spec("receipt"))
+    assert "2026年3月2日 02:30（Europe/Berlin 时间）" in text and "北京时间" not in text
+    _envelope, raw = berlin.compose(sample_spec("receipt"))
+    assert b"Date: Mon, 02 Mar 2026 02:30:00 +0100" in raw

@@ -49,7 +49,7 @@ def starttls_client(port: int, certificate: tuple[Path, Path], *, password: str)
 
 class Logins:
     def __init__(self) -> None:
-        self.seen: list[tuple[str, bool]] = []
+        self.seen: list[tuple[str | bool, bool]] = []  # ("tls" or False, authenticated)
 
     def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
         assert isinstance(auth_data, LoginPassword)

@@ -45,9 +45,10 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def serve(app: Any, startup_timeout: float = 30.0) -> Iterator[str]:
-    """The app on http://127.0.0.1:<free port> for the `with` block; yields the base URL."""
-    port = free_port()
+def serve(app: Any, startup_timeout: float = 30.0, port: int | None = None) -> Iterator[str]:
+    """The app on http://127.0.0.1:<free port> (or `port`, chosen beforehand when the app must know
+    its own address, e.g. for the QR codes it prints) for the `with` block; yields the base URL."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="portal-uvicorn", daemon=True)

@@ -14,6 +14,8 @@ from intake.dropbox import DropboxConfig
 from intake.service import IntakeConfig, IntakeService
 from intake.smtp import SmtpConfig, free_port
 
+GUIDE_LOGIN = "https://cq.example.cn/help/login"
+
 
 @pytest.fixture
 def smtp_port(site: Site) -> Iterator[int]:
@@ -26,6 +28,7 @@ def smtp_port(site: Site) -> Iterator[int]:
         enable_dropbox=False,
         enable_worker=False,
         check_processes=0,
+        password_help_url=GUIDE_LOGIN,  # as chanquan.app.open_intake sets it from web.public_url
     )
     service = IntakeService(
         config, ledger=site.wf.ledger, workflow=site.wf, check_bundle=lambda *_: None, confirm_key=TOKEN_KEY
@@ -85,3 +88,14 @@ def test_a_password_changed_by_mail_ends_the_web_sessions(site: Site, smtp_port:
     assert "该账户的密码已修改或重置" in site.client().get("/login?reason=changed").text
     assert site.app.state.portal.sessions.count(THIRD) == 0
     assert post_login(site.client(), THIRD, new).headers["location"] == "/"
+
+
+def test_a_refused_password_change_by_mail_points_to_the_guide(site: Site, smtp_port: int) -> None:
+    site.wf.accounts.set_password(THIRD, PASSWORD)
+    generation = site.wf.accounts.generation(THIRD)
+    with smtp_login(smtp_port, THIRD, PASSWORD) as smtp, pytest.raises(smtplib.SMTPDataError) as refused:
+        smtp.send_message(build_password_change("tb@third.example.cn", "filing@chanquan.localhost", "short"))
+    answer = refused.value.smtp_error.decode()
+    assert "至少需要 10 个字符" in answer and f"密码要求见用户手册：{GUIDE_LOGIN}" in answer
+    assert site.client().get("/help/login").status_code == 200  # the chapter is there under that path
+    assert site.wf.accounts.generation(THIRD) == generation  # nothing changed

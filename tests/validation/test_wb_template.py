@@ -14,6 +14,7 @@ from validation import TEMPLATE_VERSION, fill_workbook, read_workbook, write_tem
 from validation.layout import read_layout
 from validation.model import Registration
 from validation.spec import DOC_KINDS, FIELD_LIST, FIELD_SPEC, MAX_TABLE_ROWS, TABLES, VERSION_NAME
+from validation.template import NOT_PREFILLED
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +162,13 @@ def test_prefilled_template_reads_back_the_same(tmp_path: Path) -> None:
     again = read_workbook(out.read_bytes()).registration.to_canonical()
     expected = source.to_canonical()
     assert again.pop("documents") != expected.pop("documents")  # the catalogue is the blank template's
-    assert again == expected
-    refilled = fill_workbook(out.read_bytes(), {}, None, good_documents())
+    # the filing's own fields (登记类型, 登记情形, 日期, 批准文号 …) are the filer's to state again
+    assert {"reg_type", "reg_situation", "act_date", "approval_ref"} <= NOT_PREFILLED
+    assert "filer_org_code" not in NOT_PREFILLED
+    assert {key: again.pop(key, None) for key in NOT_PREFILLED} == dict.fromkeys(NOT_PREFILLED)
+    assert again == {k: v for k, v in expected.items() if k not in NOT_PREFILLED}
+    stated = {key: source.value(key) for key in NOT_PREFILLED if source.value(key) is not None}
+    refilled = fill_workbook(out.read_bytes(), stated, None, good_documents())
     assert check(refilled, good_attachments()).ok
 
 

@@ -68,7 +68,7 @@ def test_lockout_after_failures_within_window(tmp_path: Path) -> None:
         lockout_failures=5,
         lockout_window=timedelta(minutes=15),
         is_known=lambda n: n == "500100008",
-        notify=lambda kind, user, _extra: locked.append((kind, user)),
+        notify=lambda fact: locked.append((fact.kind, fact.username)),
         scrypt=ScryptParams(n=16),
         clock=lambda: now[0],
     )

@@ -1,14 +1,22 @@
-"""The state machine alone: pure folds over (kind, payload) pairs, no ledger involved."""
+"""The state machine alone: pure folds over typed event bodies, no ledger involved."""
 
 from __future__ import annotations
 
+import documents.events  # noqa: F401  (declares document.issued, which the machine folds)
+from ledger.events import EventBody, body_type
 from workflow.machine import FilingState, FilingStatus, ReviewDecision, apply, check_decision
 
+Event = tuple[str, dict[str, object]]  # (kind, payload), as the ledger stores it
 
-def fold(events: list[tuple[str, dict[str, object]]]) -> FilingState | None:
+
+def body(kind: str, payload: dict[str, object]) -> EventBody:
+    return body_type(kind).model_validate(payload)
+
+
+def fold(events: list[Event]) -> FilingState | None:
     state = None
     for n, (kind, payload) in enumerate(events):
-        state = apply(state, kind, payload, f"2026-01-0{n % 9 + 1}T00:00:00+00:00")
+        state = apply(state, body(kind, payload), f"2026-01-0{n % 9 + 1}T00:00:00+00:00")
     return state
 
 
@@ -22,10 +30,11 @@ RECEIVED = {
     "reply_to": "u@x.cn",
     "registration": {"ent_name": "U"},
     "workbook_blob": "ab",
+    "item_id": "IN1",
 }
 
 
-def requested(level: int, unit: str, reviewers: list[str], reason: str = "submitted", round_no: int = 1) -> tuple:
+def requested(level: int, unit: str, reviewers: list[str], reason: str = "submitted", round_no: int = 1) -> Event:
     return (
         "review.requested",
         {
@@ -39,7 +48,7 @@ def requested(level: int, unit: str, reviewers: list[str], reason: str = "submit
     )
 
 
-def decided(level: int, unit: str, reviewer: str, decision: str, opinion: str = "", round_no: int = 1) -> tuple:
+def decided(level: int, unit: str, reviewer: str, decision: str, opinion: str = "", round_no: int = 1) -> Event:
     return (
         "review.decided",
         {
@@ -101,10 +110,29 @@ def test_added_reviewers_join_the_waiting_step_and_issue_is_terminal() -> None:
         ]
     )
     assert state is not None and state.reviewers == ["p@x.cn", "new@x.cn"]
-    state = apply(state, "filing.approved", {"filing_id": "CQ2026-000001"}, "t")
-    state = apply(
-        state, "document.issued", {"filing_id": "CQ2026-000001", "doc_type": "产权登记表", "cert_no": "N1"}, "t"
-    )
+    approved = {"filing_id": "CQ2026-000001", "round": 1, "unit": "U", "period": "2025-03-01"}
+    state = apply(state, body("filing.approved", approved), "t")
+    issued = {
+        **approved,
+        "doc_type": "产权登记表",
+        "template": "标准",
+        "cert_no": "N1",
+        "pdf_blob": "cd",
+        "sha256": "cd",
+        "approval_seq": 9,
+        "content_hash": "ef",
+        "pages": 1,
+    }
+    state = apply(state, body("document.issued", issued), "t")
     assert state is not None and state.status == FilingStatus.ISSUED and state.documents[0]["cert_no"] == "N1"
-    assert apply(None, "review.decided", {}, "t") is None  # events of an unknown filing fold to nothing
+    assert state.documents[0] == {
+        "doc_type": "产权登记表",
+        "template": "标准",
+        "cert_no": "N1",
+        "pdf_blob": "cd",
+        "reissue_of": None,
+        "at": "t",
+    }
+    # events of an unknown filing fold to nothing
+    assert apply(None, body(*decided(1, "P", "p@x.cn", "通过")), "t") is None
     assert FilingState.from_json(state.to_json()) == state

@@ -14,9 +14,11 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.events import StoredEvent
+import documents.events  # noqa: F401  (declares document.issued, which the projection folds)
+from ledger.events import EventBody, StoredEvent, body_type
 from workflow.machine import FilingState, apply
-from workflow.projections import FilingsProjection, _dumps, state_text
+from workflow.projections import FilingsProjection, state_text
+from workflow.unit_projections import dumps as _dumps
 
 FILING = "CQ2026-000001"
 REGISTRATION = {
@@ -59,8 +61,25 @@ RETURNED = ("filing.returned", {"filing_id": FILING, "round": 1, "level": 1, "op
 APPROVED = ("filing.approved", {"filing_id": FILING, "round": 2, "unit": "U", "period": "2025-03-01"})
 ISSUED = (
     "document.issued",
-    {"filing_id": FILING, "doc_type": "form", "template": "t", "cert_no": "1", "pdf_blob": "cd" * 32},
+    {
+        "filing_id": FILING,
+        "round": 2,
+        "unit": "U",
+        "period": "2025-03-01",
+        "doc_type": "form",
+        "template": "t",
+        "cert_no": "1",
+        "pdf_blob": "cd" * 32,
+        "sha256": "cd" * 32,
+        "approval_seq": 8,
+        "content_hash": "ef" * 32,
+        "pages": 1,
+    },
 )
+
+
+def _body(kind: str, payload: dict[str, Any]) -> EventBody:
+    return body_type(kind).model_validate(payload)
 
 
 class Db:
@@ -88,7 +107,7 @@ def expected_text(events: list[tuple[str, dict[str, Any]]]) -> str:
     state: FilingState | None = None
     for n, (kind, payload) in enumerate(events, start=1):
         at = datetime(2026, 1, 1, 0, 0, n % 60, tzinfo=UTC).isoformat(timespec="seconds")
-        state = apply(state, kind, json.loads(_dumps(payload)), at)
+        state = apply(state, body_type(kind).model_validate_json(_dumps(payload)), at)
     assert state is not None
     return _dumps(state.to_json())
 
@@ -140,9 +159,9 @@ def test_a_row_changed_by_someone_else_is_read_again() -> None:
 
 def test_state_text_matches_to_json_with_and_without_a_registration() -> None:
     for registration in (REGISTRATION, None):
-        state = apply(None, *received(registration=registration), "2026-01-01T00:00:00+00:00")
+        state = apply(None, _body(*received(registration=registration)), "2026-01-01T00:00:00+00:00")
         assert state is not None
-        state = apply(state, *decided(1, "退回", "x"), "2026-01-01T00:00:01+00:00")
+        state = apply(state, _body(*decided(1, "退回", "x")), "2026-01-01T00:00:01+00:00")
         assert state is not None
         known = None if registration is None else _dumps(registration)
         assert state.to_json() == asdict(state)  # the same values, only without the deep copy
@@ -153,17 +172,39 @@ def test_state_text_matches_to_json_with_and_without_a_registration() -> None:
 def test_unit_and_account_projections_name_every_kind_they_handle() -> None:
     """They skip any event outside `kinds` before parsing it, so a new unit.* or account.* kind left
     out of the set would silently never reach its table."""
-    import workflow.events  # noqa: F401 (declares the kinds)
-    from ledger.events import registered_kinds
-    from workflow.projections import AccountsProjection, UnitsProjection
+    import workflow.events
+    from workflow.unit_projections import AccountsProjection, UnitsProjection
 
-    declared = registered_kinds()
-    assert UnitsProjection.kinds == {kind for kind in declared if kind.startswith("unit.")}
-    assert AccountsProjection.kinds == {kind for kind in declared if kind.startswith("account.")}
+    declared = [
+        cls
+        for cls in vars(workflow.events).values()
+        if isinstance(cls, type) and issubclass(cls, EventBody) and cls.__module__ == "workflow.events"
+    ]
+    units = ("unit.", "designation.")  # designations: who files below a first-level, part of the tree's state
+    assert set(UnitsProjection.consumes) == {cls for cls in declared if cls.kind.startswith(units)}
+    assert set(AccountsProjection.consumes) == {cls for cls in declared if cls.kind.startswith("account.")}
+    for projection in (UnitsProjection, AccountsProjection):
+        assert projection.kinds == {cls.kind for cls in projection.consumes}
+
+
+def test_projections_and_the_machine_react_through_tables_keyed_by_event_class() -> None:
+    """Issue 13: one small handler per event class, not a chain of cases; the tables are what each
+    projection consumes, and the machine folds exactly the kinds the filings projection reads."""
+    from workflow import machine, projections
+    from workflow.events import FilingReceived
+    from workflow.foreign_kinds import DOCUMENT_ISSUED
+    from workflow.unit_projections import AccountsProjection, UnitsProjection
+
+    for projection in (UnitsProjection, AccountsProjection):
+        assert tuple(projection.HANDLERS) == projection.consumes
+        assert all(isinstance(cls, type) and issubclass(cls, EventBody) for cls in projection.HANDLERS)
+    assert set(machine.FOLDS) | {FilingReceived} == set(projections.FILING_EVENTS)
+    assert set(machine.FOREIGN_FOLDS) == {DOCUMENT_ISSUED}
+    assert set(projections.FILING_ROWS) <= set(projections.FILING_EVENTS)
 
 
 def test_unit_and_account_projections_leave_other_events_unparsed() -> None:
-    from workflow.projections import AccountsProjection, UnitsProjection
+    from workflow.unit_projections import AccountsProjection, UnitsProjection
 
     event = StoredEvent(1, datetime(2026, 1, 1, tzinfo=UTC), "intake.received", "intake", "IN1", "not json", b"")
     conn = sqlite3.connect(":memory:")

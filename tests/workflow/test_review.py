@@ -7,7 +7,7 @@ import io
 from helpers import SASAC, Tree, file_registration
 from openpyxl import load_workbook
 
-from workflow import FilingStatus, ReviewDecision, Workflow
+from workflow import DecisionOutcome, FilingStatus, ReviewDecision, Workflow
 
 APPROVE, RETURN = ReviewDecision.APPROVE, ReviewDecision.RETURN
 
@@ -27,7 +27,7 @@ def decide(
     decision: ReviewDecision,
     opinion: str = "",
     sender: str | None = None,
-):
+) -> DecisionOutcome:
     token = wf.review_token(filing_id, round_no, level, reviewer)
     return wf.decide(token, sender or reviewer, decision, opinion)
 
@@ -134,7 +134,8 @@ def test_minority_holding_is_filed_by_the_investor(wf: Workflow, tree: Tree) -> 
 
 
 def test_designated_filer(wf: Workflow, tree: Tree) -> None:
-    wf.units.designate(tree.g, tree.d)
+    wf.units.apply_designation(tree.g, "designated", unit=tree.d, reason="共享中心集中填报")
+    wf.units.approve_designation(tree.g, reference="渝国资〔2026〕12号")
     own = file_registration(wf, tree.b, tree.b, "测试三级公司", 3, tree.a)
     assert own.state == FilingStatus.INVALID
     message = next(f.message for f in own.findings if f.code == "filer-not-allowed")
@@ -145,7 +146,8 @@ def test_designated_filer(wf: Workflow, tree: Tree) -> None:
     # the first-level itself still files its own registration
     first = file_registration(wf, tree.g, tree.g, "重庆测试集团", 1, "")
     assert first.state == FilingStatus.IN_REVIEW and first.review_unit == SASAC, first.findings
-    wf.units.designate(tree.g, "")
+    wf.units.apply_designation(tree.g, "self", reason="恢复自行填报")
+    wf.units.approve_designation(tree.g, reference="渝国资〔2026〕13号")
     assert file_registration(wf, tree.c, tree.c, "测试四级公司", 4, tree.b).state == FilingStatus.IN_REVIEW
 
 
@@ -222,7 +224,10 @@ def test_projections_rebuild_equal_live_tables(wf: Workflow, tree: Tree) -> None
     file_registration(wf, tree.c, tree.c, "测试四级公司", 4, tree.b)
     file_registration(wf, tree.a, tree.p, "测试参股公司", 3, tree.a, relation="国有参股")
     file_registration(wf, tree.p, tree.p, "测试参股公司", 3, tree.a, relation="国有参股")
-    wf.units.designate(tree.g, tree.d)
+    wf.units.apply_designation(tree.g, "designated", unit=tree.d, reason="集中填报")
+    wf.units.approve_designation(tree.g, reference="渝国资〔2026〕12号")
+    wf.units.apply_designation(tree.g, "holder", reason="改由持有单位填报")
+    wf.units.reject_designation(tree.g, opinion="理由不充分")
     wf.units.move(tree.b, tree.d)
     wf.units.add_overseas("测试香港公司", parent=tree.a)
     wf.accounts.authenticate(tree.c, "wrong")

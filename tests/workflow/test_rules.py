@@ -15,7 +15,7 @@ def approve_all(wf: Workflow, filing_id: str, reviewers: list[str]) -> None:
 
 
 def codes_of(wf: Workflow, filer: str, unit: str, name: str, level: int, parent: str, **kw: object) -> list[str]:
-    values, investors, documents = registration_values(unit, name, level, parent, filer=filer, **kw)  # type: ignore[arg-type]
+    values, investors, documents = registration_values(unit, name, level, parent, filer=filer, **kw)
     result = check_bundle(bundle_for(values, investors, documents), extra_rules=wf.ledger_rules(filer))
     return [f.code for f in result.findings if f.is_error]
 

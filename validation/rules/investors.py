@@ -8,6 +8,7 @@ from itertools import compress
 from typing import Any
 
 from validation.findings import ERROR, Finding, where
+from validation.model import Registration
 from validation.rules.base import RuleContext, field_finding, has_none, header_ref, row_finding
 from validation.spec import (
     INVESTORS,
@@ -144,64 +145,80 @@ def check_investor_rows(ctx: RuleContext) -> Iterator[Finding]:
     seen_codes: dict[str, int | None] = {}
     # Big tables repeat the same (subscribed, share) pair; the Decimal arithmetic runs once per pair.
     judged: dict[tuple[Decimal, Decimal], Decimal | None] = {}
-    for inv in reg.investors:
-        row = inv.__dict__
-        paid_in = row["paid_in"]
-        subscribed = row["subscribed"]
-        share = row["share_pct"]
-        if paid_in is not None and subscribed is not None and paid_in > subscribed and not _cells_reported(ctx, inv):
+    for inv in reg.investors:  # findings in row order, each row's in column order
+        yield from _amount_findings(ctx, inv, capital, judged)
+        yield from _repeat_findings(reg, inv, seen_names, seen_codes)
+
+
+def _amount_findings(
+    ctx: RuleContext, inv: Any, capital: Decimal | None, judged: dict[tuple[Decimal, Decimal], Decimal | None]
+) -> Iterator[Finding]:
+    """A row's paid-in amount above its subscription, and a share that its subscription contradicts."""
+    reg = ctx.registration
+    row = inv.__dict__
+    paid_in = row["paid_in"]
+    subscribed = row["subscribed"]
+    share = row["share_pct"]
+    if paid_in is not None and subscribed is not None and paid_in > subscribed and not _cells_reported(ctx, inv):
+        yield row_finding(
+            reg,
+            INVESTORS.name,
+            inv,
+            "paid_in",
+            "investor-paid-in-exceeds",
+            f"{paid_in} 万元大于认缴出资额 {subscribed} 万元。",
+        )
+    if capital and subscribed is not None and share is not None:
+        pair = (subscribed, share)
+        try:
+            expected = judged[pair]
+        except KeyError:
+            expected = judged[pair] = _share_expected(subscribed, share, capital)
+        except TypeError:  # a signalling NaN cannot be hashed
+            expected = _share_expected(subscribed, share, capital)
+        if expected is not None and not _cells_reported(ctx, inv):
             yield row_finding(
                 reg,
                 INVESTORS.name,
                 inv,
-                "paid_in",
-                "investor-paid-in-exceeds",
-                f"{paid_in} 万元大于认缴出资额 {subscribed} 万元。",
+                "share_pct",
+                "investor-share-mismatch",
+                f"为 {share}%，但认缴 {subscribed} 万元占注册资本 {capital} 万元的 {expected}%。",
             )
-        if capital and subscribed is not None and share is not None:
-            pair = (subscribed, share)
-            try:
-                expected = judged[pair]
-            except KeyError:
-                expected = judged[pair] = _share_expected(subscribed, share, capital)
-            except TypeError:  # a signalling NaN cannot be hashed
-                expected = _share_expected(subscribed, share, capital)
-            if expected is not None and not _cells_reported(ctx, inv):
-                yield row_finding(
-                    reg,
-                    INVESTORS.name,
-                    inv,
-                    "share_pct",
-                    "investor-share-mismatch",
-                    f"为 {share}%，但认缴 {subscribed} 万元占注册资本 {capital} 万元的 {expected}%。",
-                )
-        investor_name = row["investor_name"]
-        if investor_name:
-            name = "".join(investor_name.split())
-            if name in seen_names:
-                yield row_finding(
-                    reg,
-                    INVESTORS.name,
-                    inv,
-                    "investor_name",
-                    "investor-duplicate-name",
-                    f"“{investor_name}”与第 {seen_names[name]} 行重复，同一出资人只填一行。",
-                )
-            else:
-                seen_names[name] = inv.row
-        code = row["investor_code"]
-        if code:
-            if code in seen_codes:
-                yield row_finding(
-                    reg,
-                    INVESTORS.name,
-                    inv,
-                    "investor_code",
-                    "investor-duplicate-code",
-                    f"“{code}”与第 {seen_codes[code]} 行重复。",
-                )
-            else:
-                seen_codes[code] = inv.row
+
+
+def _repeat_findings(
+    reg: Registration, inv: Any, seen_names: dict[str, int | None], seen_codes: dict[str, int | None]
+) -> Iterator[Finding]:
+    """A name (blanks ignored) or a code that an earlier row already has: one investor, one row."""
+    row = inv.__dict__
+    investor_name = row["investor_name"]
+    if investor_name:
+        name = "".join(investor_name.split())
+        if name in seen_names:
+            yield row_finding(
+                reg,
+                INVESTORS.name,
+                inv,
+                "investor_name",
+                "investor-duplicate-name",
+                f"“{investor_name}”与第 {seen_names[name]} 行重复，同一出资人只填一行。",
+            )
+        else:
+            seen_names[name] = inv.row
+    code = row["investor_code"]
+    if code:
+        if code in seen_codes:
+            yield row_finding(
+                reg,
+                INVESTORS.name,
+                inv,
+                "investor_code",
+                "investor-duplicate-code",
+                f"“{code}”与第 {seen_codes[code]} 行重复。",
+            )
+        else:
+            seen_codes[code] = inv.row
 
 
 def state_share(ctx: RuleContext) -> tuple[Decimal, bool] | None:

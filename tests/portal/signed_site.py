@@ -1,0 +1,86 @@
+"""A portal whose data directory has keys, as after `chanquan init`: a signing ledger (checkpoints,
+inclusion proofs), the document-signing CA and identity, and the issuer built by chanquan.app.
+
+Filings are approved through all levels the way reviewers' mail replies approve them; the first
+document of each is issued as the outbox issues it on `filing.approved`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portal_helpers import GROUP, PASSWORD, SECOND, THIRD, TOKEN_KEY, Clock, Site, add_tree, file
+from starlette.testclient import TestClient
+
+from chanquan.app import all_projections, init_signing_identity, open_document_issuer, open_ledger
+from chanquan.commands.init import step_ledger_keys
+from chanquan.config import Settings, WebSettings
+from documents import DocumentIssuer
+from portal import PortalConfig, create_app
+from workflow import ReviewDecision, ScryptParams, Workflow, WorkflowConfig
+
+
+@dataclass
+class SignedSite(Site):
+    issuer: DocumentIssuer | None = None
+    settings: Settings | None = None
+
+    def browser(self, username: str) -> TestClient:
+        """A logged-in client of `username`, its initial password already changed."""
+        if self.wf.accounts.must_change(username):
+            self.wf.accounts.set_password(username, PASSWORD)
+        return self.login(username, PASSWORD)
+
+    def approve(
+        self, unit: str = THIRD, name: str = "重庆测试三级公司", level: int = 3, parent: str = SECOND, **options: Any
+    ) -> str:
+        """A filing of `unit` approved by every level up to SASAC, with its first document issued."""
+        outcome = file(self.wf, unit, name, level, parent, **options)
+        assert outcome.accepted, outcome
+        for _ in range(level):
+            self.decide(outcome.filing_id, ReviewDecision.APPROVE, "同意")
+        assert self.issuer is not None
+        self.issuer.issue_for_filing(outcome.filing_id)
+        return outcome.filing_id
+
+    def decide(self, filing_id: str, decision: ReviewDecision, opinion: str) -> None:
+        """The current step's reviewer replies by mail (the reply stored as a blob, as intake stores it)."""
+        view = self.wf.filing(filing_id)
+        assert view is not None and view.state == "in_review", view
+        reviewer = view.reviewers[0]
+        token = self.wf.review_token(filing_id, view.round, view.level, reviewer)
+        mail = self.wf.ledger.blobs.put(f"From: {reviewer}\n\n{decision.value} {opinion}".encode())
+        outcome = self.wf.decide(token, reviewer, decision, opinion, mail)
+        assert outcome.applied, outcome
+
+    def close(self) -> None:
+        super().close()
+        if self.issuer is not None:
+            self.issuer.close()
+
+
+def build_signed_site(data: Path, *, public_url: str = "http://127.0.0.1:8080", **config: Any) -> SignedSite:
+    settings = Settings(web=WebSettings(public_url=public_url))
+    data.mkdir(parents=True, exist_ok=True)
+    step_ledger_keys(data, settings)
+    init_signing_identity(data, settings)
+    ledger = open_ledger(data, settings, all_projections())
+    wf = Workflow(
+        ledger,
+        accounts_db=data / "accounts.sqlite3",
+        token_key=TOKEN_KEY,
+        settings=WorkflowConfig(),
+        scrypt=ScryptParams(n=2**4),
+        owns_ledger=True,
+    )
+    overseas = add_tree(wf)
+    issuer = open_document_issuer(data, settings, wf)
+    clock = Clock()
+    portal_config = PortalConfig(sessions_db=data / "portal.sqlite3", public_url=public_url, **config)
+    app = create_app(wf, portal_config, clock=clock, issuer=issuer)
+    return SignedSite(data, wf, clock, app, overseas, issuer=issuer, settings=settings)
+
+
+__all__ = ["GROUP", "SECOND", "THIRD", "SignedSite", "build_signed_site"]
