@@ -4,8 +4,8 @@
 
 Builds a data directory of N units (SASAC, 50 first-level groups of 10 second-level companies each,
 the rest third-level) and M filings in every state, written as events in batches through the
-ledger (the projections fold them as they would the live ones), then serves the portal with
-uvicorn in a separate process and drives it from this one with aiohttp: `--sessions` logged-in
+ledger (the projections fold them as they would the live ones; bench/web_data.py), then serves the
+portal with uvicorn in a separate process and drives it from this one with aiohttp: `--sessions` logged-in
 sessions (each its own first-level enterprise, a reviewing unit with a queue) request the same kind
 of page back to back for `--seconds`. One line per case: requests per second, p50 and p95
 latency, the server process's CPU per request (from /proc), and both next to /healthz.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import os
 import random
 import re
@@ -32,238 +31,23 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-# the project root first (tests/ holds folders named like the packages); tests/ only for `support`
+# the project root first (tests/ and bench/ hold modules named like the packages); then tests/ for
+# `support` and bench/ itself for the data directory's module (web_data)
 sys.path[:0] = [str(_HERE.parent)]
-sys.path.append(str(_HERE.parent / "tests"))
+sys.path += [str(_HERE.parent / "tests"), str(_HERE)]
 
 import aiohttp  # noqa: E402
-from support import registrations as reg  # noqa: E402
+from web_data import PASSWORD, build, tree  # noqa: E402
 
 from chanquan.app import open_workflow  # noqa: E402
 from intake.smtp import free_port  # noqa: E402
-from validation.check import check_bundle  # noqa: E402
-from validation.codes import make_org_code  # noqa: E402
-from workflow import UnitRow, Workflow  # noqa: E402
-from workflow.events import (  # noqa: E402
-    FilingApproved,
-    FilingInvalid,
-    FilingReceived,
-    FilingReturned,
-    ReviewDecided,
-    ReviewRequested,
-)
+from workflow import Workflow  # noqa: E402
 
-FIRST_LEVEL = 50
-SECOND_PER_FIRST = 10
-PASSWORD = "Bench#Portal2026"
-PERIODS = ("2024-12-31", "2025-06-30", "2023-12-31")
-SASAC = "SASAC0001"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 FILING_LINK = re.compile(r'href="/filings/(CQ[0-9-]+)"')
-
-
-# -- the data directory -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Chain:
-    """A filing unit and its reviewers from the first step up to SASAC."""
-
-    unit: str
-    name: str
-    reviewers: tuple[str, ...]
-
-
-def tree(units: int) -> tuple[list[UnitRow], list[str], list[Chain]]:
-    """Unit rows, the first-level codes, and every unit that files (second and third level)."""
-    rows: list[UnitRow] = []
-    firsts: list[str] = []
-    seconds: list[tuple[str, str]] = []
-    chains: list[Chain] = []
-    for f in range(FIRST_LEVEL):
-        first = make_org_code(f"1{f:07d}")
-        firsts.append(first)
-        rows.append(UnitRow(len(rows) + 2, first, f"基准集团{f:02d}有限公司", "", reviewer_emails=f"sh@f{f}.cn"))
-        for s in range(SECOND_PER_FIRST):
-            second = make_org_code(f"2{f:03d}{s:04d}")
-            name = f"基准集团{f:02d}二级公司{s:02d}"
-            rows.append(UnitRow(len(rows) + 2, second, name, first, reviewer_emails=f"sh@s{f}-{s}.cn"))
-            seconds.append((second, first))
-            chains.append(Chain(second, name, (first, SASAC)))
-    third_count = max(0, units - 1 - len(rows))
-    for t in range(third_count):
-        second, first = seconds[t % len(seconds)]
-        code = make_org_code(f"3{t:07d}")
-        name = f"基准三级公司{t:05d}"
-        rows.append(UnitRow(len(rows) + 2, code, name, second))
-        chains.append(Chain(code, name, (second, first, SASAC)))
-    return rows, firsts, chains
-
-
-def base_registration() -> tuple[dict[str, Any], bytes]:
-    """One real registration (a filled workbook, checked) to be copied per unit, and its workbook."""
-    unit, parent = make_org_code("30000000"), make_org_code("20000000")
-    values = reg.registration_values(unit, "基准三级公司", 3, parent)
-    bundle = reg.registration_bundle(values, reg.sole_investor(parent, 3, 1000), reg.document_rows())
-    result = check_bundle(bundle)
-    assert result.registration is not None
-    return result.registration.to_canonical(), bundle.workbook_bytes
-
-
-def filing_events(
-    index: int, filing_id: str, chain: Chain, period: str, *, base: dict[str, Any], blobs: tuple[str, str]
-) -> list[tuple[Any, str, str]]:
-    """The events of one filing, in a state picked by its index (older periods are approved)."""
-    registration = copy.copy(base)
-    registration.update(org_code=chain.unit, ent_name=chain.name, act_date=period)
-    workbook, pdf = blobs
-    unit = chain.unit
-    events: list[tuple[Any, str, str]] = [
-        (
-            FilingReceived(
-                filing_id=filing_id,
-                round=1,
-                unit=unit,
-                filer=unit,
-                period=period,
-                channel="dropbox",
-                reply_to=f"dropbox:{unit}",
-                registration=registration,
-                workbook_blob=workbook,
-                attachment_blobs=[pdf] * 5,
-                item_id=f"bench-{filing_id}",
-            ),
-            unit,
-            filing_id,
-        )
-    ]
-    kind = 17 if period == PERIODS[0] else index % 20
-    if kind == 19:
-        finding = {"code": "investors-share-sum", "severity": "error", "sheet": "出资人情况", "cell": "F5"}
-        finding |= {"field": "share_pct", "value": "90", "message": "出资比例合计应为 100%，实为 90%。"}
-        events.append(
-            (FilingInvalid(filing_id=filing_id, round=1, findings=[finding], annotated_blob=workbook), "x", filing_id)
-        )
-        return events
-    # how many steps are decided (approved) before the filing stops: waiting, returned or approved
-    levels = len(chain.reviewers)
-    if kind < 8:
-        decided, end = 0, "waiting"
-    elif kind < 12:
-        decided, end = 1, "waiting"
-    elif kind < 14:
-        decided, end = min(2, levels - 1), "waiting"
-    elif kind < 17:
-        decided, end = 0, "returned"
-    else:
-        decided, end = levels, "approved"
-    for level in range(1, decided + 1):
-        reviewer_unit = chain.reviewers[level - 1]
-        reviewer = f"reviewer@{reviewer_unit.lower()}.cn"
-        reason = "submitted" if level == 1 else "approved_below"
-        events.append(
-            (
-                ReviewRequested(
-                    filing_id=filing_id, round=1, level=level, unit=reviewer_unit, reviewers=[reviewer], reason=reason
-                ),
-                "x",
-                filing_id,
-            )
-        )
-        events.append(
-            (
-                ReviewDecided(
-                    filing_id=filing_id,
-                    round=1,
-                    level=level,
-                    unit=reviewer_unit,
-                    reviewer=reviewer,
-                    decision="通过",
-                    opinion="同意。",
-                ),
-                reviewer,
-                filing_id,
-            )
-        )
-    if end == "approved":
-        events.append((FilingApproved(filing_id=filing_id, round=1, unit=unit, period=period), "x", filing_id))
-        return events
-    level = decided + 1
-    reviewer_unit = chain.reviewers[level - 1]
-    reviewer = f"reviewer@{reviewer_unit.lower()}.cn"
-    reason = "submitted" if level == 1 else "approved_below"
-    events.append(
-        (
-            ReviewRequested(
-                filing_id=filing_id, round=1, level=level, unit=reviewer_unit, reviewers=[reviewer], reason=reason
-            ),
-            "x",
-            filing_id,
-        )
-    )
-    if end == "returned":
-        opinion = "请补充经济行为批准文件，并核对出资比例。"
-        events.append(
-            (
-                ReviewDecided(
-                    filing_id=filing_id,
-                    round=1,
-                    level=level,
-                    unit=reviewer_unit,
-                    reviewer=reviewer,
-                    decision="退回",
-                    opinion=opinion,
-                ),
-                reviewer,
-                filing_id,
-            )
-        )
-        events.append(
-            (
-                FilingReturned(filing_id=filing_id, round=1, level=level, opinion=opinion, by=reviewer_unit),
-                reviewer,
-                filing_id,
-            )
-        )
-    return events
-
-
-def build(data: Path, units: int, filings: int) -> list[str]:
-    """The data directory; returns the first-level codes (the sessions' accounts, password PASSWORD)."""
-    started = time.perf_counter()
-    rows, firsts, chains = tree(units)
-    base, workbook = base_registration()
-    with open_workflow(data) as wf:
-        wf.units.ensure_root()
-        wf.units.set_contacts(SASAC, reviewer_emails=["chu@sasac.example.cn"])
-        wf.units.import_rows(rows)
-        blobs = (wf.ledger.blobs.put(workbook), wf.ledger.blobs.put(reg.SMALL_PDF))
-        batch: list[tuple[Any, str, str]] = []
-        count = 0
-        for period in PERIODS:
-            for chain in chains:
-                if count >= filings:
-                    break
-                count += 1
-                batch.extend(filing_events(count, f"CQ2026-{count:06d}", chain, period, base=base, blobs=blobs))
-                if len(batch) >= 5000:
-                    wf.ledger.append_many(batch)
-                    batch = []
-        if batch:
-            wf.ledger.append_many(batch)
-        for code in [*firsts, SASAC]:
-            wf.accounts.set_password(code, PASSWORD)
-        size = wf.ledger.size()
-        total_units = wf.units.count()
-    print(
-        f"built    {total_units} units, {count} filings, {size} events in {time.perf_counter() - started:.1f} s",
-        flush=True,
-    )
-    return firsts
 
 
 # -- the server (a separate process) --------------------------------------------------------

@@ -156,6 +156,24 @@ def fork_notice(ledger: Ledger) -> str | None:
     return "注意：以下内容仅供查看——账本处于只读状态，写入命令都会被拒绝。\n" + ledger.fork.message_zh
 
 
+def missing_ledger_message(data_dir: Path) -> str | None:
+    """Why a command cannot open the data directory's ledger, or None when the database is there.
+
+    A missing database next to signed checkpoints is a lost ledger, not a new installation:
+    `init` would refuse it, so the message names the recovery instead of sending people to `init`.
+    """
+    paths = DataDir(data_dir)
+    if paths.ledger_db.exists():
+        return None
+    log = paths.checkpoint_file
+    if log.exists() and log.stat().st_size > 0:
+        return (
+            f"账本数据库缺失或为空，而检查点文件 {log} 中已有签名记录：账本已丢失，不会重新建一个空账本。"
+            "请用 chanquan ledger restore 备份文件 从最近的备份恢复（见 docs/ledger.md）。"
+        )
+    return f"账本不存在或尚未初始化：{paths.ledger_db}（请先运行 chanquan init）"
+
+
 REVIEW_TOKEN_KEY = "review-token.key"
 
 

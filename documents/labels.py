@@ -11,18 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from validation.spec import BACKFILL, FIELD_SPEC, TABLE_SPEC, required_doc_kinds
+from validation.spec import BACKFILL, FIELD_SPEC, REGISTRATION_FIELDS, TABLE_SPEC, required_doc_kinds
 
-REGISTRATION_KEYS: tuple[str, ...] = (
-    "reg_type",
-    "reg_situation",
-    "backfill_form",
-    "as_of_date",
-    "is_biz_registered",
-    "act_date",
-    "approval_ref",
-    "filer_org_code",
-)
+REGISTRATION_KEYS: tuple[str, ...] = tuple(spec.key for spec in REGISTRATION_FIELDS)
+"""The 登记信息 sheet's fields, in its order: what describes the filing rather than the enterprise."""
 
 BASIC_KEYS: tuple[str, ...] = (
     "ent_name",

@@ -45,6 +45,7 @@ class UnclearReply(Protocol):
     step: str
     sender: str
     message_id: str
+    reason: str  # no-decision | both-decisions | negated | question ("" in old events)
 
 
 class ConfirmationRequest(Protocol):

@@ -25,6 +25,7 @@ from outbox.compose import Attachment, MailSpec
 from outbox.foreign_kinds import INTAKE_RECEIVED, confirmation_request, received_item, rejected_item
 from outbox.ports import Directory, LedgerPort, UnitInfo
 from validation.findings import human_size  # sizes as everything else the service writes
+from workflow.batch import CHANNEL_LABELS
 from workflow.config import RECEIPTS_FOLDER
 from workflow.events import (
     AccountPasswordChanged,
@@ -36,7 +37,6 @@ from workflow.events import (
 
 log = logging.getLogger(__name__)
 
-CHANNEL_LABELS = {"dropbox": "上传目录", "smtp": "电子邮件", "web": "网页门户"}
 AUTO_SENDER_MARKERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "do-not-reply", "bounce")
 
 
@@ -216,20 +216,20 @@ def filer_notice(
     ctx: NoticeContext,
     ev: StoredEvent,
     received: FilingReceived,
-    *,
-    round_no: int,
     purpose: str,
-    template: str,
-    context: dict[str, Any],
     label: str,
+    *,
+    context: dict[str, Any],
+    round_no: int,
     attachments: Sequence[Attachment] = (),
     answers_filing: bool = False,
 ) -> Notice:
-    """A notice to the filer; `answers_filing` (the receipt, the error report) threads the mail
+    """A notice to the filer, mailed with the template its purpose names (error-report: error_report)
+    and filed in 回执 under `label`; `answers_filing` (the receipt, the error report) threads the mail
     under the filer's own message, when they mailed the filing. `round_no` is the answered event's."""
     spec = MailSpec(
         purpose=purpose,
-        template=template,
+        template=purpose.replace("-", "_"),
         to=_filer_recipients(ctx, received),
         key=event_key(ev),
         date=ev.ts,
@@ -276,6 +276,16 @@ def _received_files(ctx: NoticeContext, received: FilingReceived) -> list[dict[s
     return out
 
 
+def _arrival(ctx: NoticeContext, ev: StoredEvent, received: FilingReceived) -> dict[str, Any]:
+    """What every answer to an arrival names: the filing, the filer's own names, when and by which door."""
+    return {
+        **filing_base(ctx, received),
+        **sent_names(received),
+        "received_at": ev.ts,
+        "channel_label": CHANNEL_LABELS.get(received.channel, "—"),
+    }
+
+
 def on_filing_received(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     """The 受理回执, for a filing that passed validation: one that failed gets the error report alone."""
     p = ev.body_as(FilingReceived)
@@ -283,25 +293,11 @@ def on_filing_received(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         return []
     registration = p.registration or {}
     context = {
-        **filing_base(ctx, p),
-        **sent_names(p),
-        "received_at": ev.ts,
-        "channel_label": CHANNEL_LABELS.get(p.channel, "—"),
+        **_arrival(ctx, ev, p),
         "registration_kind": registration.get("reg_type") or "—",
         "files": _received_files(ctx, p),
     }
-    notice = filer_notice(
-        ctx,
-        ev,
-        p,
-        round_no=p.round,
-        purpose="receipt",
-        template="receipt",
-        context=context,
-        label="受理回执",
-        answers_filing=True,
-    )
-    return [notice]
+    return [filer_notice(ctx, ev, p, "receipt", "受理回执", context=context, round_no=p.round, answers_filing=True)]
 
 
 def _finding_rows(findings: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -325,28 +321,23 @@ def on_filing_invalid(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         annotated_name = f"{p.filing_id}_错误标注.xlsx"
         attachments.append(Attachment(annotated_name, ctx.ledger.blobs.get(p.annotated_blob)))
     context = {
-        **filing_base(ctx, received),
-        **sent_names(received),
-        "received_at": ev.ts,  # recorded in the same transaction as the filing.received
-        "channel_label": CHANNEL_LABELS.get(received.channel, "—"),
+        **_arrival(ctx, ev, received),  # filing.invalid is recorded in the same transaction as filing.received
         "errors": _finding_rows(errors),
         "warnings": _finding_rows(warnings),
         "annotated_name": annotated_name,
     }
-    return [
-        filer_notice(
-            ctx,
-            ev,
-            received,
-            round_no=p.round,
-            purpose="error-report",
-            template="error_report",
-            context=context,
-            label="校验错误",
-            attachments=attachments,
-            answers_filing=True,
-        )
-    ]
+    notice = filer_notice(
+        ctx,
+        ev,
+        received,
+        "error-report",
+        "校验错误",
+        context=context,
+        round_no=p.round,
+        attachments=attachments,
+        answers_filing=True,
+    )
+    return [notice]
 
 
 def on_intake_rejected(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
@@ -400,17 +391,7 @@ def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         context["period"] = p.period
     pdf = Attachment(pdf_name, ctx.ledger.blobs.get(p.pdf_blob), "application/pdf")
     return [
-        filer_notice(
-            ctx,
-            ev,
-            received,
-            round_no=p.round,
-            purpose="approved",
-            template="approved",
-            context=context,
-            label="核准通知",
-            attachments=[pdf],
-        )
+        filer_notice(ctx, ev, received, "approved", "核准通知", context=context, round_no=p.round, attachments=[pdf])
     ]
 
 

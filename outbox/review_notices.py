@@ -178,17 +178,7 @@ def on_review_decided(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         "next_unit_name": ctx.unit_name(reviewer_unit.parent),
         "opinion": p.opinion,
     }
-    notice = filer_notice(
-        ctx,
-        ev,
-        received,
-        round_no=p.round,
-        purpose="level-approved",
-        template="level_approved",
-        context=context,
-        label="审核通过",
-    )
-    return [notice]
+    return [filer_notice(ctx, ev, received, "level-approved", "审核通过", context=context, round_no=p.round)]
 
 
 def on_filing_returned(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
@@ -202,10 +192,7 @@ def on_filing_returned(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         "reviewer_unit_name": ctx.unit_name(p.by),
         "opinion": p.opinion or "（未填写）",
     }
-    notice = filer_notice(
-        ctx, ev, received, round_no=p.round, purpose="returned", template="returned", context=context, label="退回通知"
-    )
-    return [notice]
+    return [filer_notice(ctx, ev, received, "returned", "退回通知", context=context, round_no=p.round)]
 
 
 def _filing_unit(ctx: NoticeContext, filing_id: str) -> dict[str, str]:
@@ -213,6 +200,17 @@ def _filing_unit(ctx: NoticeContext, filing_id: str) -> dict[str, str]:
     found = ctx.filing(filing_id)
     code = found[1].unit if found is not None else ""
     return {"unit_name": ctx.unit_name(code) if code else "", "unit_code": code}
+
+
+# Why the first line decided nothing, as the reviewer reads it: a contradictory line must be told
+# apart from an empty one, or the reviewer sends the same words again.
+UNCLEAR_WHY = {
+    "": "第一行没有可识别的审核结论",
+    "no-decision": "第一行没有可识别的审核结论",
+    "both-decisions": "第一行同时含有“通过”和“退回”两种结论，无法判断您的决定",
+    "negated": "第一行的结论前后有否定词（如“不同意”“不予通过”），无法判断是通过还是退回",
+    "question": "第一行是一个问句，不是审核结论",
+}
 
 
 def on_review_unclear(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
@@ -233,7 +231,11 @@ def on_review_unclear(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
         to=[sender],
         key=f"unclear.{p.filing_id}",
         date=ev.ts,
-        context={"reply_address": reply, **_filing_unit(ctx, p.filing_id)},
+        context={
+            "reply_address": reply,
+            "why": UNCLEAR_WHY.get(p.reason, UNCLEAR_WHY[""]),
+            **_filing_unit(ctx, p.filing_id),
+        },
         reply_to=reply,
         filing_id=p.filing_id,
         in_reply_to=p.message_id,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import secrets
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from portal.context import Portal, Viewer, portal_of, safe_next
 from portal.errors import csrf_refused, too_many_logins
+from portal.forms import form_text, posted
 from portal.security import login_form_token, read_form, tokens_equal
 from workflow import PasswordPolicyError
 from workflow.accounts import normalize_username
@@ -65,10 +65,10 @@ async def login(request: Request) -> Response:
     portal = portal_of(request)
     form = await read_form(request)
     cookie = request.cookies.get(portal.login_cookie, "")
-    if not cookie or not tokens_equal(_text(form, "csrf"), login_form_token(portal.sessions.login_secret, cookie)):
+    if not cookie or not tokens_equal(form_text(form, "csrf"), login_form_token(portal.sessions.login_secret, cookie)):
         return csrf_refused(portal)
-    username = normalize_username(_text(form, "username"))
-    password = _text(form, "password")
+    username = normalize_username(form_text(form, "username"))
+    password = form_text(form, "password")
     address = request.client.host if request.client else "unknown"
     if not portal.limiter.allow(address):
         return too_many_logins(portal)
@@ -87,7 +87,7 @@ async def login(request: Request) -> Response:
     token, _session = portal.sessions.create(
         result.username, unit.code, generation=generation, must_change=result.must_change
     )
-    target = "/password" if result.must_change else (safe_next(_text(form, "next")) or "/")
+    target = "/password" if result.must_change else (safe_next(form_text(form, "next")) or "/")
     response = RedirectResponse(target, status_code=303)
     portal.set_cookie(response, portal.session_cookie, token)
     portal.clear_cookie(response, portal.login_cookie)
@@ -100,7 +100,7 @@ async def logout(request: Request) -> Response:
     session = portal.session_of(request)
     if session is None:
         return portal.to_login(request)
-    if not tokens_equal(_text(form, "csrf"), session.csrf):
+    if not tokens_equal(form_text(form, "csrf"), session.csrf):
         return csrf_refused(portal)
     portal.sessions.end(session)
     response = RedirectResponse("/login?reason=logout", status_code=303)
@@ -131,14 +131,11 @@ async def password_form(request: Request) -> Response:
 
 
 async def change_password(request: Request) -> Response:
-    portal = portal_of(request)
-    form = await read_form(request)
-    viewer = portal.viewer_or_redirect(request)
-    if isinstance(viewer, Response):
-        return viewer
-    if not tokens_equal(_text(form, "csrf"), viewer.session.csrf):
-        return csrf_refused(portal)
-    old, new, again = _text(form, "old_password"), _text(form, "new_password"), _text(form, "new_password2")
+    asked = await posted(request)
+    if isinstance(asked, Response):
+        return asked
+    portal, viewer = asked.portal, asked.viewer
+    old, new, again = asked.text("old_password"), asked.text("new_password"), asked.text("new_password2")
     if not old or not new:
         return _password_page(portal, viewer, error="请填写原密码和新密码。")
     if new != again:
@@ -156,8 +153,3 @@ async def change_password(request: Request) -> Response:
     response = RedirectResponse("/?notice=password-changed", status_code=303)
     portal.set_cookie(response, portal.session_cookie, token)
     return response
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from workflow.events import (
 )
 
 CACHE_ENTRIES = 1024  # page parts kept per process (a filing page's body is some 15 KB)
+MEMO_ENTRIES = 1024  # values named for good by their keys (`Portal.remember`)
 # More new events than this at once (an import, a restore): forget everything rather than sort them out.
 CATCH_UP_LIMIT = 2000
 # Events about a unit's account: no page part kept here shows them (the admin pages read them anew).
@@ -112,6 +113,7 @@ class Portal:
         self._epoch = 0  # raised when the unit tree changes: every kept part depends on it
         self._seen = workflow.ledger.size()  # the ledger as far as it was sorted into scopes
         self._cache_lock = threading.RLock()
+        self._memo: OrderedDict[Hashable, Any] = OrderedDict()
         self._closers: list[Callable[[], None]] = []
 
     def on_close(self, close: Callable[[], None]) -> None:
@@ -208,6 +210,21 @@ class Portal:
             self._cached.move_to_end(key)
             while len(self._cached) > CACHE_ENTRIES:
                 self._cached.popitem(last=False)
+        return value
+
+    def remember(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """`compute()` remembered by a key that names everything it depends on for good (immutable
+        ledger facts: a filing round's registration, an approval), so no event can make it wrong and
+        it is kept whether or not pages are (`page_cache`); the `MEMO_ENTRIES` most recently used."""
+        with self._cache_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()
+        with self._cache_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_ENTRIES:
+                self._memo.popitem(last=False)
         return value
 
     def _catch_up(self) -> None:

@@ -16,7 +16,8 @@ from starlette.responses import Response
 
 from portal.context import Portal, Viewer, portal_of
 from portal.errors import not_found
-from portal.pages import days_since, unit_names
+from portal.pages import days_since, joined, unit_names
+from portal.render import china_time
 from portal.visibility import can_see
 from validation.model import Registration, diff_registrations
 from validation.spec import FIELD_SPEC
@@ -82,22 +83,54 @@ def filing_body(portal: Portal, view: FilingView) -> Markup:
 
 
 def _body(portal: Portal, view: FilingView, waiting_days: int) -> Markup:
-    data = view.registration_data or {}
+    """The lists are rows of `_rows.html.j2` remembered by their values (`Pages.row`): a history
+    line, a file or a registration's table row reads the same on every later rendering."""
+    data, row, fid = view.registration_data or {}, portal.pages.row, view.filing_id
     codes = [view.unit, view.filer, view.review_unit, *(d.unit for d in view.decisions)]
+    changes = _changes(portal, view)
     context: dict[str, Any] = {
         "filing": view,
-        "names": unit_names(portal, codes + [entry.unit for entry in view.history if entry.unit]),
-        "summary": [
-            (FIELD_SPEC[key].label, data.get(key)) for key in SUMMARY_FIELDS if data.get(key) not in (None, "")
-        ],
-        "investors": list(data.get("investors") or []),
-        "documents": list(data.get("documents") or []),
-        "changes": _changes(portal, view),
-        "files": [f for f in view.files if f.kind != "attachment"],
-        "attachments": [f for f in view.files if f.kind == "attachment" and f.round == view.round],
+        "names": unit_names(portal, codes),
+        "summary": joined(
+            [row("fact", FIELD_SPEC[key].label, data[key]) for key in SUMMARY_FIELDS if data.get(key) not in (None, "")]
+        ),
+        "investors": joined([row("investor", *_cells(i, INVESTOR_CELLS)) for i in data.get("investors") or []]),
+        "documents": joined([row("document", *_cells(d, DOCUMENT_CELLS)) for d in data.get("documents") or []]),
+        "changes": None if changes is None else joined([row("change", c.label, c.old, c.new) for c in changes]),
+        "files": joined(
+            [
+                row("file", f.kind, fid, f.blob, f.label_zh, f.original_name, china_time(f.at))
+                for f in view.files
+                if f.kind != "attachment"
+            ]
+        ),
+        "attachments": joined(
+            [
+                row("attachment", fid, f.blob, f.label_zh, f.original_name)
+                for f in view.files
+                if f.kind == "attachment" and f.round == view.round
+            ]
+        ),
+        "findings": joined([row("finding", *_finding_cells(f)) for f in view.findings]),
+        "history": joined(
+            [row("history", h.kind.replace(".", "-"), china_time(h.at), h.text_zh) for h in view.history]
+        ),
         "waiting_days": waiting_days,
     }
     return portal.pages.fragment("_filing_body.html.j2", context)
+
+
+# the registration's table columns shown, in the order of the page's table heads
+INVESTOR_CELLS = ("investor_name", "investor_code", "investor_category", "subscribed", "paid_in", "share_pct")
+DOCUMENT_CELLS = ("doc_kind", "required", "file_name", "note")
+
+
+def _cells(entry: dict[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(entry.get(key) or "" for key in keys)
+
+
+def _finding_cells(finding: dict[str, str]) -> tuple[str, ...]:
+    return tuple(finding.get(key, "") for key in ("severity", "sheet", "cell", "message", "code"))
 
 
 def _requested_at(view: FilingView) -> str:
@@ -108,12 +141,17 @@ def _requested_at(view: FilingView) -> str:
 
 
 def _changes(portal: Portal, view: FilingView) -> list[Any] | None:
-    """The filing's changes against the unit's last approved registration; None when there is none."""
-    if view.registration_data is None:
+    """The filing's changes against the unit's last approved registration; None when there is none.
+    Remembered by what names both registrations for good (this round; that approval)."""
+    current = view.registration_data
+    if current is None:
         return None
-    previous = portal.wf.previous_approved_data(view.unit, view.filing_id)
+    previous = portal.wf.previous_approved(view.unit, view.filing_id)
     if previous is None:
         return None
-    return diff_registrations(
-        Registration.from_canonical(previous), Registration.from_canonical(view.registration_data)
+    key = ("changes", view.filing_id, view.round, previous.filing_id, previous.approved_seq)
+    changes: list[Any] = portal.remember(
+        key,
+        lambda: diff_registrations(Registration.from_canonical(previous.data()), Registration.from_canonical(current)),
     )
+    return changes

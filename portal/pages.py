@@ -188,7 +188,7 @@ def _subtree(portal: Portal, code: str) -> list[int]:
 
 def _groups(portal: Portal) -> Markup:
     units = portal.wf.units
-    counts = portal.wf.status_counts(units.root_code)
+    counts = portal.wf.group_status_counts()
     rows = []
     for first in units.children(units.root_code):
         mine = counts.get(first.code, {})
@@ -198,12 +198,9 @@ def _groups(portal: Portal) -> Markup:
 
 
 def unit_names(portal: Portal, codes: list[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for code in codes:
-        if code and code not in names:
-            unit = portal.wf.units.get(code)
-            names[code] = unit.name if unit is not None else code
-    return names
+    """Each code's unit name (the code itself for one no unit has), in one read."""
+    found = portal.wf.unit_names(codes)
+    return {code: found.get(code, code) for code in codes if code}
 
 
 def has_route(request: Request, name: str) -> bool:

@@ -26,9 +26,9 @@ from documents import CERTIFICATE, DocumentIssuer, PrintRefused, TemplateError, 
 from documents.labels import period_label
 from documents.preview import Preview, preview
 from portal.context import Portal, Viewer, portal_of
-from portal.errors import csrf_refused, not_found
+from portal.errors import not_found
+from portal.forms import posted
 from portal.render import china_time, level_zh
-from portal.security import read_form, tokens_equal
 from workflow import ApprovedRegistration, Unit
 from workflow.machine import FilingStatus
 
@@ -260,32 +260,60 @@ def _choice(portal: Portal, unit: Unit, period: str, template: str) -> str:
     return ""
 
 
-async def print_preview(request: Request) -> Response:
-    """预览, posted like 打印 (the form's token never lands in a URL, a history or a log)."""
-    portal = portal_of(request)
-    form = await read_form(request)
-    viewer = portal.viewer_or_redirect(request)
-    if isinstance(viewer, Response):
-        return viewer
-    if not tokens_equal(_text(form.get("csrf")), viewer.session.csrf):
-        return csrf_refused(portal)
+@dataclass(frozen=True)
+class _Asked:
+    """A posted 预览/打印 form: its token checked, the unit in the viewer's scope, the period and template
+    offered on the unit's page, and signing set up."""
+
+    portal: Portal
+    request: Request
+    viewer: Viewer
+    unit: Unit
+    period: str
+    template: str
+    issuer: DocumentIssuer
+
+    def page(self, **shown: Any) -> Response:
+        """The unit's page again, with what was chosen (and an error, or the preview)."""
+        return _unit_page(
+            self.portal, self.request, self.viewer, self.unit, chosen=(self.period, self.template), **shown
+        )
+
+    def refused(self, exc: PrintRefused | TemplateError) -> Response:
+        return self.page(error=exc.message_zh, status=400)
+
+
+async def _asked(request: Request) -> _Asked | Response:
+    """预览 and 打印 are posted alike (the form's token never lands in a URL, a history or a log)."""
+    asked = await posted(request)
+    if isinstance(asked, Response):
+        return asked
+    portal, viewer = asked.portal, asked.viewer
     unit = in_scope(portal, viewer, str(request.path_params["code"]).strip().upper())
     if unit is None:
         return not_found(portal, request)
-    period, template = _text(form.get("period")).strip(), _text(form.get("template")).strip()
+    period, template = asked.text("period").strip(), asked.text("template").strip()
     issuer = issuer_of(request)
-    problem = (
-        _choice(portal, unit, period, template) if issuer is not None else "本系统尚未配置文件签章，暂不能打表/打证。"
-    )
-    if problem:
+    if issuer is None:
+        problem = "本系统尚未配置文件签章，暂不能打表/打证。"
+    else:
+        problem = _choice(portal, unit, period, template)
+    if problem or issuer is None:
         return _unit_page(portal, request, viewer, unit, error=problem, chosen=(period, template), status=400)
-    assert issuer is not None
+    return _Asked(portal, request, viewer, unit, period, template, issuer)
+
+
+async def print_preview(request: Request) -> Response:
+    """预览: the document's pages unsigned, kept for the session that asked."""
+    asked = await _asked(request)
+    if isinstance(asked, Response):
+        return asked
     try:
-        shown = await run_in_threadpool(preview, issuer, unit.code, period, template or None)
+        shown = await run_in_threadpool(preview, asked.issuer, asked.unit.code, asked.period, asked.template or None)
     except (PrintRefused, TemplateError) as exc:
-        return _unit_page(portal, request, viewer, unit, error=exc.message_zh, chosen=(period, template), status=400)
-    preview_id = previews_of(request).put(viewer.session.key, shown)
-    return _unit_page(portal, request, viewer, unit, chosen=(period, template), shown=(preview_id, shown))
+        return asked.refused(exc)
+    preview_id = previews_of(request).put(asked.viewer.session.key, shown)
+    return asked.page(shown=(preview_id, shown))
 
 
 async def preview_image(request: Request) -> Response:
@@ -302,30 +330,16 @@ async def preview_image(request: Request) -> Response:
 
 async def print_document(request: Request) -> Response:
     """打印: a freshly signed copy, recorded as a (re)issuance exactly as `chanquan print` records it."""
-    portal = portal_of(request)
-    form = await read_form(request)
-    viewer = portal.viewer_or_redirect(request)
-    if isinstance(viewer, Response):
-        return viewer
-    if not tokens_equal(_text(form.get("csrf")), viewer.session.csrf):
-        return csrf_refused(portal)
-    unit = in_scope(portal, viewer, str(request.path_params["code"]).strip().upper())
-    if unit is None:
-        return not_found(portal, request)
-    period, template = _text(form.get("period")).strip(), _text(form.get("template")).strip()
-    issuer = issuer_of(request)
-    problem = (
-        _choice(portal, unit, period, template) if issuer is not None else "本系统尚未配置文件签章，暂不能打表/打证。"
-    )
-    if problem:
-        return _unit_page(portal, request, viewer, unit, error=problem, chosen=(period, template), status=400)
-    assert issuer is not None
+    asked = await _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    issuer, actor = asked.issuer, asked.viewer.session.username
     try:
         issued = await run_in_threadpool(
-            lambda: issuer.print_document(unit.code, period, template=template or None, actor=viewer.session.username)
+            lambda: issuer.print_document(asked.unit.code, asked.period, template=asked.template or None, actor=actor)
         )
     except (PrintRefused, TemplateError) as exc:
-        return _unit_page(portal, request, viewer, unit, error=exc.message_zh, chosen=(period, template), status=400)
+        return asked.refused(exc)
     p = issued.payload
     name = f"{document_label(str(p['doc_type']))}-{p['cert_no']}.pdf"
     response = Response(issued.pdf, media_type="application/pdf")
@@ -337,10 +351,6 @@ async def print_document(request: Request) -> Response:
 
 def _ascii(text: str) -> str:
     return "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch in "-_")) or "document"
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def routes() -> list[BaseRoute]:

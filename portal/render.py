@@ -16,10 +16,9 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from ledger.localtime import reader_time, reader_zone, zone_label
+from workflow.batch import CHANNEL_LABELS
 from workflow.machine import STATUS_ZH
 from workflow.units import level_name
-
-CHANNEL_ZH = {"smtp": "邮件", "dropbox": "投递目录", "web": "网页", "contact": "联系人邮件"}
 
 
 def web_templates_dir() -> Path:
@@ -59,7 +58,7 @@ def make_environment(directory: Path | None = None) -> Environment:
     env.globals["zone_label"] = zone_label  # the footer: which zone the page's times are in
     env.filters["state_zh"] = lambda state: STATUS_ZH.get(str(state), str(state))
     env.filters["level_zh"] = level_zh
-    env.filters["channel_zh"] = lambda channel: CHANNEL_ZH.get(str(channel), str(channel))
+    env.filters["channel_zh"] = lambda channel: CHANNEL_LABELS.get(str(channel), str(channel))
     return env
 
 

@@ -18,11 +18,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from portal.context import Portal, Viewer, portal_of
-from portal.errors import csrf_refused, not_found
+from portal.errors import not_found
 from portal.filing_page import filing_body, visible_filing
+from portal.forms import form_text, posted
 from portal.pages import unit_names
 from portal.render import china_time
-from portal.security import read_form, tokens_equal
 from workflow import FilingView
 from workflow.events import ReviewRequested
 from workflow.machine import FilingStatus, ReviewDecision
@@ -115,19 +115,16 @@ async def review_page(request: Request) -> Response:
 
 
 async def review_decide(request: Request) -> Response:
-    portal = portal_of(request)
-    form = await read_form(request)
-    viewer = portal.viewer_or_redirect(request)
-    if isinstance(viewer, Response):
-        return viewer
-    if not tokens_equal(_text(form, "csrf"), viewer.session.csrf):
-        return csrf_refused(portal)
+    asked = await posted(request)
+    if isinstance(asked, Response):
+        return asked
+    portal, viewer, form = asked.portal, asked.viewer, asked.form
     view = reviewable(portal, viewer, str(request.path_params["filing_id"]))
     round_no, level = _number(form, "round"), _number(form, "level")
     if view is None or round_no is None or level is None or not was_asked(view, viewer.unit.code, round_no, level):
         return not_found(portal, request)  # not this unit's step: nothing is attempted, nothing recorded
-    choice = _text(form, "decision")
-    opinion = _text(form, "opinion").replace("\r\n", "\n")
+    choice = form_text(form, "decision")
+    opinion = form_text(form, "opinion").replace("\r\n", "\n")
     decision = DECISIONS.get(choice)
     if decision is None:
         return _page(portal, request, viewer, view, error="请选择“通过”或“退回”。", opinion=opinion, status=400)
@@ -153,13 +150,8 @@ async def review_decide(request: Request) -> Response:
     return _page(portal, request, viewer, fresh, refusal=outcome, opinion=opinion, chosen=choice, status=409)
 
 
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
-
-
 def _number(form: FormData, name: str) -> int | None:
-    text = _text(form, name)
+    text = form_text(form, name)
     return int(text) if text.isdigit() and len(text) <= 4 else None
 
 

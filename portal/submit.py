@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from intake.upload import SubmissionOutcome, Upload, UploadedFile, size_text
 from portal.context import Portal, Viewer, portal_of
 from portal.errors import csrf_refused, error_page
+from portal.forms import form_text
 from portal.pages import unit_names
 from portal.security import tokens_equal
 
@@ -144,12 +145,12 @@ async def submit(request: Request) -> Response:
         error = "提交的表单不完整或无法识别，请重新选择文件后提交。"
         return _submit_page(portal, viewer, door, error=error, status=400)
     try:
-        if not tokens_equal(_text(form, "csrf"), viewer.session.csrf):
+        if not tokens_equal(form_text(form, "csrf"), viewer.session.csrf):
             return csrf_refused(portal)
         files = [*(await _files(form, "bundle")), *(await _files(form, "attachments"))]
     finally:
         await form.close()
-    upload = Upload(client_id=_text(form, "client_id"), username=viewer.session.username, files=tuple(files))
+    upload = Upload(client_id=form_text(form, "client_id"), username=viewer.session.username, files=tuple(files))
     outcome = await run_in_threadpool(door.submit_upload, upload)
     status = 413 if outcome.code == "upload-too-large" else STATUS_CODES.get(outcome.status, 200)
     return _submit_page(portal, viewer, door, outcome=outcome, names=[f.name for f in files], status=status)
@@ -165,11 +166,6 @@ async def _files(form: FormData, field: str) -> list[UploadedFile]:
             if data or name:
                 found.append(UploadedFile(name, data))
     return found
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
 
 
 def routes() -> list[BaseRoute]:

@@ -28,6 +28,7 @@ from documents.labels import period_label
 from documents.public import PublicRecord, find_by_number, public_record
 from portal.context import Portal, portal_of
 from portal.errors import csrf_refused
+from portal.forms import form_text
 from portal.print_pages import document_label, issuer_of
 from portal.render import china_time
 from portal.security import LoginLimiter, tokens_equal
@@ -112,8 +113,7 @@ async def verify_upload(request: Request) -> Response:
         return _refused(portal, request, "核验请求过于频繁，请一分钟后再试。", 429)
     async with request.form(max_files=1, max_fields=4, max_part_size=FORM_OVERHEAD) as form:  # temp files closed
         cookie = request.cookies.get(_cookie_name(portal), "")
-        token = form.get("csrf")
-        if not cookie or not tokens_equal(token if isinstance(token, str) else "", _form_token(portal, cookie)):
+        if not cookie or not tokens_equal(form_text(form, "csrf"), _form_token(portal, cookie)):
             return csrf_refused(portal)
         upload = form.get("pdf")
         if not isinstance(upload, UploadFile):

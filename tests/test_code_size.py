@@ -19,13 +19,7 @@ REASON = "# long:"
 
 # Someone else's to split or to give a reason: (file, function or "" for the file) -> why it may
 # stay for now. An entry that no longer matches fails the test, so the list only ever shrinks.
-PENDING: dict[tuple[str, str], str] = {
-    ("chanquan/demo.py", ""): "being edited by another engineer, who splits it",
-    ("bench/web.py", ""): "the portal's benchmark, being edited with the portal",
-    ("bench/web.py", "filing_events"): "the portal's benchmark, being edited with the portal",
-    ("scripts/make_samples.py", ""): "the samples generator; its owner splits it",
-    ("tests/validation/test_wb_rules.py", ""): "edited by another engineer meanwhile; its case tables can move out",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _python_files() -> list[Path]:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from chanquan.config import load_settings
-from chanquan.demo import DEMO_MARKER, Demo, DemoError, prepare_directory, step_prepare
+from chanquan.demo import step_prepare
+from chanquan.demo_stage import DEMO_MARKER, Demo, DemoError, prepare_directory
 
 
 def test_the_demo_sets_up_a_witness_and_a_rerun_replaces_it(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from validation.codes import fold_width, normalize_org_code
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_FIRST_DAY = dt.date(1900, 1, 1)  # serial 1
 MAX_SERIAL = 2_958_465  # 9999-12-31
 
 
@@ -145,9 +146,10 @@ def _make_date(y: int, m: int, d: int) -> dt.date | ParseProblem:
 def parse_date(value: CellValue) -> dt.date | ParseProblem:
     """A date from a date cell, an Excel serial, or text in the year-first forms people use."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        value = value.date()
     if isinstance(value, dt.date):
-        return value
+        # a date cell cannot hold a day before Excel's first: calamine's 1899-12-30 is a NaN it read
+        return value if value >= EXCEL_FIRST_DAY else BAD_DATE
     if isinstance(value, bool):
         return BAD_DATE
     if isinstance(value, int | float):
@@ -161,13 +163,15 @@ def parse_date(value: CellValue) -> dt.date | ParseProblem:
             return _make_date(int(match[1]), int(match[2]), int(match[3]))
     if _OTHER_DATE.match(text):
         return AMBIGUOUS_DATE
-    if text.isdigit() or _PLAIN_NUMBER.match(text):
+    if _PLAIN_NUMBER.match(text):  # not str.isdigit(), which takes ², that float() refuses
         return parse_date(float(text))
     return BAD_DATE
 
 
 def _serial_date(value: int | float) -> dt.date | ParseProblem:
     """A numeric cell: an Excel serial day (a date-time serial's day part), or 20250301 typed as a number."""
+    if not math.isfinite(value):  # a stored NaN or infinity, or a long digit run that float() made infinite
+        return BAD_DATE
     number = int(value)
     if 1 <= number <= MAX_SERIAL:
         if number == 60:

@@ -19,6 +19,7 @@ from validation.convert import CONVERTERS, Converted
 from validation.findings import ERROR, WARNING, Finding, where
 from validation.layout import WorkbookLayout, split_a1, workbook_layout
 from validation.model import CellRef, Registration
+from validation.numbercells import calamine_choked, without_date_styles
 from validation.parsing import CellValue, ParseProblem, clean_text, is_blank
 from validation.safety import BundleError, inspect_xlsx
 from validation.spec import FIELD_LIST, TABLES, TEMPLATE_SOURCE_HINT, VERSION_NAME, FieldType
@@ -40,20 +41,33 @@ class ReadResult:
 class _Sheets:
     """Lazily loaded calamine grids, read once per sheet with a row cap."""
 
-    def __init__(self, book: CalamineWorkbook, sheet_names: list[str]) -> None:
+    def __init__(self, data: bytes, book: CalamineWorkbook, sheet_names: list[str]) -> None:
+        self.data = data
         self.book = book
+        self.rewritten = False
         self.available = set(sheet_names)
         self.grids: dict[str, list[list[CellValue]]] = {}
 
     def grid(self, sheet: str, nrows: int | None = None) -> list[list[CellValue]]:
         found = self.grids.get(sheet)
         if found is None:
-            if sheet not in self.available:
-                found = []
-            else:
-                found = self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=nrows)
+            found = self._read(sheet, nrows) if sheet in self.available else []
             self.grids[sheet] = found
         return found
+
+    def _read(self, sheet: str, nrows: int | None) -> list[list[CellValue]]:
+        """One sheet's grid; once calamine chokes on a number, from the workbook without date styles."""
+        try:
+            return self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=nrows)
+        except BaseException as exc:  # a Rust panic is a BaseException; see validation/numbercells.py
+            if not calamine_choked(exc):
+                raise
+            if self.rewritten:
+                raise CellsUnreadable(sheet, f"{type(exc).__name__}: {exc}") from exc
+        self.book.close()
+        self.book = CalamineWorkbook.from_filelike(io.BytesIO(without_date_styles(self.data)))
+        self.rewritten = True
+        return self._read(sheet, nrows)
 
     def value(self, ref: CellRef) -> CellValue:
         grid = self.grid(ref.sheet)
@@ -63,6 +77,18 @@ class _Sheets:
             if c < len(row):
                 return row[c]
         return ""
+
+    def close(self) -> None:
+        self.book.close()
+
+
+class CellsUnreadable(Exception):
+    """calamine could not convert a sheet's cells even without their date styles: the workbook is unreadable."""
+
+    def __init__(self, sheet: str, reason: str) -> None:
+        super().__init__(f"sheet {sheet!r} without date styles: {reason}")
+        self.sheet = sheet
+        self.reason = reason
 
 
 class _Reader:
@@ -153,7 +179,8 @@ def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
         raise
     except Exception as exc:  # calamine and the XML parser raise many types for a broken file
         raise _unreadable(name, "已损坏或不是标准的 .xlsx 工作簿，无法读取", exc) from exc
-    reader = _Reader(layout, _Sheets(book, layout.sheet_names))
+    sheets = _Sheets(data, book, layout.sheet_names)
+    reader = _Reader(layout, sheets)
     try:
         values, cells = reader.fields()
         version = reader.template_version()
@@ -163,7 +190,7 @@ def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
     except Exception as exc:
         raise _unreadable(name, "的内容无法读取", exc) from exc
     finally:
-        book.close()
+        sheets.close()
     investors, documents = tables["investors"], tables["documents"]
     registration = Registration.model_construct(
         template_version=version,

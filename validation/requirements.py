@@ -54,8 +54,37 @@ OPTIONAL = Requirement()
 DOMESTIC = Requirement(always=True, exempt_overseas=True)
 
 
+class _Input:
+    """What a single cell and a table column share; each subclass declares these fields itself, in
+    the order its positional constructor takes them (spec.py), and only where it is differs."""
+
+    key: str
+    label: str
+    type: FieldType
+    requirement: Requirement
+    help: str
+    allowed: tuple[str, ...]
+
+    @property
+    def required(self) -> bool:
+        return self.requirement.always and not self.requirement.is_conditional
+
+    def _as_json(self, place: dict[str, str]) -> dict[str, Any]:
+        """The spec JSON (`chanquan template --spec`): key and label, where the input is, then the rest."""
+        return {
+            "key": self.key,
+            "label": self.label,
+            **place,
+            "type": self.type,
+            "allowed": list(self.allowed),
+            "required": self.required,
+            "required_when": self.requirement.describe(),
+            "help": self.help,
+        }
+
+
 @dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(_Input):
     """One input cell of the workbook."""
 
     key: str
@@ -67,26 +96,12 @@ class FieldSpec:
     help: str
     allowed: tuple[str, ...] = ()
 
-    @property
-    def required(self) -> bool:
-        return self.requirement.always and not self.requirement.is_conditional
-
     def as_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "sheet": self.sheet,
-            "cell": self.cell,
-            "type": self.type,
-            "allowed": list(self.allowed),
-            "required": self.required,
-            "required_when": self.requirement.describe(),
-            "help": self.help,
-        }
+        return self._as_json({"sheet": self.sheet, "cell": self.cell})
 
 
 @dataclass(frozen=True)
-class ColumnSpec:
+class ColumnSpec(_Input):
     """One column of an Excel table; `column` is the sheet column letter in the template."""
 
     key: str
@@ -97,21 +112,8 @@ class ColumnSpec:
     help: str
     allowed: tuple[str, ...] = ()
 
-    @property
-    def required(self) -> bool:
-        return self.requirement.always and not self.requirement.is_conditional
-
     def as_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "column": self.column,
-            "type": self.type,
-            "allowed": list(self.allowed),
-            "required": self.required,
-            "required_when": self.requirement.describe(),
-            "help": self.help,
-        }
+        return self._as_json({"column": self.column})
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # checking pulls in the workbook reader, which the workflow i
 # The doors a filing (and a decision) comes through; recorded in filing.received and review.decided.
 Channel = Literal["dropbox", "smtp", "web"]
 CHANNELS: tuple[Channel, ...] = ("dropbox", "smtp", "web")
+# how people are told which door it was (a filing's history, the portal, receipts and mails)
+CHANNEL_LABELS: dict[str, str] = {"dropbox": "投递目录", "smtp": "电子邮件", "web": "网页门户"}
 
 
 @dataclass(frozen=True)

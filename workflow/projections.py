@@ -1,7 +1,9 @@
 """Workflow's projections: derived tables in the ledger database, rebuilt from events.
 
-Here the filings projection and the list of all; the unit tree, designations and accounts are
-in workflow/unit_projections.py. Every projection reacts through a table keyed by event class.
+Here the filings projection (with the filings counted by first-level group and state, which
+首页's overviews read instead of walking the tree) and the list of all; the unit tree, designations
+and accounts are in workflow/unit_projections.py. Every projection reacts through a table keyed by
+event class.
 
 Each `apply` runs inside the transaction that appends the event, so the tables never
 disagree with the log; `chanquan ledger rebuild` replays them from nothing and compares.
@@ -27,6 +29,8 @@ from workflow.events import (
     FilingWithdrawn,
     ReviewDecided,
     ReviewRequested,
+    UnitAdded,
+    UnitMoved,
 )
 from workflow.foreign_kinds import DOCUMENT_ISSUED
 from workflow.machine import FilingStatus
@@ -43,6 +47,8 @@ FILING_EVENTS: tuple[type[EventBody], ...] = (
 )
 # document.issued too: documents/ declares it, out of workflow's reach (workflow/foreign_kinds.py)
 FILING_KINDS = frozenset({*(cls.kind for cls in FILING_EVENTS), DOCUMENT_ISSUED})
+# unit events that place a unit in a first-level group (`wf_unit_groups`, `wf_group_counts`)
+GROUP_KINDS = frozenset({UnitAdded.kind, UnitMoved.kind})
 
 
 def load_filing(conn: sqlite3.Connection, filing_id: str) -> machine.FilingState | None:
@@ -103,10 +109,23 @@ class _StateCache:
 
 class FilingsProjection:
     """Filings with their state, the review queue, approved registrations by period, issued documents,
-    and every review decision by reviewing unit (what the portal lists and checks visibility by)."""
+    every review decision by reviewing unit (what the portal lists and checks visibility by), and the
+    filings counted by first-level group and state.
+
+    For the counts it keeps each unit's group itself (`wf_unit_groups`, from unit.added and
+    unit.moved) rather than reading the units projection's tables: a projection reads only its own,
+    so that it can be rebuilt alone."""
 
     name = "workflow.filings"
-    tables = ["wf_filings", "wf_items", "wf_queue", "wf_registrations", "wf_reviews"]  # noqa: RUF012
+    tables = [  # noqa: RUF012
+        "wf_filings",
+        "wf_items",
+        "wf_queue",
+        "wf_registrations",
+        "wf_reviews",
+        "wf_unit_groups",
+        "wf_group_counts",
+    ]
     ddl = [  # noqa: RUF012
         "CREATE TABLE IF NOT EXISTS wf_filings ("
         " filing_id TEXT PRIMARY KEY, year INTEGER NOT NULL, unit TEXT NOT NULL, filer TEXT NOT NULL,"
@@ -116,9 +135,11 @@ class FilingsProjection:
         "CREATE INDEX IF NOT EXISTS wf_filings_filer ON wf_filings(filer)",
         "CREATE TABLE IF NOT EXISTS wf_items ("
         " item_id TEXT PRIMARY KEY, filing_id TEXT NOT NULL, round INTEGER NOT NULL)",
+        # the filing's unit and period ride along, so a queue is listed without reading wf_filings' states
         "CREATE TABLE IF NOT EXISTS wf_queue ("
         " filing_id TEXT PRIMARY KEY, round INTEGER NOT NULL, level INTEGER NOT NULL, unit TEXT NOT NULL,"
-        " reviewers TEXT NOT NULL, requested_at TEXT NOT NULL, requested_seq INTEGER NOT NULL)",
+        " reviewers TEXT NOT NULL, requested_at TEXT NOT NULL, requested_seq INTEGER NOT NULL,"
+        " filing_unit TEXT NOT NULL, period TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS wf_queue_unit ON wf_queue(unit, requested_seq)",
         "CREATE TABLE IF NOT EXISTS wf_registrations ("
         " filing_id TEXT PRIMARY KEY, unit TEXT NOT NULL, period TEXT NOT NULL, round INTEGER NOT NULL,"
@@ -131,12 +152,23 @@ class FilingsProjection:
         " decided_at TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS wf_reviews_unit ON wf_reviews(unit, seq)",
         "CREATE INDEX IF NOT EXISTS wf_reviews_filing ON wf_reviews(filing_id, seq)",
+        # each unit's first-level group: the level-1 unit above it, or itself ('' for the root)
+        "CREATE TABLE IF NOT EXISTS wf_unit_groups ("
+        " code TEXT PRIMARY KEY, parent TEXT NOT NULL, grp TEXT NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX IF NOT EXISTS wf_unit_groups_parent ON wf_unit_groups(parent)",
+        # filings by state per first-level group, counted by the unit filed for (a filing of a unit in
+        # no group is not counted); no row counts zero
+        "CREATE TABLE IF NOT EXISTS wf_group_counts ("
+        " grp TEXT NOT NULL, status TEXT NOT NULL, filings INTEGER NOT NULL, PRIMARY KEY (grp, status))"
+        " WITHOUT ROWID",
     ]
 
     def __init__(self) -> None:
         self._states = _StateCache()
 
     def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
+        if event.kind in GROUP_KINDS:
+            _place_unit(conn, event.body)
         if event.kind not in FILING_KINDS:
             return
         body = event.body
@@ -158,9 +190,14 @@ class FilingsProjection:
             before: machine.FilingState | None = written.state
         else:
             before = None if row is None else machine.FilingState.from_json(json.loads(row[0]))
+        counted = None if before is None else (before.unit, before.status)  # read before `apply` changes it
         state = machine.apply(before, body, at)
         if state is None:
             return None
+        if counted != (state.unit, state.status):
+            if counted is not None:
+                _count(conn, *counted, -1)
+            _count(conn, state.unit, state.status, 1)
         registration_text = None
         if state.registration is not None:
             if written is not None and written.registration is state.registration:
@@ -198,11 +235,71 @@ def _queue_row(
         conn.execute("DELETE FROM wf_queue WHERE filing_id = ?", (state.filing_id,))
     elif isinstance(body, ReviewRequested) and body.reason != "reviewers_added":
         conn.execute(
-            "INSERT OR REPLACE INTO wf_queue VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (state.filing_id, state.round, state.level, state.review_unit, dumps(state.reviewers), at, event.seq),
+            "INSERT OR REPLACE INTO wf_queue VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                state.filing_id,
+                state.round,
+                state.level,
+                state.review_unit,
+                dumps(state.reviewers),
+                at,
+                event.seq,
+                state.unit,
+                state.period,
+            ),
         )
     else:  # same step, more reviewers asked: the step keeps waiting since its request
         conn.execute("UPDATE wf_queue SET reviewers = ? WHERE filing_id = ?", (dumps(state.reviewers), state.filing_id))
+
+
+def _count(conn: sqlite3.Connection, unit: str, status: str, delta: int) -> None:
+    """Add `delta` filings of `unit` in `status` to its first-level group's count (none outside a group)."""
+    row = conn.execute("SELECT grp FROM wf_unit_groups WHERE code = ?", (unit,)).fetchone()
+    if row is None or not row[0]:
+        return
+    conn.execute(
+        "INSERT INTO wf_group_counts VALUES (?, ?, ?)"
+        " ON CONFLICT (grp, status) DO UPDATE SET filings = filings + excluded.filings",
+        (row[0], status, delta),
+    )
+    if delta < 0:
+        conn.execute("DELETE FROM wf_group_counts WHERE grp = ? AND status = ? AND filings = 0", (row[0], status))
+
+
+def _place_unit(conn: sqlite3.Connection, body: EventBody) -> None:
+    """Put an added or moved unit, and whatever is already below it, in its group (its parent's, or
+    its own at level 1); when that puts filings into another group (a move, a unit added again, a
+    unit added after filings were made for its code), count every group anew: rare, and exact
+    whatever the tree did."""
+    if isinstance(body, UnitAdded):
+        code, parent, level = body.code, body.parent, body.level
+    elif isinstance(body, UnitMoved):
+        code, parent, level = body.code, body.new_parent, body.new_level
+    else:
+        return
+    before = conn.execute("SELECT grp FROM wf_unit_groups WHERE code = ?", (code,)).fetchone()
+    if before is None and isinstance(body, UnitMoved):
+        return  # a unit the tree does not know; the units projection passes it over too
+    above = conn.execute("SELECT grp FROM wf_unit_groups WHERE code = ?", (parent,)).fetchone()
+    group = code if level == 1 else (str(above[0]) if above is not None and level > 1 else "")
+    conn.execute("INSERT OR REPLACE INTO wf_unit_groups VALUES (?, ?, ?)", (code, parent, group))
+    if before is not None and before[0] == group:
+        return
+    below = conn.execute("SELECT 1 FROM wf_unit_groups WHERE parent = ? LIMIT 1", (code,)).fetchone()
+    if below is not None and level >= 1:  # the root's children are groups of their own
+        conn.execute(
+            "WITH RECURSIVE sub(code) AS"
+            " (SELECT ? UNION SELECT g.code FROM wf_unit_groups g JOIN sub ON g.parent = sub.code)"
+            " UPDATE wf_unit_groups SET grp = ? WHERE code IN (SELECT code FROM sub)",
+            (code, group),
+        )
+    own = conn.execute("SELECT 1 FROM wf_filings WHERE unit = ? LIMIT 1", (code,)).fetchone()
+    if below is not None or own is not None:
+        conn.execute("DELETE FROM wf_group_counts")
+        conn.execute(
+            "INSERT INTO wf_group_counts SELECT g.grp, f.status, count(*) FROM wf_filings f"
+            " JOIN wf_unit_groups g ON g.code = f.unit WHERE g.grp != '' GROUP BY g.grp, f.status"
+        )
 
 
 def _item_row(conn: sqlite3.Connection, event: StoredEvent, body: FilingReceived, written: _Written, at: str) -> None:

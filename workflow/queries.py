@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from ledger import EventBody, Ledger, StoredEvent, UnknownKindError
 from validation.model import Registration
+from workflow.batch import CHANNEL_LABELS
 from workflow.events import (
     FilingApproved,
     FilingInvalid,
@@ -28,6 +30,7 @@ from workflow.views import (
     FilingSummary,
     FilingView,
     HistoryEntry,
+    PreviousApproval,
     QueueEntry,
     ReturnedEntry,
     ReviewedEntry,
@@ -45,6 +48,13 @@ _KIND_ZH = {
     FilingWithdrawn.kind: "撤回",
     DOCUMENT_ISSUED: "出具登记表/登记证",
 }
+
+
+# a unit's waiting steps (wf_queue carries the filing's unit and period: no filing state is read)
+_QUEUE = (
+    "SELECT q.filing_id, q.round, q.level, q.unit, q.filing_unit, coalesce(u.name, ''), q.period, q.reviewers,"
+    " q.requested_at FROM wf_queue q LEFT JOIN wf_units u ON u.code = q.filing_unit WHERE q.unit = ?"
+)
 
 
 class Queries:
@@ -118,12 +128,7 @@ class Queries:
     def queue(self, unit: str) -> list[QueueEntry]:
         """What waits for the reviewers of `unit`, oldest first."""
         with self.ledger.reader() as conn:
-            rows = conn.execute(
-                "SELECT q.filing_id, q.round, q.level, q.unit, f.unit, coalesce(u.name, ''), f.period, q.reviewers,"
-                " q.requested_at FROM wf_queue q JOIN wf_filings f ON f.filing_id = q.filing_id"
-                " LEFT JOIN wf_units u ON u.code = f.unit WHERE q.unit = ? ORDER BY q.requested_seq",
-                (unit.strip().upper(),),
-            ).fetchall()
+            rows = conn.execute(_QUEUE + " ORDER BY q.requested_seq", (unit.strip().upper(),)).fetchall()
         return [
             QueueEntry(r[0], int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], list(json.loads(r[7])), r[8]) for r in rows
         ]
@@ -195,16 +200,19 @@ class Queries:
 
     def review_history(self, filing_id: str) -> list[HistoryEntry]:
         """Every event of the filing in order, with opinions, reviewers and times."""
-        return [_history_entry(event, _body(event)) for event in self.ledger.events(subject=filing_id.strip().upper())]
+        events = [(event, _body(event)) for event in self.ledger.events(subject=filing_id.strip().upper())]
+        names = self.unit_names(code for _event, body in events for code in _units_named(body))
+        return [_history_entry(event, body, names) for event, body in events]
 
     def _record(self, filing_id: str, current_round: int) -> tuple[list[HistoryEntry], list[FilingFile], list[Any]]:
         """History, files and the current round's findings from one read of the filing's events."""
+        events = [(event, _body(event)) for event in self.ledger.events(subject=filing_id)]
+        names = self.unit_names(code for _event, body in events for code in _units_named(body))
         history: list[HistoryEntry] = []
         files: list[FilingFile] = []
         findings: list[Any] = []
-        for event in self.ledger.events(subject=filing_id):
-            body = _body(event)
-            history.append(_history_entry(event, body))
+        for event, body in events:
+            history.append(_history_entry(event, body, names))
             files.extend(_files_of(event, body))
             if isinstance(body, FilingReceived):
                 findings = []
@@ -219,25 +227,21 @@ class Queries:
         code = unit.strip().upper()
         with self.ledger.reader() as conn:
             (total,) = conn.execute("SELECT count(*) FROM wf_queue WHERE unit = ?", (code,)).fetchone()
-            rows = conn.execute(
-                "SELECT q.filing_id, q.round, q.level, q.unit, f.unit, coalesce(u.name, ''), f.period, q.reviewers,"
-                " q.requested_at FROM wf_queue q JOIN wf_filings f ON f.filing_id = q.filing_id"
-                " LEFT JOIN wf_units u ON u.code = f.unit WHERE q.unit = ? ORDER BY q.requested_seq LIMIT ?",
-                (code, limit),
-            ).fetchall()
+            rows = conn.execute(_QUEUE + " ORDER BY q.requested_seq LIMIT ?", (code, limit)).fetchall()
         entries = [QueueEntry(r[0], int(r[1]), int(r[2]), r[3], r[4], r[5], r[6], _addresses(r[7]), r[8]) for r in rows]
         return int(total), entries
 
     def filings_of(self, unit: str, limit: int = 100) -> tuple[int, list[FilingSummary]]:
         """Filings `unit` filed or that were filed for it: how many, and the `limit` last updated."""
         code = unit.strip().upper()
-        mine = "SELECT filing_id FROM wf_filings WHERE unit = ? UNION SELECT filing_id FROM wf_filings WHERE filer = ?"
-        with self.ledger.reader() as conn:
-            (total,) = conn.execute(f"SELECT count(*) FROM ({mine})", (code, code)).fetchone()
+        with self.ledger.reader() as conn:  # (`unit = ? OR filer = ?`: both indexes, no temporary union)
+            (total,) = conn.execute(
+                "SELECT count(*) FROM wf_filings WHERE unit = ? OR filer = ?", (code, code)
+            ).fetchone()
             rows = conn.execute(
                 "SELECT f.filing_id, f.unit, coalesce(u.name, ''), f.filer, f.period, f.round, f.status, f.level,"
                 " f.review_unit, f.updated_at FROM wf_filings f LEFT JOIN wf_units u ON u.code = f.unit"
-                f" WHERE f.filing_id IN ({mine}) ORDER BY f.updated_at DESC, f.filing_id DESC LIMIT ?",
+                " WHERE f.unit = ? OR f.filer = ? ORDER BY f.updated_at DESC, f.filing_id DESC LIMIT ?",
                 (code, code, limit),
             ).fetchall()
         summaries = [FilingSummary(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6], int(r[7]), r[8], r[9]) for r in rows]
@@ -253,8 +257,7 @@ class Queries:
                 " FROM wf_filings f LEFT JOIN wf_units u ON u.code = f.unit"
                 " LEFT JOIN wf_reviews r ON r.seq = (SELECT max(seq) FROM wf_reviews WHERE filing_id = f.filing_id)"
                 " LEFT JOIN wf_units ru ON ru.code = r.unit"
-                " WHERE f.filing_id IN (SELECT filing_id FROM wf_filings WHERE unit = ? AND status = 'returned'"
-                " UNION SELECT filing_id FROM wf_filings WHERE filer = ? AND status = 'returned')"
+                " WHERE (f.unit = ? OR f.filer = ?) AND f.status = 'returned'"
                 " ORDER BY f.updated_at DESC, f.filing_id DESC LIMIT ?",
                 (code, code, limit),
             ).fetchall()
@@ -280,46 +283,56 @@ class Queries:
             ).fetchone()
         return row is not None
 
-    def status_counts(self, top: str) -> dict[str, dict[str, int]]:
-        """Filings by state for each tree under `top`'s children (e.g. the root: each first-level group),
-        counted by the unit filed for; a child with no filing maps to an empty dict."""
+    def group_status_counts(self) -> dict[str, dict[str, int]]:
+        """Filings by state in each first-level enterprise's tree (itself included), counted by the unit
+        filed for; a first-level enterprise with no filing maps to an empty dict. Read from the counts
+        the filings projection keeps (`wf_group_counts`), not by walking the tree."""
         with self.ledger.reader() as conn:
-            children = [str(r[0]) for r in conn.execute("SELECT code FROM wf_units WHERE parent = ?", (top,))]
-            rows = conn.execute(
-                "WITH RECURSIVE grp(code, top) AS (SELECT code, code FROM wf_units WHERE parent = ?"
-                " UNION ALL SELECT u.code, g.top FROM wf_units u JOIN grp g ON u.parent = g.code)"
-                " SELECT g.top, f.status, count(*) FROM grp g JOIN wf_filings f ON f.unit = g.code"
-                " GROUP BY g.top, f.status",
-                (top,),
-            ).fetchall()
-        counts: dict[str, dict[str, int]] = {code: {} for code in children}
+            firsts = [str(r[0]) for r in conn.execute("SELECT code FROM wf_units WHERE level = 1")]
+            rows = conn.execute("SELECT grp, status, filings FROM wf_group_counts").fetchall()
+        counts: dict[str, dict[str, int]] = {code: {} for code in firsts}
         for group, status, count in rows:
             counts.setdefault(str(group), {})[str(status)] = int(count)
         return counts
 
-    def subtree_status_counts(self, code: str) -> dict[str, int]:
-        """Filings by state over the units below `code` (itself excluded), counted by the unit filed for."""
+    def subtree_status_counts(self, first_level: str) -> dict[str, int]:
+        """Filings by state over the units below a first-level enterprise (itself excluded), counted by
+        the unit filed for: its group's kept counts less its own filings. ValueError for any other unit
+        (only first-level trees are counted ahead)."""
+        code = first_level.strip().upper()
         with self.ledger.reader() as conn:
-            rows = conn.execute(
-                "WITH RECURSIVE sub(code) AS (SELECT code FROM wf_units WHERE parent = ?"
-                " UNION ALL SELECT u.code FROM wf_units u JOIN sub ON u.parent = sub.code)"
-                " SELECT f.status, count(*) FROM sub JOIN wf_filings f ON f.unit = sub.code GROUP BY f.status",
-                (code.strip().upper(),),
-            ).fetchall()
-        return {str(status): int(count) for status, count in rows}
+            level = conn.execute("SELECT level FROM wf_units WHERE code = ?", (code,)).fetchone()
+            if level is None or int(level[0]) != 1:
+                raise ValueError(f"{code} is not a first-level enterprise")
+            counts = dict(conn.execute("SELECT status, filings FROM wf_group_counts WHERE grp = ?", (code,)))
+            own = conn.execute("SELECT status, count(*) FROM wf_filings WHERE unit = ? GROUP BY status", (code,))
+            for status, count in own:
+                counts[status] = counts.get(status, 0) - count
+        return {str(status): int(count) for status, count in counts.items() if count}
 
-    def previous_approved_data(self, unit: str, filing_id: str) -> dict[str, Any] | None:
+    def previous_approved(self, unit: str, filing_id: str) -> PreviousApproval | None:
         """The registration a filing is compared with: the unit's latest approved one other than this
-        filing (approved before it, when it was approved itself)."""
+        filing (approved before it, when it was approved itself), named by its filing and approval."""
         code, fid = unit.strip().upper(), filing_id.strip().upper()
         with self.ledger.reader() as conn:
             own = conn.execute("SELECT approved_seq FROM wf_registrations WHERE filing_id = ?", (fid,)).fetchone()
             row = conn.execute(
-                "SELECT registration FROM wf_registrations WHERE unit = ? AND filing_id != ? AND approved_seq < ?"
+                "SELECT filing_id, approved_seq, registration FROM wf_registrations"
+                " WHERE unit = ? AND filing_id != ? AND approved_seq < ?"
                 " ORDER BY period DESC, approved_seq DESC LIMIT 1",
                 (code, fid, own[0] if own else 2**62),
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else PreviousApproval(str(row[0]), int(row[1]), str(row[2]))
+
+    def unit_names(self, codes: Iterable[str]) -> dict[str, str]:
+        """The names of those units, in one read; a code no unit has is left out."""
+        wanted = sorted({code for code in codes if code})
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        with self.ledger.reader() as conn:
+            rows = conn.execute(f"SELECT code, name FROM wf_units WHERE code IN ({marks})", wanted).fetchall()
+        return {str(code): str(name) for code, name in rows}
 
 
 @lru_cache(maxsize=4096)
@@ -340,7 +353,7 @@ def _body(event: StoredEvent) -> EventBody | None:
         return None
 
 
-def _history_entry(event: StoredEvent, body: EventBody | None) -> HistoryEntry:
+def _history_entry(event: StoredEvent, body: EventBody | None, names: Mapping[str, str]) -> HistoryEntry:
     """One line of a filing's history: round, level, unit, decision and opinion where the kind has them."""
     round_no = level = 0
     unit = decision = opinion = ""
@@ -373,7 +386,7 @@ def _history_entry(event: StoredEvent, body: EventBody | None) -> HistoryEntry:
         unit=unit,
         decision=decision,
         opinion=opinion,
-        text_zh=_describe(event.kind, body),
+        text_zh=_describe(event.kind, body, names),
     )
 
 
@@ -400,23 +413,46 @@ def _files_of(event: StoredEvent, body: EventBody | None) -> list[FilingFile]:
     return []
 
 
-def _describe(kind: str, body: EventBody | None) -> str:
+def _units_named(body: EventBody | None) -> tuple[str, ...]:
+    """The unit codes an event's history line shows (a portal decision's reviewer is its unit's account)."""
+    match body:
+        case FilingReceived():
+            return (body.filer,)
+        case ReviewRequested():
+            return (body.unit,)
+        case ReviewDecided() if body.channel == "web":
+            return (body.reviewer,)
+        case ReviewRefused() if body.channel == "web":
+            return (body.sender,)
+        case FilingReturned():
+            return (body.by,)
+    return ()
+
+
+def _named(code: str, names: Mapping[str, str]) -> str:
+    """A unit as the history shows it: “name（code）”, or the code alone when no unit has it."""
+    name = names.get(code, "")
+    return f"{name}（{code}）" if name else code
+
+
+def _describe(kind: str, body: EventBody | None, names: Mapping[str, str]) -> str:
     label = _KIND_ZH.get(kind, kind)
     match body:
         case FilingReceived():
-            return f"{label}（第 {body.round} 轮，填报单位 {body.filer}，渠道 {body.channel}）"
+            channel = CHANNEL_LABELS.get(body.channel, body.channel)
+            return f"{label}（第 {body.round} 轮，填报单位 {_named(body.filer, names)}，渠道 {channel}）"
         case FilingInvalid():
             return f"{label}：{len(body.findings)} 项问题"
         case ReviewRequested():
             who = "、".join(body.reviewers) or "（该单位尚未设置审核人）"
-            return f"{label}：第 {body.level} 级审核单位 {body.unit}，审核人 {who}"
+            return f"{label}：第 {body.level} 级审核单位 {_named(body.unit, names)}，审核人 {who}"
         case ReviewDecided():
             verdict = "通过" if body.decision == ReviewDecision.APPROVE.value else "退回"
-            return f"{label}：{body.reviewer} {verdict}，意见：{body.opinion or '（无）'}"
+            return f"{label}：{_named(body.reviewer, names)} {verdict}，意见：{body.opinion or '（无）'}"
         case ReviewRefused():
-            return f"{label}：{body.sender}，原因：{body.reason}"
+            return f"{label}：{_named(body.sender, names)}，原因：{body.reason}"
         case FilingReturned():
-            return f"{label}：由 {body.by} 退回，意见：{body.opinion}"
+            return f"{label}：由 {_named(body.by, names)} 退回，意见：{body.opinion}"
         case FilingWithdrawn():
             return f"{label}：{body.reason or ''}"
         case EventBody():

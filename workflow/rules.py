@@ -12,27 +12,15 @@ from collections.abc import Callable, Iterator, Sequence
 from validation.codes import is_valid_org_code
 from validation.findings import ERROR, Finding, where
 from validation.model import Registration, diff_registrations
-from validation.spec import BACKFILL, BACKFILL_FORMS
+from validation.spec import BACKFILL, BACKFILL_FORMS, REGISTRATION_FIELDS
 from workflow.accounts import normalize_username
 from workflow.units import Unit, UnitsView, level_name
 from workflow.who import expected_filer
 
-# Fields that describe this filing rather than the enterprise: left out of backfill comparisons.
+# Fields that describe this filing rather than the enterprise (the 登记信息 sheet, the contact person,
+# the remarks): left out of backfill comparisons.
 NOT_COMPARED = frozenset(
-    {
-        "reg_type",
-        "reg_situation",
-        "backfill_form",
-        "as_of_date",
-        "is_biz_registered",
-        "act_date",
-        "approval_ref",
-        "filer_org_code",
-        "contact_name",
-        "contact_phone",
-        "contact_email",
-        "remarks",
-    }
+    {*(spec.key for spec in REGISTRATION_FIELDS), "contact_name", "contact_phone", "contact_email", "remarks"}
 )
 UNCHANGED, CHANGED, NEVER = "已办无变化", "已办有变化", "未办"
 

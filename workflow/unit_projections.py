@@ -179,7 +179,30 @@ def _designation_rejected(conn: sqlite3.Connection, event: StoredEvent, p: Desig
     )
 
 
-class UnitsProjection:
+class HandledProjection:
+    """A projection that reacts through its HANDLERS, one per event class; `consumes` and `kinds` follow.
+
+    A subclass gives name, tables, ddl and HANDLERS. Every append passes through every projection,
+    so an event of a kind it has no handler for is passed over before its payload is parsed.
+    """
+
+    HANDLERS: ClassVar[dict[type[EventBody], Handler]] = {}
+    consumes: ClassVar[tuple[type[EventBody], ...]] = ()
+    kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.consumes = tuple(cls.HANDLERS)
+        cls.kinds = frozenset(kind.kind for kind in cls.consumes)
+
+    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
+        if event.kind not in self.kinds:
+            return
+        body = event.body
+        self.HANDLERS[type(body)](conn, event, body)
+
+
+class UnitsProjection(HandledProjection):
     """`wf_units`: the enterprise tree as it stands; `wf_designations`: who files below each first-level."""
 
     name = "workflow.units"
@@ -211,14 +234,6 @@ class UnitsProjection:
         DesignationApproved: _designation_approved,
         DesignationRejected: _designation_rejected,
     }
-    consumes: tuple[type[EventBody], ...] = tuple(HANDLERS)
-    kinds = frozenset(cls.kind for cls in consumes)
-
-    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
-        if event.kind not in self.kinds:
-            return  # every append passes through every projection: no payload parse for the others
-        body = event.body
-        self.HANDLERS[type(body)](conn, event, body)
 
 
 def _account_created(conn: sqlite3.Connection, event: StoredEvent, p: AccountCreated) -> None:
@@ -253,7 +268,7 @@ def _account_unlocked(conn: sqlite3.Connection, event: StoredEvent, p: AccountUn
     conn.execute("UPDATE wf_accounts SET locked_until = NULL WHERE username = ?", (p.username,))
 
 
-class AccountsProjection:
+class AccountsProjection(HandledProjection):
     """`wf_accounts`: public facts about accounts (never a credential)."""
 
     name = "workflow.accounts"
@@ -271,11 +286,3 @@ class AccountsProjection:
         AccountReset: _account_reset,
         AccountUnlocked: _account_unlocked,
     }
-    consumes: tuple[type[EventBody], ...] = tuple(HANDLERS)
-    kinds = frozenset(cls.kind for cls in consumes)
-
-    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
-        if event.kind not in self.kinds:
-            return  # every append passes through every projection: no payload parse for the others
-        body = event.body
-        self.HANDLERS[type(body)](conn, event, body)

@@ -11,6 +11,7 @@ import io
 import re
 from pathlib import Path
 
+from validation.numbercells import calamine_choked
 from workflow.unitimport import UnitRow
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -98,6 +99,12 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
             table = [list(r) for r in sheet.to_python(skip_empty_area=False)]
         except Exception as exc:  # calamine raises its own error types for every kind of damage
             raise UnitFileError(f"{path.name} 不是可读取的 .xlsx 工作簿。") from exc
+        except BaseException as exc:  # a Rust panic (e.g. a date cell far out of range) is a BaseException
+            if not calamine_choked(exc):
+                raise
+            raise UnitFileError(
+                f"{path.name} 中有无法读取的单元格数值（例如设为日期格式的极大或极小数字），请检查后重新保存。"
+            ) from exc
         return _rows_from_table(table, path.name)
     raise UnitFileError(f"不支持的文件类型 {suffix or '（无扩展名）'}：请使用 .xlsx 或 .csv。")
 

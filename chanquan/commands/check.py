@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,26 @@ def _options(data_dir: Path) -> RuleOptions:
     return rule_options(load_settings(data_dir))
 
 
+def _write_annotated(out: Path, workbook: bytes, result: CheckResult) -> bool:
+    """False, with a line on stderr, when openpyxl cannot load what the reader could: the findings still count.
+
+    openpyxl is stricter than calamine: a cell stored as `<v>NaN</v>` is a finding to the reader
+    and a file it refuses to open (ValueError) to openpyxl.
+    """
+    try:
+        annotated = annotate_workbook(workbook, result.findings)
+    except ValueError as exc:
+        print(
+            f"错误：无法写出标注错误的工作簿“{out}”：工作簿中有无法标注的内容（{exc.__class__.__name__}），"
+            "请按下列审核结果改正。",
+            file=sys.stderr,
+        )
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(annotated)
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     path: Path = args.path
     if args.annotate is not None and args.annotate.suffix.lower() != ".xlsx":
@@ -76,13 +97,11 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"ok": False, "error": {"code": exc.code, "message": exc.message}}, ensure_ascii=False))
         raise  # one line on stderr, exit 2 (chanquan.failures)
-    if args.annotate is not None:
-        args.annotate.parent.mkdir(parents=True, exist_ok=True)
-        args.annotate.write_bytes(annotate_workbook(bundle.workbook_bytes, result.findings))
+    annotated = args.annotate is not None and _write_annotated(args.annotate, bundle.workbook_bytes, result)
     if args.json:
         print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     else:
         _print_table(result, path.name)
-        if args.annotate is not None:
+        if annotated:
             print(f"已写出标注错误的工作簿：{args.annotate}")
     return EXIT_OK if result.ok else EXIT_ERRORS

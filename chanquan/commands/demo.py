@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chanquan.demo import STEPS, Demo, DemoError, prepare_directory, running
+    from chanquan.demo import STEPS
+    from chanquan.demo_stage import Demo, DemoError, prepare_directory, running
 
     console = make_console()
     data_dir = args.dir.resolve()

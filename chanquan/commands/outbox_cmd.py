@@ -17,7 +17,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chanquan.app import DataDir, open_outbox
+from chanquan.app import missing_ledger_message, open_outbox
 from chanquan.commands import display
 from chanquan.commands.units import workflow_for
 from chanquan.config import load_settings
@@ -60,8 +60,9 @@ def _with_outbox(action: Callable[[argparse.Namespace, Outbox], int]) -> Callabl
 
     @functools.wraps(action)
     def handler(args: argparse.Namespace) -> int:
-        if not DataDir(args.data).ledger_db.exists():
-            return _fail(f"数据目录 {args.data} 尚未初始化（没有 ledger.sqlite3），请先运行 chanquan init。")
+        missing = missing_ledger_message(args.data)
+        if missing:
+            return _fail(missing)
         box = open_outbox(args.data, load_settings(args.data))
         with box:
             return action(args, box)

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chanquan.app import DataDir, open_document_issuer
+from chanquan.app import open_document_issuer
 from chanquan.commands.display import make_console
 from chanquan.config import load_settings
 from chanquan.failures import fail as _fail
@@ -77,9 +77,9 @@ def parse_period(text: str) -> str | None:
 
 
 def _require_data(args: argparse.Namespace) -> str | None:
-    if not DataDir(args.data).ledger_db.exists():
-        return f"账本不存在：{DataDir(args.data).ledger_db}（请先运行 chanquan init）"
-    return None
+    from chanquan.app import missing_ledger_message
+
+    return missing_ledger_message(args.data)
 
 
 def run_print(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -177,13 +178,15 @@ def collect_status(data_dir: Path, error_count: int = 10, now: datetime | None =
     Refused and unclear reviewer replies of the last 24 hours are counted because each one is a
     reviewer who may believe they decided: a rising count is the cue to call them.
     """
-    from chanquan.app import DataDir, all_projections, open_ledger
+    from chanquan.app import DataDir, all_projections, fork_notice, open_ledger
     from intake import state
     from intake.events import IntakeFolderUnknown, IntakeRejected
 
     paths = DataDir(data_dir)
     since = (now or datetime.now(UTC)) - timedelta(hours=24)
-    ledger = open_ledger(data_dir, projections=all_projections())
+    # looking only: never creates or changes a file, and still answers on a ledger that forked
+    ledger = open_ledger(data_dir, projections=all_projections(), read_only=True)
+    ledger_problem = fork_notice(ledger) or ""
     try:
         with ledger.reader() as conn:
             queue = state.queue_status(conn)
@@ -227,18 +230,24 @@ def collect_status(data_dir: Path, error_count: int = 10, now: datetime | None =
         "replies_refused_24h": sum(replies.get(o, 0) for o in state.REFUSED_OUTCOMES),
         "replies_unclear_24h": sum(replies.get(o, 0) for o in state.UNCLEAR_OUTCOMES),
         "last_errors": errors[-error_count:] if error_count > 0 else [],
+        "ledger_problem": ledger_problem,
     }
 
 
 def run_status(args: argparse.Namespace) -> int:
-    if not (args.data / "ledger.sqlite3").exists():
-        return fail(f"数据目录 {args.data} 中没有账本，请先运行 chanquan init。")
+    from chanquan.app import missing_ledger_message
+
+    missing = missing_ledger_message(args.data)
+    if missing:
+        return fail(missing)
     display.use_reader_zone(args.data)
     idle = True
     if args.wait:
         idle, status = status_view.wait_until_idle(lambda: collect_status(args.data, args.errors), args.timeout)
     else:
         status = collect_status(args.data, args.errors)
+    if status["ledger_problem"]:
+        print(status["ledger_problem"], file=sys.stderr)
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
     else:

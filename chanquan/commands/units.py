@@ -207,12 +207,23 @@ def run_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _named(wf: Workflow, code: str) -> str:
+    """`名称（代码）` of a unit, or the bare code of one no longer in the tree."""
+    unit = wf.units.get(code)
+    return f"{unit.name}（{unit.code}）" if unit else code
+
+
+def _first_level(wf: Workflow, designation: Designation) -> Unit:
+    top = wf.units.get(designation.first_level)
+    assert top is not None  # workflow keeps designations of units in the tree only
+    return top
+
+
 def designation_text(wf: Workflow, designation: Designation) -> str:
     """A first-level's mode as `units show` and `units tree` print it: mode, unit, approval reference."""
     text = designation.mode_zh
     if designation.mode == DESIGNATED:
-        unit = wf.units.get(designation.unit)
-        text += f"：{unit.name}（{unit.code}）" if unit else f"：{designation.unit}"
+        text += f"：{_named(wf, designation.unit)}"
     if designation.reference_zh:
         text += f"（批准文号：{designation.reference_zh}）"
     return text
@@ -222,10 +233,7 @@ def pending_text(wf: Workflow, designation: Designation) -> str:
     pending = designation.pending
     if pending is None:
         return ""
-    target = ""
-    if pending.unit:
-        unit = wf.units.get(pending.unit)
-        target = f"：{unit.name}（{unit.code}）" if unit else f"：{pending.unit}"
+    target = f"：{_named(wf, pending.unit)}" if pending.unit else ""
     return f"{pending.mode_zh}{target}，理由：{pending.reason}（{display.when(pending.at)}申请，待市国资委批准）"
 
 
@@ -353,8 +361,7 @@ def run_designate_apply(args: argparse.Namespace) -> int:
     display.use_reader_zone(args.data)
     with workflow_for(args) as wf:
         designation = wf.units.apply_designation(args.first_level, args.mode, unit=args.unit, reason=args.reason)
-        top = wf.units.get(designation.first_level)
-        assert top is not None
+        top = _first_level(wf, designation)
         print(
             f"已记录一级企业{top.label}的申请：{pending_text(wf, designation)}。"
             f"批准前填报方式不变（现为{designation_text(wf, designation)}）；"
@@ -366,8 +373,7 @@ def run_designate_apply(args: argparse.Namespace) -> int:
 def run_designate_approve(args: argparse.Namespace) -> int:
     with workflow_for(args) as wf:
         designation = wf.units.approve_designation(args.first_level, reference=args.reference)
-        top = wf.units.get(designation.first_level)
-        assert top is not None
+        top = _first_level(wf, designation)
         print(f"已批准：一级企业{top.label}的下属单位今后采用{designation_text(wf, designation)}。")
     return 0
 
@@ -375,8 +381,7 @@ def run_designate_approve(args: argparse.Namespace) -> int:
 def run_designate_reject(args: argparse.Namespace) -> int:
     with workflow_for(args) as wf:
         designation = wf.units.reject_designation(args.first_level, opinion=args.opinion)
-        top = wf.units.get(designation.first_level)
-        assert top is not None
+        top = _first_level(wf, designation)
         print(
             f"已驳回一级企业{top.label}的申请（意见：{args.opinion}）；"
             f"填报方式仍为{designation_text(wf, designation)}。"

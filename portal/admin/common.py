@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from portal.context import Portal, Viewer, portal_of
 from portal.errors import csrf_refused, not_found
+from portal.forms import form_text
 from portal.security import read_form, tokens_equal
 
 
@@ -29,8 +30,7 @@ async def admin_form(request: Request) -> tuple[Portal, Viewer | Response, FormD
     portal, viewer = admin_or_response(request)
     if isinstance(viewer, Response):
         return portal, viewer, None
-    token = form.get("csrf")
-    if not tokens_equal(token if isinstance(token, str) else "", viewer.session.csrf):
+    if not tokens_equal(form_text(form, "csrf"), viewer.session.csrf):
         return portal, csrf_refused(portal), None
     return portal, viewer, form
 

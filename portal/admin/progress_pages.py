@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from portal.admin.common import admin_or_response
-from portal.context import Portal
+from portal.context import Portal, Viewer
 from workflow.progress import (
     APPROVED,
     IN_REVIEW,
@@ -53,16 +53,26 @@ class Bar:
     segments: tuple[tuple[float, float, str, str, int], ...]  # x, width, colour, label, count
 
 
-def _period(request: Request) -> str:
+@dataclass(frozen=True)
+class _Asked:
+    """An admin's request for the progress, of one period (`?period=`) or of all, and the groups' progress."""
+
+    portal: Portal
+    viewer: Viewer
+    period: str
+    reports: list[FirstLevelProgress]
+
+
+def _asked(request: Request) -> _Asked | Response:
+    portal, viewer = admin_or_response(request)
+    if isinstance(viewer, Response):
+        return viewer
     period = request.query_params.get("period", "").strip()
-    return period if _PERIOD.match(period) else ""
-
-
-def _reports(portal: Portal, period: str) -> list[FirstLevelProgress]:
+    period = period if _PERIOD.match(period) else ""
     reports: list[FirstLevelProgress] = portal.cached(
         f"progress:{period}", lambda: progress(portal.wf.units, portal.wf, period or None), ("filings",)
     )
-    return reports
+    return _Asked(portal, viewer, period, reports)
 
 
 def bars(reports: list[FirstLevelProgress]) -> list[Bar]:
@@ -85,18 +95,16 @@ def bars(reports: list[FirstLevelProgress]) -> list[Bar]:
 
 
 async def progress_page(request: Request) -> Response:
-    portal, viewer = admin_or_response(request)
-    if isinstance(viewer, Response):
-        return viewer
-    period = _period(request)
-    reports = _reports(portal, period)
-    shown = bars(reports)
+    asked = _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    shown = bars(asked.reports)
     totals = [sum(bar.counts[i] for bar in shown) for i in range(len(BUCKETS))]
-    return portal.pages.render(
+    return asked.portal.pages.render(
         "admin/progress.html.j2",
         {
-            "viewer": viewer,
-            "period": period,
+            "viewer": asked.viewer,
+            "period": asked.period,
             "bars": shown,
             "buckets": BUCKETS,
             "totals": totals,
@@ -108,13 +116,12 @@ async def progress_page(request: Request) -> Response:
 
 
 async def progress_workbook(request: Request) -> Response:
-    portal, viewer = admin_or_response(request)
-    if isinstance(viewer, Response):
-        return viewer
-    period = _period(request)
-    reports = _reports(portal, period)
-    title = f"{portal.wf.units.root_name}产权登记进度" + (f"（时期 {period}）" if period else "")
-    data = await run_in_threadpool(progress_workbook_bytes, reports, title)
+    asked = _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    period = asked.period
+    title = f"{asked.portal.wf.units.root_name}产权登记进度" + (f"（时期 {period}）" if period else "")
+    data = await run_in_threadpool(progress_workbook_bytes, asked.reports, title)
     name = f"产权登记进度{('-' + period) if period else ''}.xlsx"
     response = Response(data, media_type=XLSX)
     response.headers["content-disposition"] = f"attachment; filename=\"progress.xlsx\"; filename*=utf-8''{quote(name)}"

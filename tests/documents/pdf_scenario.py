@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from pathlib import Path
 
+import pytest
 from support.registrations import (
     WHOLLY_STATE_OWNED,
     Row,
@@ -149,3 +150,10 @@ def build(data: Path, investors: int = 40, opinion: str = "资料齐全，同意
         period,
         [f"重庆国投第{n + 1:03d}号全资子公司" for n in range(investors)],
     )
+
+
+def run(capsys: pytest.CaptureFixture[str], scenario: Scenario, *args: str) -> tuple[int, str, str]:
+    """`chanquan --data <scenario> ARGS…`: (exit status, stdout, stderr)."""
+    code = cli_main(["--data", str(scenario.data), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

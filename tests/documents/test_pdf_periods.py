@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from pdf_scenario import Scenario, build
+from pdf_scenario import Scenario, build, run
 
 from chanquan.app import DataDir, open_workflow
-from chanquan.cli import main
 from chanquan.config import ConfigError, load_settings
 from documents import DocumentIssuer, identity_files
 from documents.facts import local, zone_of
@@ -20,12 +19,6 @@ from workflow import Workflow
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     return build(tmp_path_factory.mktemp("periods") / "data", investors=4)
-
-
-def run(capsys: pytest.CaptureFixture[str], scenario: Scenario, *args: str) -> tuple[int, str, str]:
-    code = main(["--data", str(scenario.data), *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_print_list_and_refusals_name_the_period_by_its_kind(

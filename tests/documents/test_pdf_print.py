@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pdf_scenario import Scenario, build
+from pdf_scenario import Scenario, build, run
 from pdf_support import font_dicts, is_embedded, page_texts
 from pypdf import PdfWriter
 
@@ -26,12 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     return build(tmp_path_factory.mktemp("pdfdata") / "data", investors=40)
-
-
-def run(capsys: pytest.CaptureFixture[str], scenario: Scenario, *args: str) -> tuple[int, str, str]:
-    code = main(["--data", str(scenario.data), *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ import pytest
 from pypdf import PdfReader
 
 from chanquan.cli import main as cli
-from chanquan.demo import STEPS, Demo, running
+from chanquan.demo import STEPS
+from chanquan.demo_stage import Demo, running
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -231,7 +232,7 @@ def test_the_portal_serves_the_demo_with_the_printed_login(story: Demo) -> None:
     base URL (web.public_url) is the portal's own address."""
     import re
 
-    import httpx
+    import httpx2 as httpx
 
     from chanquan.commands.demo import portal_login_hint
     from chanquan.config import load_settings

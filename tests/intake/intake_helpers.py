@@ -7,6 +7,8 @@ import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +156,29 @@ def valid_workbook(unit: str = CHILD, name: str = "重庆测试子公司", paren
 
 def valid_attachments() -> dict[str, bytes]:
     return {f"{index}.pdf": PDF for index in range(len(DOCS))}
+
+
+def filing_mail(
+    subject: str = "产权登记报送", *, sender: str = FILER, workbook_name: str = "产权登记表.xlsx", big: bytes = b""
+) -> EmailMessage:
+    """A filer's mail: the valid workbook and attachments (and `big`, an extra file, when given)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "filing@chanquan.localhost"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="child.example.cn")
+    message.set_content("附件为登记表及资料。")
+    message.add_attachment(
+        valid_workbook(),
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename=workbook_name,
+    )
+    for name, data in valid_attachments().items():
+        message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+    if big:
+        message.add_attachment(big, maintype="application", subtype="octet-stream", filename="big.bin")
+    return message
 
 
 def valid_zip(**kwargs: Any) -> bytes:

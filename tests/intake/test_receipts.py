@@ -9,11 +9,10 @@ import smtplib
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from intake_helpers import CHILD, FILER, PASSWORD, Env, valid_attachments, valid_workbook, valid_zip
+from intake_helpers import CHILD, FILER, PASSWORD, Env, filing_mail, valid_attachments, valid_zip
 
 from outbox import MaildirDelivery, Outbox, OutboxConfig
 
@@ -79,26 +78,8 @@ def test_fifty_bundles_of_one_unit_dropped_at_once_each_round_gets_its_own_recei
     assert len([n for n in texts if n.endswith("_受理回执.txt")]) == 1, "a refused bundle gets no 受理回执"
 
 
-def filing_mail(subject: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = FILER
-    message["To"] = "filing@chanquan.localhost"
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="child.example.cn")
-    message.set_content("附件为登记表及资料。")
-    message.add_attachment(
-        valid_workbook(),
-        maintype="application",
-        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        filename="重庆测试子公司-产权登记表.xlsx",
-    )
-    for name, pdf in valid_attachments().items():
-        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=name)
-    return message
-
-
 def test_a_mail_filing_is_named_by_its_attachments_and_answered_in_its_thread(running: Env, box: Outbox) -> None:
-    message = filing_mail("请查收本年度登记材料")
+    message = filing_mail("请查收本年度登记材料", workbook_name="重庆测试子公司-产权登记表.xlsx")
     with smtplib.SMTP("127.0.0.1", running.port, timeout=20) as smtp:
         smtp.login(CHILD, PASSWORD)
         smtp.send_message(message)
@@ -133,7 +114,7 @@ def test_unreadable_items_are_answered_under_their_own_names(running: Env, box: 
     unit_dir = running.dropbox / CHILD
     unit_dir.mkdir(parents=True)
     (unit_dir / "坏文件.zip").write_bytes(b"not a zip at all")
-    message = filing_mail("没有附件的报送")
+    message = filing_mail("没有附件的报送", workbook_name="重庆测试子公司-产权登记表.xlsx")
     message.clear_content()
     message.set_content("忘了附件。")
     with smtplib.SMTP("127.0.0.1", running.port, timeout=20) as smtp:

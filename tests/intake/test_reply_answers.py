@@ -67,6 +67,7 @@ def test_contradictory_reply_is_asked_again_and_a_bare_return_is_answered(
     assert env.kinds("review.unclear")[0].payload["reason"] == "both-decisions"
     (unclear,) = delivered(env, box, "reply-unclear")
     assert unclear["To"] == REVIEWER and "请在第一行回复 通过 或 退回" in body(unclear)
+    assert "同时含有“通过”和“退回”" in body(unclear) and "没有当作通过处理" in body(unclear)
     assert unclear["In-Reply-To"] == contradictory["Message-ID"]
     view = env.wf.filing(filing_id)
     assert view is not None and view.state == "in_review" and view.decisions == []

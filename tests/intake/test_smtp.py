@@ -9,27 +9,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import make_msgid
 
 import pytest
-from intake_helpers import CHILD, FILER, FIRST, PASSWORD, REVIEWER, Env, valid_attachments, valid_workbook
-
-
-def filing_message(sender: str = FILER, subject: str = "产权登记报送", big: bytes = b"") -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "filing@chanquan.localhost"
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="child.example.cn")
-    message.set_content("附件为登记表及资料。")
-    message.add_attachment(
-        valid_workbook(),
-        maintype="application",
-        subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        filename="产权登记表.xlsx",
-    )
-    for name, data in valid_attachments().items():
-        message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
-    if big:
-        message.add_attachment(big, maintype="application", subtype="octet-stream", filename="big.bin")
-    return message
+from intake_helpers import CHILD, FILER, FIRST, PASSWORD, REVIEWER, Env, filing_mail
 
 
 def chinese_first(text: bytes | str) -> bool:
@@ -48,7 +28,7 @@ def client(env: Env, user: str | None = CHILD, password: str = PASSWORD) -> smtp
 
 def test_authenticated_filing_is_spooled_recorded_and_filed(running: Env) -> None:
     with client(running) as smtp:
-        assert smtp.send_message(filing_message()) == {}  # no recipient refused
+        assert smtp.send_message(filing_mail()) == {}  # no recipient refused
     running.wait_for(lambda: len(running.kinds("intake.processed")) == 1)
     received = running.kinds("intake.received")[0].payload
     assert received["channel"] == "smtp" and received["filer"] == CHILD and received["purpose"] == "filing"
@@ -59,7 +39,7 @@ def test_authenticated_filing_is_spooled_recorded_and_filed(running: Env) -> Non
 
 
 def test_250_carries_the_item_id_and_a_resent_message_gets_the_first_one(running: Env) -> None:
-    raw = filing_message().as_bytes(policy=SMTP_POLICY)
+    raw = filing_mail().as_bytes(policy=SMTP_POLICY)
     with client(running) as smtp:
         smtp.mail(FILER)
         smtp.rcpt("filing@chanquan.localhost")
@@ -82,13 +62,13 @@ def test_oversize_mail_gets_552_before_the_handler(running: Env) -> None:
     big = b"x" * (3 * 1024 * 1024)  # the test server's limit is 2 MB
     with client(running) as smtp:
         with pytest.raises(smtplib.SMTPSenderRefused) as by_size:
-            smtp.send_message(filing_message(big=big))  # SIZE= declared: refused at MAIL FROM
+            smtp.send_message(filing_mail(big=big))  # SIZE= declared: refused at MAIL FROM
         assert by_size.value.smtp_code == 552
         assert chinese_first(by_size.value.smtp_error) and b"2 MB" in by_size.value.smtp_error
         smtp.rset()
         smtp.mail(FILER)  # no SIZE declared: the limit bites during DATA
         smtp.rcpt("filing@chanquan.localhost")
-        code, text = smtp.data(filing_message(big=big).as_bytes(policy=SMTP_POLICY))
+        code, text = smtp.data(filing_mail(big=big).as_bytes(policy=SMTP_POLICY))
         assert code == 552
         assert chinese_first(text) and "邮件过大".encode() in text
     assert running.kinds("intake.received") == []
@@ -97,7 +77,7 @@ def test_oversize_mail_gets_552_before_the_handler(running: Env) -> None:
 
 def test_unauthenticated_filing_is_refused_with_550(running: Env) -> None:
     with client(running, user=None) as smtp, pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
-        smtp.send_message(filing_message())
+        smtp.send_message(filing_mail())
     code, text = caught.value.recipients["filing@chanquan.localhost"]
     assert code == 550 and "组织机构代码".encode() in text and chinese_first(text)
     assert running.kinds("intake.received") == []
@@ -123,7 +103,7 @@ def test_wrong_password_then_lockout(running: Env) -> None:
 def test_login_is_normalized_like_the_manual_says(running: Env) -> None:
     spaced = f"{CHILD[:8].lower()}-{CHILD[8:]}"
     with client(running, user=spaced) as smtp:
-        smtp.send_message(filing_message())
+        smtp.send_message(filing_mail())
     running.wait_for(lambda: len(running.kinds("intake.received")) == 1)
     assert running.kinds("intake.received")[0].payload["filer"] == CHILD
 
@@ -132,7 +112,7 @@ def test_must_change_account_may_only_change_its_password(running: Env) -> None:
     new_password = "Neu#Passwort2026"
     with client(running, user=FIRST, password=FIRST) as smtp:  # initial password = the code
         with pytest.raises(smtplib.SMTPDataError) as refused:
-            smtp.send_message(filing_message())
+            smtp.send_message(filing_mail())
         assert refused.value.smtp_code == 553 and "修改密码".encode() in refused.value.smtp_error
         assert chinese_first(refused.value.smtp_error)
         change = EmailMessage()
@@ -150,13 +130,13 @@ def test_must_change_account_may_only_change_its_password(running: Env) -> None:
     assert running.kinds("intake.received") == []  # a password never reaches the spool or the blobs
     assert [ev.subject for ev in running.kinds("account.password_changed")].count(FIRST) == 1
     with client(running, user=FIRST, password=new_password) as smtp:
-        smtp.send_message(filing_message())
+        smtp.send_message(filing_mail())
     running.wait_for(lambda: len(running.kinds("intake.received")) == 1)
 
 
 def test_reviewer_reply_decides_and_forged_from_is_refused(running: Env) -> None:
     with client(running) as smtp:
-        smtp.send_message(filing_message())
+        smtp.send_message(filing_mail())
     running.wait_for(lambda: len(running.kinds("review.requested")) == 1)
     request = running.kinds("review.requested")[0].payload
     token = running.wf.review_token(request["filing_id"], request["round"], request["level"], REVIEWER)

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -62,17 +63,22 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, Keep]]:
         controller.stop()
 
 
+def command(sock: socket.socket, stream: BinaryIO, line: bytes) -> bytes:
+    """Sends one command; its reply's last line (a multi-line reply's lines are `250-…` up to `250 …`)."""
+    sock.sendall(line)
+    reply = stream.readline()
+    while reply[3:4] == b"-":
+        reply = stream.readline()
+    return reply
+
+
 def transaction(port: int, data: bytes) -> list[bytes]:
     """Sends one transaction in raw protocol bytes (so that dot-stuffing is ours to write)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         stream = sock.makefile("rb")
         replies = [stream.readline()]
-        for command in (b"EHLO x\r\n", b"MAIL FROM:<a@x>\r\n", b"RCPT TO:<b@x>\r\n", b"DATA\r\n"):
-            sock.sendall(command)
-            reply = stream.readline()
-            while reply[3:4] == b"-":
-                reply = stream.readline()
-            replies.append(reply)
+        for line in (b"EHLO x\r\n", b"MAIL FROM:<a@x>\r\n", b"RCPT TO:<b@x>\r\n", b"DATA\r\n"):
+            replies.append(command(sock, stream, line))
         sock.sendall(data)
         replies.append(stream.readline())
         sock.sendall(b"QUIT\r\n")
@@ -122,13 +128,8 @@ def test_aiosmtpds_own_refusals_are_chinese_first(server: tuple[int, Keep]) -> N
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         stream = sock.makefile("rb")
         stream.readline()
-        replies = []
-        for command in (b"EHLO x\r\n", b"MAIL FROM:<a@x> SIZE=99999\r\n", b"DATA\r\n", b"RCPT TO:<b@x>\r\n"):
-            sock.sendall(command)
-            reply = stream.readline()
-            while reply[3:4] == b"-":
-                reply = stream.readline()
-            replies.append(reply)
+        lines = (b"EHLO x\r\n", b"MAIL FROM:<a@x> SIZE=99999\r\n", b"DATA\r\n", b"RCPT TO:<b@x>\r\n")
+        replies = [command(sock, stream, line) for line in lines]
         stream.close()
     size, data, rcpt = replies[1:]
     assert size.startswith(b"552 ") and chinese_first(size), size  # SIZE= over the limit, at MAIL FROM

@@ -172,12 +172,14 @@ def test_the_message_names_both_sizes_and_roots(data: Path, capsys: pytest.Captu
     assert f"签名了 {signed.size} 条事件，根哈希 {base64.b64encode(signed.root).decode()}" in err
 
 
-LOOKING = (
+LOOKING: tuple[tuple[str, ...], ...] = (
     ("print", "--list"),
     ("filings", "list"),
     ("units", "tree"),
     ("units", "show", UNIT_CODES[0]),
     ("ledger", "log"),
+    ("status",),
+    ("status", "--json"),
 )
 
 
@@ -215,9 +217,9 @@ def test_looking_creates_neither_accounts_nor_a_missing_database(
     assert not nowhere.exists()
     fill(data, 3)  # signed checkpoints now exist, and then the database goes
     delete(data)
-    for command in LOOKING[1:]:
+    for command in (*LOOKING, ("outbox", "list"), ("print", "--unit", UNIT_CODES[0], "--period", "2025-01-01")):
         code, _, err = run(capsys, data, *command)
-        assert code == 2 and "数据库缺失或为空" in err, (command, err)
+        assert code == 2 and "数据库缺失或为空" in err and "chanquan init" not in err, (command, err)
     assert not (data / "ledger.sqlite3").exists()
 
 

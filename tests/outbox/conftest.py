@@ -1,4 +1,5 @@
-"""Fixtures for the outbox tests: a real aiosmtpd relay on loopback that can be told to fail."""
+"""Fixtures for the outbox tests: a real aiosmtpd relay on loopback that can be told to fail, a ledger, and
+`f`, the real ledger, workflow and document issuer with flow_fixtures' unit tree."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from flow_fixtures import Flow, flow
 from outbox_testing import Relay, RelayHandler, free_port
 
 from ledger import Ledger
@@ -34,3 +36,15 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(scope="session")
+def keys_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where flow_fixtures keeps the one signing identity every flow shares (made on first use)."""
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture
+def f(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
+    with flow(tmp_path, keys_cache) as opened:
+        yield opened

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import mailbox
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,14 @@ class Flow:
             pdf_issuer=self.issuer.on_approved,
             transport=MaildirDelivery(self.data / "maildir"),
         )
+
+    def deliver(self) -> None:
+        """One outbox over everything recorded so far: dispatch, send, close."""
+        box = self.outbox()
+        try:
+            run(box)
+        finally:
+            box.close()
 
     def file(
         self,
@@ -120,3 +131,29 @@ def flow(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
         issuer.close()
         wf.close()
         ledger.close()
+
+
+def delivered(data: Path, purpose: str = "") -> list[EmailMessage]:
+    """The mails in the Maildir under `data` (only those of `purpose`, when named), in Message-ID order."""
+    if not (data / "maildir").exists():
+        return []
+    box = mailbox.Maildir(data / "maildir", create=False)
+    found = []
+    for key in box.iterkeys():
+        parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        if not purpose or parsed["X-Chanquan-Purpose"] == purpose:
+            found.append(parsed)
+    return sorted(found, key=lambda m: str(m["Message-ID"]))
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def run(box: Outbox) -> None:
+    """Dispatch what the ledger holds, then send it."""
+    box.dispatch_pending()
+    box.send_pending()

@@ -2,48 +2,16 @@
 
 from __future__ import annotations
 
-import mailbox
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 
-import pytest
-from flow_fixtures import GROUP, SUB, Flow, flow
+from flow_fixtures import GROUP, SUB, Flow, delivered, run
 
-from outbox import Outbox
 from workflow import ReviewDecision
-
-
-@pytest.fixture(scope="module")
-def keys_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("keys")
-
-
-@pytest.fixture
-def f(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
-    with flow(tmp_path, keys_cache) as opened:
-        yield opened
-
-
-def delivered(data: Path) -> list[EmailMessage]:
-    box = mailbox.Maildir(data / "maildir", create=False)
-    out = []
-    for key in box.iterkeys():
-        parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        out.append(parsed)
-    return sorted(out, key=lambda m: str(m["Message-ID"]))
 
 
 def by_purpose(messages: list[EmailMessage], purpose: str) -> list[EmailMessage]:
     return [m for m in messages if m["X-Chanquan-Purpose"] == purpose]
-
-
-def run(box: Outbox) -> None:
-    box.dispatch_pending()
-    box.send_pending()
 
 
 def token_of(message: EmailMessage) -> str:
@@ -119,12 +87,8 @@ def test_filing_to_approval_sends_every_notice(f: Flow) -> None:
 
 
 def test_invalid_filing_gets_error_report_with_annotated_workbook(f: Flow) -> None:
-    box = f.outbox()
-    try:
-        outcome = f.file(broken=True, channel="smtp", reply_to="sender@zhiye.test")
-        run(box)
-    finally:
-        box.close()
+    outcome = f.file(broken=True, channel="smtp", reply_to="sender@zhiye.test")
+    f.deliver()
     mails = delivered(f.data)
     (report,) = by_purpose(mails, "error-report")
     assert report["To"] == "sender@zhiye.test", "a mail filer is answered at the address they filed from"
@@ -142,16 +106,16 @@ def test_returned_filing_and_changes_table_against_last_approval(f: Flow) -> Non
     try:
         f.file()
         run(box)
-        request = by_purpose(delivered(f.data), "review-request")[0]
+        request = delivered(f.data, "review-request")[0]
         f.wf.decide(token_of(request), str(request["To"]), ReviewDecision.APPROVE, "")
         run(box)
-        sasac = next(m for m in by_purpose(delivered(f.data), "review-request") if m["To"] == "review@sasac.test")
+        sasac = next(m for m in delivered(f.data, "review-request") if m["To"] == "review@sasac.test")
         f.wf.decide(token_of(sasac), "review@sasac.test", ReviewDecision.APPROVE, "")
         run(box)
         # a change filing: reg capital 1000 -> 2500; the reviewers see the difference
         second = f.file(capital=2500)
         run(box)
-        newest = [m for m in by_purpose(delivered(f.data), "review-request") if second.filing_id in str(m["Subject"])]
+        newest = [m for m in delivered(f.data, "review-request") if second.filing_id in str(m["Subject"])]
         assert len(newest) == 2
         body = newest[0].get_body(("plain",))
         assert body is not None
@@ -161,7 +125,7 @@ def test_returned_filing_and_changes_table_against_last_approval(f: Flow) -> Non
         run(box)
     finally:
         box.close()
-    (returned,) = by_purpose(delivered(f.data), "returned")
+    (returned,) = delivered(f.data, "returned")
     text = returned.get_body(("plain",))
     assert text is not None and "注册资本与章程不符。\n  请核实。" in text.get_content().replace("\r\n", "\n")
     assert any(p.name.endswith("_退回通知.txt") for p in (f.data / "dropbox" / SUB / "回执").iterdir())
@@ -181,7 +145,7 @@ def test_reminders_after_working_days_second_copies_parent(f: Flow) -> None:
         now[0] += timedelta(days=4).total_seconds()
         assert box.send_reminders() == 2
         box.send_pending()
-        reminders = by_purpose(delivered(f.data), "reminder")
+        reminders = delivered(f.data, "reminder")
         assert len(reminders) == 4
         second = [m for m in reminders if "第 2 次" in str(m["Subject"])]
         assert len(second) == 2
@@ -229,7 +193,7 @@ def test_unclear_reply_answered_once_and_never_to_robots(f: Flow) -> None:
         run(box)
     finally:
         box.close()
-    unclear = by_purpose(delivered(f.data), "reply-unclear")
+    unclear = delivered(f.data, "reply-unclear")
     assert [str(m["To"]) for m in unclear] == ["audit1@yuxin.test"]
     body = unclear[0].get_body(("plain",))
     assert body is not None and "请在第一行回复 通过 或 退回" in body.get_content()
@@ -239,13 +203,9 @@ def test_unclear_reply_answered_once_and_never_to_robots(f: Flow) -> None:
 
 
 def test_password_change_and_overseas_credentials(f: Flow) -> None:
-    box = f.outbox()
-    try:
-        f.wf.accounts.change_password(SUB, SUB, "Str0ng-Passw0rd!")
-        overseas = f.wf.units.add_overseas("渝新（香港）有限公司", parent=GROUP)
-        run(box)
-    finally:
-        box.close()
+    f.wf.accounts.change_password(SUB, SUB, "Str0ng-Passw0rd!")
+    overseas = f.wf.units.add_overseas("渝新（香港）有限公司", parent=GROUP)
+    f.deliver()
     mails = delivered(f.data)
     (changed,) = by_purpose(mails, "password-changed")
     assert changed["To"] == "filer@zhiye.test"
@@ -262,7 +222,7 @@ def test_review_request_lists_files_over_the_attachment_limit(f: Flow) -> None:
         run(box)
     finally:
         box.close()
-    request = by_purpose(delivered(f.data), "review-request")[0]
+    request = delivered(f.data, "review-request")[0]
     assert list(request.iter_attachments()) == []
     body = request.get_body(("plain",))
     assert body is not None
@@ -280,7 +240,7 @@ def test_reviewers_added_later_are_reminded_too(f: Flow) -> None:
         run(box)
         f.wf.units.set_contacts(GROUP, reviewer_emails=["audit1@yuxin.test", "audit2@yuxin.test", "new@yuxin.test"])
         run(box)
-        assert "new@yuxin.test" in [str(m["To"]) for m in by_purpose(delivered(f.data), "review-request")]
+        assert "new@yuxin.test" in [str(m["To"]) for m in delivered(f.data, "review-request")]
         now[0] += timedelta(days=4).total_seconds()
         assert box.send_reminders() == 3
     finally:

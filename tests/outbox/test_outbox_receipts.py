@@ -8,33 +8,18 @@ the dispatcher (the case in which 回执 files named by time overwrote each othe
 from __future__ import annotations
 
 import json
-import mailbox
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
-from flow_fixtures import SUB, Flow, flow
+from flow_fixtures import SUB, Flow, delivered
 
 from ledger import Ledger
 from ledger.events import StoredEvent
 from outbox import MaildirDelivery, Outbox, OutboxConfig
 
 AT = datetime(2026, 3, 2, 1, 30, 5, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def keys_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("keys")
-
-
-@pytest.fixture
-def f(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
-    with flow(tmp_path, keys_cache) as opened:
-        yield opened
 
 
 class SameSecond:
@@ -66,16 +51,6 @@ def same_second_outbox(f: Flow) -> Outbox:
 def receipts(f: Flow) -> dict[str, bytes]:
     folder = f.data / "dropbox" / SUB / "回执"
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
-
-
-def delivered(data: Path) -> list[EmailMessage]:
-    box = mailbox.Maildir(data / "maildir", create=False)
-    out = []
-    for key in box.iterkeys():
-        parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        out.append(parsed)
-    return out
 
 
 def purposes(data: Path) -> list[str]:
@@ -114,12 +89,7 @@ def test_every_round_within_one_second_gets_its_own_receipt_file_and_a_rerun_add
 def test_an_invalid_filing_gets_the_error_report_only(f: Flow) -> None:
     outcome = f.file(broken=True, original_name="渝新置业-2025.zip")
     assert outcome.state == "invalid"
-    box = f.outbox()
-    try:
-        box.dispatch_pending()
-        box.send_pending()
-    finally:
-        box.close()
+    f.deliver()
     assert purposes(f.data) == ["error-report"], "no 受理回执 saying it is being checked"
     names = sorted(receipts(f))
     assert [n.rsplit("_", 1)[-1] for n in names] == ["校验错误.txt", "错误标注.xlsx"], names
@@ -130,12 +100,7 @@ def test_an_invalid_filing_gets_the_error_report_only(f: Flow) -> None:
 
 def test_a_valid_filing_gets_the_receipt_with_the_filers_own_names(f: Flow) -> None:
     outcome = f.file(original_name="2025年度产权登记.zip")
-    box = f.outbox()
-    try:
-        box.dispatch_pending()
-        box.send_pending()
-    finally:
-        box.close()
+    f.deliver()
     received = next(f.ledger.events(kind="filing.received")).payload
     assert received["original_name"] == "2025年度产权登记.zip"
     assert received["workbook_name"] == "登记表.xlsx"

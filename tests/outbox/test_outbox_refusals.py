@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import mailbox
 from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
-from flow_fixtures import GROUP, Flow, flow
+from flow_fixtures import GROUP, Flow, delivered, text_of
 
 from outbox import Outbox
 from workflow import ReviewDecision
@@ -19,35 +16,9 @@ APPROVE, RETURN = ReviewDecision.APPROVE, ReviewDecision.RETURN
 REPLY_ID = "<reply-7@yuxin.test>"
 
 
-@pytest.fixture(scope="module")
-def keys_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("keys")
-
-
-@pytest.fixture
-def f(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
-    with flow(tmp_path, keys_cache) as opened:
-        yield opened
-
-
 def answers(f: Flow) -> list[EmailMessage]:
     """The refusal answers delivered so far, in the order of the refusals."""
-    if not (f.data / "maildir").exists():
-        return []
-    box = mailbox.Maildir(f.data / "maildir", create=False)
-    out = []
-    for key in box.iterkeys():
-        parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        if parsed["X-Chanquan-Purpose"] == "review-refused":
-            out.append(parsed)
-    return sorted(out, key=lambda m: int(str(m["Message-ID"]).split(".")[1]))
-
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
+    return sorted(delivered(f.data, "review-refused"), key=lambda m: int(str(m["Message-ID"]).split(".")[1]))
 
 
 def refuse_and_answer(

@@ -142,7 +142,12 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "username": "JW0001001",
     },
     "password_changed": {"username": "MA5U00028", "unit_name": "重庆渝新置业有限公司", "changed_at": FIXED},
-    "reply_unclear": {"reply_address": REPLY, "unit_name": "重庆渝新置业有限公司", "unit_code": "MA5U00028"},
+    "reply_unclear": {
+        "reply_address": REPLY,
+        "unit_name": "重庆渝新置业有限公司",
+        "unit_code": "MA5U00028",
+        "why": "第一行同时含有“通过”和“退回”两种结论，无法判断您的决定",
+    },
     "review_refused": {
         "code": "missing-opinion",
         "reason": "退回时必须填写审核意见，请在“退回”之后写明退回原因。",

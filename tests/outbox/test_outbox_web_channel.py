@@ -4,63 +4,18 @@ door, and a refusal in the portal is never answered by mail (its page showed the
 from __future__ import annotations
 
 import ast
-import mailbox
-from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
-from flow_fixtures import Flow, flow
+from flow_fixtures import Flow, delivered, run, text_of
 
 import outbox
-from outbox import Outbox
 from workflow.events import ReviewRefused
-
-
-@pytest.fixture(scope="module")
-def keys_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("keys")
-
-
-@pytest.fixture
-def f(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
-    with flow(tmp_path, keys_cache) as opened:
-        yield opened
-
-
-def delivered(f: Flow, purpose: str) -> list[EmailMessage]:
-    if not (f.data / "maildir").exists():
-        return []
-    box = mailbox.Maildir(f.data / "maildir", create=False)
-    found = []
-    for key in box.iterkeys():
-        parsed = message_from_bytes(box.get_bytes(key), policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        if parsed["X-Chanquan-Purpose"] == purpose:
-            found.append(parsed)
-    return found
-
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
-def run(box: Outbox) -> None:
-    box.dispatch_pending()
-    box.send_pending()
 
 
 def test_a_web_filings_receipt_names_the_portal(f: Flow) -> None:
     f.file(channel="web", original_name="渝新置业-登记.zip")
-    box = f.outbox()
-    try:
-        run(box)
-    finally:
-        box.close()
-    (receipt,) = delivered(f, "receipt")
+    f.deliver()
+    (receipt,) = delivered(f.data, "receipt")
     assert "通过网页门户收到" in text_of(receipt) and "通过—" not in text_of(receipt)
 
 
@@ -83,7 +38,7 @@ def test_a_refusal_in_the_portal_is_never_mailed(f: Flow) -> None:
             )
             f.ledger.append(refused, actor="audit1@yuxin.test", subject=filing)
             run(box)
-            answered = delivered(f, "review-refused")
+            answered = delivered(f.data, "review-refused")
             assert len(answered) == (0 if channel == "web" else 1), channel
     finally:
         box.close()

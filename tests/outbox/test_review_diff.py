@@ -7,46 +7,22 @@ any earlier filing by nature: listing them as "changes" buried the one change a 
 from __future__ import annotations
 
 import datetime as dt
-import mailbox
-from collections.abc import Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
-from flow_fixtures import GROUP, GROUP_NAME, SUB, SUB_NAME, Flow, flow
+from flow_fixtures import GROUP, GROUP_NAME, SUB, SUB_NAME, Flow, delivered, text_of
 from support.registrations import document_rows, registration_bundle, registration_values, sole_investor
 
 from validation.check import check_bundle
 from workflow import ReviewDecision
 
 
-@pytest.fixture(scope="module")
-def keys_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("keys")
-
-
-@pytest.fixture
-def f(tmp_path: Path, keys_cache: Path) -> Iterator[Flow]:
-    with flow(tmp_path, keys_cache) as opened:
-        yield opened
-
-
 def _requests(data: Path, filing_id: str) -> list[EmailMessage]:
-    box = mailbox.Maildir(data / "maildir", create=False)
-    found = []
-    for key in box.iterkeys():
-        mail = message_from_bytes(box.get_bytes(key), policy=policy.default)
-        assert isinstance(mail, EmailMessage)
-        if mail["X-Chanquan-Purpose"] == "review-request" and filing_id in str(mail["Subject"]):
-            found.append(mail)
-    return found
+    return [mail for mail in delivered(data, "review-request") if filing_id in str(mail["Subject"])]
 
 
 def _text(mail: EmailMessage) -> str:
-    body = mail.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content()).replace("\r\n", "\n")
+    return text_of(mail).replace("\r\n", "\n")
 
 
 def _approve(f: Flow, filing_id: str) -> None:

@@ -54,7 +54,11 @@ class Clock:
 
 
 def open_workflow(data: Path) -> Workflow:
-    ledger = Ledger.open(data / "ledger.sqlite3", projections=app_projections())  # workflow's and intake's
+    return workflow_over(Ledger.open(data / "ledger.sqlite3", projections=app_projections()), data)  # + intake's
+
+
+def workflow_over(ledger: Ledger, data: Path) -> Workflow:
+    """The tests' workflow over an open ledger (which it then owns), its accounts in `data`, hashing fast."""
     return Workflow(
         ledger,
         accounts_db=data / "accounts.sqlite3",
@@ -129,6 +133,16 @@ class Site:
         client = TestClient(self.app, follow_redirects=False)
         self.clients.append(client)
         return client
+
+    def ready(self, username: str) -> None:
+        """The account's initial password changed (to PASSWORD), unless it already was."""
+        if self.wf.accounts.must_change(username):
+            self.wf.accounts.set_password(username, PASSWORD)
+
+    def browser(self, username: str) -> TestClient:
+        """A logged-in client of `username`, its initial password already changed."""
+        self.ready(username)
+        return self.login(username, PASSWORD)
 
     def login(self, username: str, password: str, client: TestClient | None = None) -> TestClient:
         """A client logged in (its password already changed unless it is the initial one)."""

@@ -7,31 +7,28 @@ document of each is issued as the outbox issues it on `filing.approved`.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portal_helpers import GROUP, PASSWORD, SECOND, THIRD, TOKEN_KEY, Clock, Site, add_tree, file
-from starlette.testclient import TestClient
+from portal_helpers import GROUP, SECOND, THIRD, Clock, Site, add_tree, file, workflow_over
 
 from chanquan.app import all_projections, init_signing_identity, open_document_issuer, open_ledger
 from chanquan.commands.init import step_ledger_keys
 from chanquan.config import Settings, WebSettings
 from documents import DocumentIssuer
 from portal import PortalConfig, create_app
-from workflow import ReviewDecision, ScryptParams, Workflow, WorkflowConfig
+from workflow import ReviewDecision
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
 class SignedSite(Site):
     issuer: DocumentIssuer | None = None
     settings: Settings | None = None
-
-    def browser(self, username: str) -> TestClient:
-        """A logged-in client of `username`, its initial password already changed."""
-        if self.wf.accounts.must_change(username):
-            self.wf.accounts.set_password(username, PASSWORD)
-        return self.login(username, PASSWORD)
 
     def approve(
         self, unit: str = THIRD, name: str = "重庆测试三级公司", level: int = 3, parent: str = SECOND, **options: Any
@@ -55,6 +52,20 @@ class SignedSite(Site):
         outcome = self.wf.decide(token, reviewer, decision, opinion, mail)
         assert outcome.applied, outcome
 
+    def check_offline(self, proof: bytes, folder: Path) -> None:
+        """docs/verify_proof.py, what anyone outside runs on a downloaded proof, accepts it against the
+        ledger's public key (in a subprocess, as they would run it)."""
+        path = folder / "proof.json"
+        path.write_bytes(proof)
+        checked = subprocess.run(
+            [sys.executable, str(ROOT / "docs" / "verify_proof.py"), str(path), str(self.data / "keys" / "ledger.pub")],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=120,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
     def close(self) -> None:
         super().close()
         if self.issuer is not None:
@@ -66,15 +77,7 @@ def build_signed_site(data: Path, *, public_url: str = "http://127.0.0.1:8080", 
     data.mkdir(parents=True, exist_ok=True)
     step_ledger_keys(data, settings)
     init_signing_identity(data, settings)
-    ledger = open_ledger(data, settings, all_projections())
-    wf = Workflow(
-        ledger,
-        accounts_db=data / "accounts.sqlite3",
-        token_key=TOKEN_KEY,
-        settings=WorkflowConfig(),
-        scrypt=ScryptParams(n=2**4),
-        owns_ledger=True,
-    )
+    wf = workflow_over(open_ledger(data, settings, all_projections()), data)
     overseas = add_tree(wf)
     issuer = open_document_issuer(data, settings, wf)
     clock = Clock()

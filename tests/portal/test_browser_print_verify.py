@@ -50,8 +50,7 @@ def off_loop(function: Callable[..., T], *args: Any) -> T:
 
 
 def log_in(browser: Any, base_url: str, site: SignedSite, username: str) -> Any:
-    if site.wf.accounts.must_change(username):
-        site.wf.accounts.set_password(username, PASSWORD)
+    site.ready(username)
     context = browser.new_context(locale="zh-CN", accept_downloads=True)
     page = context.new_page()
     page.goto(f"{base_url}/login")

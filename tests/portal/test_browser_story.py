@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from chanquan.demo import SAMPLES, Demo, running, step_prepare, step_start_service
+from chanquan.demo import step_prepare, step_start_service
+from chanquan.demo_stage import SAMPLES, Demo, running
 from documents.events import DocumentIssued
 
 pytestmark = pytest.mark.timeout(300)

@@ -8,19 +8,12 @@ from urllib.parse import unquote
 
 from httpx2 import Response
 from openpyxl import load_workbook
-from portal_helpers import GROUP, PASSWORD, SECOND, THIRD, Site, decide, file
-from starlette.testclient import TestClient
+from portal_helpers import GROUP, SECOND, THIRD, Site, decide, file
 
 from chanquan.app import init_signing_identity, open_document_issuer
 from chanquan.config import Settings
 from portal.downloads import sniff
 from workflow import ReviewDecision
-
-
-def browser(site: Site, username: str) -> TestClient:
-    if site.wf.accounts.must_change(username):
-        site.wf.accounts.set_password(username, PASSWORD)
-    return site.login(username, PASSWORD)
 
 
 def saved_name(response: Response) -> str:
@@ -33,7 +26,7 @@ def test_the_filed_workbook_is_served_byte_for_byte(site: Site) -> None:
     fid = file(site.wf).filing_id
     view = site.wf.filing(fid)
     assert view is not None
-    response = browser(site, THIRD).get(f"/filings/{fid}/files/{view.workbook_blob}")
+    response = site.browser(THIRD).get(f"/filings/{fid}/files/{view.workbook_blob}")
     assert response.status_code == 200
     assert response.content == site.wf.ledger.blobs.get(view.workbook_blob)
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
@@ -46,7 +39,7 @@ def test_attachments_get_names_from_the_filing_not_from_the_filer(site: Site) ->
     view = site.wf.filing(fid)
     assert view is not None
     attachment = next(f for f in view.files if f.kind == "attachment")
-    response = browser(site, SECOND).get(f"/filings/{fid}/files/{attachment.blob}")
+    response = site.browser(SECOND).get(f"/filings/{fid}/files/{attachment.blob}")
     assert response.status_code == 200
     assert saved_name(response) == f"{fid}-第1轮-附件1.pdf"
     assert response.headers["content-type"] == "application/pdf"
@@ -57,7 +50,7 @@ def test_the_annotated_workbook_of_an_invalid_filing(site: Site) -> None:
     view = site.wf.filing(outcome.filing_id)
     assert view is not None
     annotated = next(f for f in view.files if f.kind == "annotated")
-    response = browser(site, THIRD).get(f"/filings/{outcome.filing_id}/files/{annotated.blob}")
+    response = site.browser(THIRD).get(f"/filings/{outcome.filing_id}/files/{annotated.blob}")
     assert response.status_code == 200
     assert saved_name(response) == f"{outcome.filing_id}-第1轮-校验批注.xlsx"
     assert "审核错误" in load_workbook(io.BytesIO(response.content), read_only=True).sheetnames
@@ -72,7 +65,7 @@ def test_an_issued_pdf_is_listed_and_served(site: Site) -> None:
     with open_document_issuer(site.data, settings, site.wf) as issuer:
         event = issuer.issue_for_filing(fid)
     pdf_blob = event.payload["pdf_blob"]
-    client = browser(site, THIRD)
+    client = site.browser(THIRD)
     page = client.get(f"/filings/{fid}").text
     assert f"/filings/{fid}/files/{pdf_blob}" in page and "已出证" in page
     response = client.get(f"/filings/{fid}/files/{pdf_blob}")
@@ -82,7 +75,7 @@ def test_an_issued_pdf_is_listed_and_served(site: Site) -> None:
 
 
 def test_the_standard_workbook_prefilled_from_the_last_approved_registration(site: Site) -> None:
-    client = browser(site, THIRD)
+    client = site.browser(THIRD)
     blank = client.get("/template.xlsx")
     assert blank.status_code == 200
     assert saved_name(blank) == f"产权登记表-{THIRD}.xlsx"
@@ -95,7 +88,7 @@ def test_the_standard_workbook_prefilled_from_the_last_approved_registration(sit
     target = next(iter(workbook.defined_names["org_code"].destinations))
     assert workbook[target[0]][target[1].replace("$", "")].value == THIRD
     # another unit gets its own (blank) workbook, never THIRD's data
-    other = browser(site, GROUP).get("/template.xlsx")
+    other = site.browser(GROUP).get("/template.xlsx")
     assert saved_name(other) == f"产权登记表-{GROUP}.xlsx"
 
 

@@ -10,20 +10,29 @@ stale page if a scope were missing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from typing import Any
 
 import pytest
-from portal_helpers import GROUP, OTHER, OTHER_GROUP, PASSWORD, SASAC, SECOND, THIRD, Site, decide, file
+from portal_helpers import (
+    GROUP,
+    OTHER,
+    OTHER_GROUP,
+    PASSWORD,
+    SASAC,
+    SECOND,
+    THIRD,
+    Site,
+    decide,
+    file,
+    post_login,
+)
+from starlette.testclient import TestClient
 
 from intake.events import IntakeReceived
+from portal import PortalConfig, create_app
 from workflow import ReviewDecision
-
-
-def browser(site: Site, code: str) -> Any:
-    if site.wf.accounts.must_change(code):
-        site.wf.accounts.set_password(code, PASSWORD)
-    return site.login(code, PASSWORD)
 
 
 @pytest.fixture
@@ -47,7 +56,7 @@ def reads(site: Site, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 def test_events_no_page_shows_keep_every_page(site: Site, reads: Counter[str]) -> None:
     fid = file(site.wf).filing_id
-    second, other = browser(site, SECOND), browser(site, OTHER)
+    second, other = site.browser(SECOND), site.browser(OTHER)
     for client in (second, other):
         client.get("/")
     second.get(f"/filings/{fid}")
@@ -77,7 +86,7 @@ def test_events_no_page_shows_keep_every_page(site: Site, reads: Counter[str]) -
 
 def test_a_decision_renews_the_pages_of_every_unit_concerned_and_no_other(site: Site, reads: Counter[str]) -> None:
     fid = file(site.wf).filing_id
-    clients = {code: browser(site, code) for code in (THIRD, SECOND, GROUP, SASAC, OTHER)}
+    clients = {code: site.browser(code) for code in (THIRD, SECOND, GROUP, SASAC, OTHER)}
     pages = {code: client.get("/").text for code, client in clients.items()}
     assert fid in pages[SECOND] and 'id="waiting"' in pages[SECOND]
     filing_before = clients[THIRD].get(f"/filings/{fid}").text
@@ -97,7 +106,7 @@ def test_a_decision_renews_the_pages_of_every_unit_concerned_and_no_other(site: 
 
 
 def test_counts_of_the_tree_and_of_all_groups_follow_the_filings(site: Site) -> None:
-    group, sasac = browser(site, GROUP), browser(site, SASAC)
+    group, sasac = site.browser(GROUP), site.browser(SASAC)
     assert ">0<" in group.get("/").text.split('id="subtree"')[1].split("</table>")[0]
     before_groups = sasac.get("/").text.split('id="groups"')[1]
     file(site.wf)
@@ -111,7 +120,7 @@ def test_a_later_approval_renews_the_comparison_on_another_filings_page(site: Si
     approval changes."""
     first = file(site.wf, capital=1000).filing_id
     second = file(site.wf, capital=2000, act_date=dt.date(2025, 9, 30)).filing_id
-    client = browser(site, THIRD)
+    client = site.browser(THIRD)
     assert "本单位没有此前通过的登记" in client.get(f"/filings/{second}").text
     for _ in range(3):
         decide(site.wf, first, ReviewDecision.APPROVE, "同意")
@@ -122,7 +131,7 @@ def test_a_later_approval_renews_the_comparison_on_another_filings_page(site: Si
 
 def test_a_change_of_the_unit_tree_renews_everything(site: Site, reads: Counter[str]) -> None:
     fid = file(site.wf).filing_id
-    second = browser(site, SECOND)
+    second = site.browser(SECOND)
     second.get("/")
     second.get(f"/filings/{fid}")
     home_reads, filing_reads = reads[f"home:{SECOND}"], reads[f"filing:{fid}"]
@@ -146,9 +155,45 @@ def test_without_the_cache_every_request_reads_anew(tmp_path: Any) -> None:
             return queue_page(unit, limit)
 
         site.wf.queue_page = counting  # type: ignore[method-assign]
-        client = browser(site, SECOND)
+        client = site.browser(SECOND)
         for _ in range(3):
             client.get("/")
         assert calls[SECOND] == 3
     finally:
         site.close()
+
+
+def _same_text(html: str) -> str:
+    """A page without its session's form token and layout whitespace."""
+    return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", re.sub(r'name="csrf" value="[^"]*"', "", html)))
+
+
+def test_pages_read_anew_equal_the_kept_ones(site: Site, tmp_path: Any) -> None:
+    """The uncached path (group counts from the projection, rows by value, the comparison remembered
+    by the registrations' identities) shows exactly what the kept pages show."""
+    first = file(site.wf, capital=1000).filing_id
+    for _ in range(3):
+        decide(site.wf, first, ReviewDecision.APPROVE, "同意")
+    second = file(site.wf, capital=1500, act_date=dt.date(2025, 9, 1)).filing_id
+    decide(site.wf, second, ReviewDecision.RETURN, "请补充章程")
+    invalid = file(site.wf, documents=[{"doc_kind": "企业章程", "required": "是", "file_name": "0.pdf"}]).filing_id
+    waiting = file(site.wf, OTHER, "重庆另一子公司", 2, OTHER_GROUP).filing_id
+    anew = create_app(site.wf, PortalConfig(sessions_db=tmp_path / "anew.sqlite3", page_cache=False), clock=site.clock)
+    shown_pages = 0
+    try:
+        for code in (SASAC, GROUP, SECOND, THIRD, OTHER_GROUP):
+            kept = site.browser(code)
+            fresh = TestClient(anew, follow_redirects=False)  # (no `with`: its lifespan would close the portal)
+            assert post_login(fresh, code, PASSWORD).status_code == 303
+            for path in ("/", *(f"/filings/{fid}" for fid in (first, second, invalid, waiting))):
+                again = fresh.get(path)
+                for _reading in range(2):  # read, then kept
+                    shown = kept.get(path)
+                    assert shown.status_code == again.status_code, (code, path)
+                    assert _same_text(shown.text) == _same_text(again.text), (code, path)
+                shown_pages += again.status_code == 200
+            fresh.close()
+    finally:
+        anew.state.portal.close()
+    # the five homes, and each filing to those who may see it: SASAC 4, GROUP 3, SECOND 2, THIRD 3, OTHER_GROUP 1
+    assert shown_pages == 5 + 4 + 3 + 2 + 3 + 1

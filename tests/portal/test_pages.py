@@ -17,16 +17,9 @@ from portal_helpers import (
     decide,
     file,
 )
-from starlette.testclient import TestClient
 from support.registrations import org_code
 
 from workflow import ReviewDecision
-
-
-def browser(site: Site, username: str) -> TestClient:
-    if site.wf.accounts.must_change(username):
-        site.wf.accounts.set_password(username, PASSWORD)
-    return site.login(username, PASSWORD)
 
 
 def section(html: str, anchor: str) -> str:
@@ -38,7 +31,7 @@ def section(html: str, anchor: str) -> str:
 
 
 def test_home_shows_the_unit_its_level_and_the_common_functions(site: Site) -> None:
-    html = browser(site, SECOND).get("/").text
+    html = site.browser(SECOND).get("/").text
     assert "重庆测试二级公司" in html and "二级企业" in html
     assert 'href="/template.xlsx"' in html
     assert "常用功能" in html and "代办事项" in html
@@ -55,7 +48,7 @@ def test_waiting_for_review_oldest_first_with_days_waited(site: Site) -> None:
     site.wf.units.add(sibling, "重庆测试三级乙公司", parent=SECOND)
     later = file(site.wf, sibling, "重庆测试三级乙公司", 3, SECOND).filing_id
     site.clock.advance(days=3, hours=1)  # the page's clock started a moment before the events
-    waiting = section(browser(site, SECOND).get("/").text, "waiting")
+    waiting = section(site.browser(SECOND).get("/").text, "waiting")
     assert waiting.index(first) < waiting.index(later)
     assert second not in waiting
     assert ">2</span>" in waiting  # the count
@@ -66,13 +59,13 @@ def test_waiting_for_review_oldest_first_with_days_waited(site: Site) -> None:
 def test_returned_with_the_opinion_and_my_filings(site: Site) -> None:
     fid = file(site.wf).filing_id
     decide(site.wf, fid, ReviewDecision.RETURN, "请补充经济行为批准文件")
-    html = browser(site, THIRD).get("/").text
+    html = site.browser(THIRD).get("/").text
     returned = section(html, "returned")
     assert fid in returned and "请补充经济行为批准文件" in returned and "重庆测试二级公司" in returned
     mine = section(html, "mine")
     assert fid in mine and "已退回" in mine
     # the reviewer sees what it decided, and nothing waits for it any more
-    reviewer = browser(site, SECOND).get("/").text
+    reviewer = site.browser(SECOND).get("/").text
     assert fid not in section(reviewer, "waiting")
     assert fid in section(reviewer, "reviewed") and "退回" in section(reviewer, "reviewed")
 
@@ -80,7 +73,7 @@ def test_returned_with_the_opinion_and_my_filings(site: Site) -> None:
 def test_my_filings_show_the_current_step(site: Site) -> None:
     fid = file(site.wf).filing_id
     decide(site.wf, fid, ReviewDecision.APPROVE, "同意")
-    mine = section(browser(site, THIRD).get("/").text, "mine")
+    mine = section(site.browser(THIRD).get("/").text, "mine")
     assert "审核中" in mine and "第 2 级：重庆测试集团有限公司" in mine
 
 
@@ -88,7 +81,7 @@ def test_sasac_sees_counts_per_first_level_group(site: Site) -> None:
     in_review = file(site.wf).filing_id
     returned = file(site.wf, OTHER, "重庆另一子公司", 2, OTHER_GROUP).filing_id
     decide(site.wf, returned, ReviewDecision.RETURN, "退回重填")
-    html = browser(site, SASAC).get("/").text
+    html = site.browser(SASAC).get("/").text
     groups = html[html.index('id="groups"') :]
     rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr>\s*<td>([^<]+)</td>(.*?)</tr>", groups, re.S)}
     numbers = {name: re.findall(r"<td>(\d+)</td>", cells) for name, cells in rows.items()}
@@ -98,23 +91,23 @@ def test_sasac_sees_counts_per_first_level_group(site: Site) -> None:
     assert in_review not in groups
     # after another event the counts follow (they are remembered only until the ledger grows)
     decide(site.wf, in_review, ReviewDecision.RETURN, "再退回")
-    html = browser(site, SASAC).get("/").text
+    html = site.browser(SASAC).get("/").text
     assert re.search(r"重庆测试集团有限公司</td>\s*<td>0</td>\s*<td>1</td>", html)
 
 
 def test_a_first_level_enterprise_sees_its_trees_status(site: Site) -> None:
     file(site.wf)
-    html = browser(site, GROUP).get("/").text
+    html = site.browser(GROUP).get("/").text
     subtree = html[html.index('id="subtree"') :]
     assert re.findall(r"<td>(\d+)</td>", subtree)[:2] == ["1", "0"]
-    assert 'id="subtree"' not in browser(site, SECOND).get("/").text
+    assert 'id="subtree"' not in site.browser(SECOND).get("/").text
     assert 'id="groups"' not in html
 
 
 def test_filing_page_tells_the_whole_story(site: Site) -> None:
     fid = file(site.wf).filing_id
     decide(site.wf, fid, ReviewDecision.APPROVE, "同意上报")
-    html = browser(site, THIRD).get(f"/filings/{fid}").text
+    html = site.browser(THIRD).get(f"/filings/{fid}").text
     assert "审核中" in html
     step = html[html.index('id="current-step"') :].split("</td>")[0]
     assert "第 2 级审核：重庆测试集团有限公司" in step and "sh@group.example.cn" in step
@@ -132,7 +125,7 @@ def test_an_invalid_filing_shows_its_findings_and_annotated_workbook(site: Site)
     rows = [{"doc_kind": "企业章程", "required": "是", "file_name": "0.pdf"}]  # no 业务办理申请文件
     outcome = file(site.wf, documents=rows)
     assert outcome.state == "invalid"
-    html = browser(site, THIRD).get(f"/filings/{outcome.filing_id}").text
+    html = site.browser(THIRD).get(f"/filings/{outcome.filing_id}").text
     assert "校验未通过" in html
     findings = html[html.index('id="findings"') :]
     assert "业务办理申请文件" in findings
@@ -146,7 +139,7 @@ def test_the_diff_against_the_last_approved_registration(site: Site) -> None:
     approved = site.wf.filing(first)
     assert approved is not None and approved.state == "approved"
     second = file(site.wf, capital=1500, act_date=dt.date(2025, 9, 1)).filing_id
-    client = browser(site, THIRD)
+    client = site.browser(THIRD)
     changes = client.get(f"/filings/{second}").text
     changes = changes[changes.index('id="changes"') :]
     assert "注册资本" in changes and "1000" in changes and "1500" in changes
@@ -157,7 +150,7 @@ def test_the_diff_against_the_last_approved_registration(site: Site) -> None:
 def test_pages_follow_the_ledger_at_once(site: Site) -> None:
     """Page parts are kept between requests, but never past the next event."""
     fid = file(site.wf).filing_id
-    filer, reviewer = browser(site, THIRD), browser(site, SECOND)
+    filer, reviewer = site.browser(THIRD), site.browser(SECOND)
     assert fid in section(reviewer.get("/").text, "waiting")
     assert "审核中" in filer.get(f"/filings/{fid}").text
     assert fid not in section(filer.get("/").text, "returned")
@@ -170,10 +163,32 @@ def test_pages_follow_the_ledger_at_once(site: Site) -> None:
 
 def test_days_waited_move_with_the_clock_without_an_event(site: Site) -> None:
     fid = file(site.wf).filing_id
-    reviewer = browser(site, SECOND)
+    reviewer = site.browser(SECOND)
     assert re.findall(r"(\d+) 天", section(reviewer.get("/").text, "waiting")) == ["0"]
     assert "已等待 0 天" in reviewer.get(f"/filings/{fid}").text
     site.clock.advance(days=2, hours=1)
     reviewer = site.login(SECOND, PASSWORD)  # (the first session has long expired)
     assert re.findall(r"(\d+) 天", section(reviewer.get("/").text, "waiting")) == ["2"]
     assert "已等待 2 天" in reviewer.get(f"/filings/{fid}").text
+
+
+def test_a_filing_pages_rows_keep_their_markup(site: Site) -> None:
+    """The lists of a filing's page come as remembered rows; each keeps the markup (and classes) the
+    page had when the template wrote them in place."""
+    rows = [{"doc_kind": "企业章程", "required": "是", "file_name": "章程<1>.pdf"}]  # no 业务办理申请文件
+    fid = file(site.wf, documents=rows).filing_id
+    html = re.sub(r">\s+<", "><", site.browser(THIRD).get(f"/filings/{fid}").text)
+    assert re.search(
+        r'<tr class="sev-error"><td>[^<]+</td><td>[A-Z]+\d+</td><td>[^<]+</td>'
+        r'<td><a class="finding-code" href="/help/findings#code-[a-z-]+">[a-z-]+</a></td></tr>',
+        html,
+    )
+    assert re.search(
+        rf'<li class="file-annotated"><a href="/filings/{fid}/files/[0-9a-f]{{64}}">校验批注工作簿（第 1 轮）</a>'
+        r'<span class="muted">[^<]+</span></li>',
+        html,
+    )
+    assert '<tr class="kind-filing-invalid"><td class="when">' in html
+    assert '<tr><td>企业章程</td><td>是</td><td class="file-name">章程&lt;1&gt;.pdf</td><td></td></tr>' in html
+    assert re.search(r"<tr><th>企业名称</th><td>重庆测试三级公司</td></tr>", html)
+    assert re.search(r"<tr><td>[^<]+</td><td>[0-9A-Z]+</td><td>[^<]+</td><td>1000</td>", html)  # the investor

@@ -17,13 +17,6 @@ def session_cookie(response: Response, name: str = "cq_session") -> str:
     raise AssertionError(f"no {name} cookie set: {response.headers.get_list('set-cookie')}")
 
 
-def ready(site: Site, username: str = GROUP) -> TestClient:
-    """A client logged in on an account whose initial password was already changed."""
-    if site.wf.accounts.must_change(username):
-        site.wf.accounts.set_password(username, PASSWORD)
-    return site.login(username, PASSWORD)
-
-
 def test_cookie_is_httponly_lax_and_not_secure_by_default(site: Site) -> None:
     site.wf.accounts.set_password(GROUP, PASSWORD)
     header = session_cookie(post_login(site.client(), GROUP, PASSWORD))
@@ -49,7 +42,7 @@ def test_secure_cookies_behind_https(tmp_path: Path) -> None:
 
 
 def test_every_login_gets_a_new_session_id(site: Site) -> None:
-    client = ready(site)
+    client = site.browser(GROUP)
     first = client.cookies["cq_session"]
     assert client.get("/").status_code == 200
     post_login(client, GROUP, PASSWORD)
@@ -74,7 +67,7 @@ def test_a_planted_session_id_is_never_promoted(site: Site) -> None:
 
 
 def test_logout_ends_the_session(site: Site) -> None:
-    client = ready(site)
+    client = site.browser(GROUP)
     cookie = client.cookies["cq_session"]
     home = client.get("/")
     response = client.post("/logout", data={"csrf": csrf_of(home.text)})
@@ -107,7 +100,7 @@ def test_password_change_rotates_this_session_and_ends_the_others(site: Site) ->
 
 
 def test_an_admin_reset_ends_the_sessions(site: Site) -> None:
-    client = ready(site)
+    client = site.browser(GROUP)
     assert client.get("/").status_code == 200
     site.wf.accounts.reset(GROUP)
     response = client.get("/")
@@ -116,7 +109,7 @@ def test_an_admin_reset_ends_the_sessions(site: Site) -> None:
 
 
 def test_a_session_ends_after_the_idle_time(site: Site) -> None:
-    client = ready(site)
+    client = site.browser(GROUP)
     site.clock.advance(minutes=29)
     assert client.get("/").status_code == 200
     site.clock.advance(minutes=29)  # idle time counts from the last request
@@ -127,7 +120,7 @@ def test_a_session_ends_after_the_idle_time(site: Site) -> None:
 
 
 def test_a_session_ends_after_its_absolute_lifetime(site: Site) -> None:
-    client = ready(site)
+    client = site.browser(GROUP)
     for _ in range(35):  # busy all day: a request every 20 minutes, for 11 h 40 min
         site.clock.advance(minutes=20)
         assert client.get("/").status_code == 200
@@ -136,8 +129,8 @@ def test_a_session_ends_after_its_absolute_lifetime(site: Site) -> None:
 
 
 def test_sessions_of_two_units_are_separate(site: Site) -> None:
-    group = ready(site, GROUP)
-    third = ready(site, THIRD)
+    group = site.browser(GROUP)
+    third = site.browser(THIRD)
     assert "重庆测试集团有限公司" in group.get("/").text
     assert "重庆测试三级公司" in third.get("/").text
     assert "重庆测试集团有限公司" not in third.get("/").text.split("<main>")[1].split("</main>")[0]

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))  # hostile_factory
-
-from hostile_factory import zip_bomb_workbook
+from starlette.testclient import TestClient
+from support.hostile_factory import zip_bomb_workbook
 from upload_site import (
     BUILDER,
     ENERGY,
@@ -66,6 +63,10 @@ def test_a_bundle_is_accepted_with_its_number_and_next_reviewer(upsite: UploadSi
     )
     assert received.seq < filed.seq  # recorded before anything else
     assert fid in client.get("/").text  # 我的报送
+    # the history names the door in Chinese and the filer beside its code
+    history = client.get(f"/filings/{fid}").text.split('id="history"')[1]
+    assert f"填报单位 重庆渝发建设工程有限公司（{BUILDER}），渠道 网页门户" in history
+    assert f"审核单位 重庆渝发集团有限公司（{GROUP}）" in history
 
 
 def test_a_workbook_with_attachments_is_one_filing(upsite: UploadSite) -> None:
@@ -154,28 +155,27 @@ class CountingBody:
         return data
 
 
-def multipart_head(csrf: str, form_id: str, boundary: str) -> bytes:
+BOUNDARY = "cqboundary0123456789"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def oversized_form(client: TestClient, total: int) -> CountingBody:
+    """The client's 报送 form (its token and form id) with a bundle of zeros, `total` bytes in all."""
+    csrf, form_id = submit_form(client)
     fields = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         for name, value in (("csrf", csrf), ("client_id", form_id))
     )
-    part = f'--{boundary}\r\nContent-Disposition: form-data; name="bundle"; filename="大.zip"\r\n\r\n'.encode()
-    return fields + part
+    part = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="bundle"; filename="大.zip"\r\n\r\n'.encode()
+    return CountingBody(fields + part, total=total)
 
 
 def test_an_oversized_upload_is_refused_by_its_declared_length_unread(upsite: UploadSite) -> None:
     client = upsite.browser(BUILDER)
-    csrf, form_id = submit_form(client)
-    boundary = "cqboundary0123456789"
-    body = CountingBody(multipart_head(csrf, form_id, boundary), total=LIMIT * 3)
+    body = oversized_form(client, LIMIT * 3)
     size = upsite.wf.ledger.size()
     page = client.post(
-        "/submit",
-        content=iter(body),
-        headers={
-            "content-type": f"multipart/form-data; boundary={boundary}",
-            "content-length": str(body.total),
-        },
+        "/submit", content=iter(body), headers={"content-type": MULTIPART, "content-length": str(body.total)}
     )
     assert page.status_code == 413
     assert "超过网页报送的上限 2 MB" in page.text and "请压缩扫描件" in page.text
@@ -217,12 +217,10 @@ def drive(app: Any, headers: dict[str, str], body: CountingBody) -> tuple[int, s
 
 def test_an_oversized_upload_without_a_length_is_cut_off_at_the_bound(upsite: UploadSite) -> None:
     client = upsite.browser(BUILDER)
-    csrf, form_id = submit_form(client)
-    boundary = "cqboundary0123456789"
-    body = CountingBody(multipart_head(csrf, form_id, boundary), total=LIMIT * 10)
+    body = oversized_form(client, LIMIT * 10)
     size = upsite.wf.ledger.size()
     headers = {
-        "content-type": f"multipart/form-data; boundary={boundary}",
+        "content-type": MULTIPART,
         "transfer-encoding": "chunked",
         "cookie": f"cq_session={client.cookies['cq_session']}",
     }

@@ -8,7 +8,6 @@ from portal_helpers import (
     GROUP,
     OTHER,
     OTHER_GROUP,
-    PASSWORD,
     SASAC,
     SECOND,
     THIRD,
@@ -16,16 +15,9 @@ from portal_helpers import (
     decide,
     file,
 )
-from starlette.testclient import TestClient
 
 from portal import can_see
 from workflow import ReviewDecision
-
-
-def browser(site: Site, username: str) -> TestClient:
-    if site.wf.accounts.must_change(username):
-        site.wf.accounts.set_password(username, PASSWORD)
-    return site.login(username, PASSWORD)
 
 
 def sees(site: Site, username: str, filing_id: str) -> bool:
@@ -61,7 +53,7 @@ def test_a_second_level_unit_does_not_see_its_siblings_filings(site: Site) -> No
 
 def test_someone_elses_filing_is_404_like_a_missing_one(site: Site) -> None:
     fid = file(site.wf).filing_id
-    outsider = browser(site, OTHER)
+    outsider = site.browser(OTHER)
     hidden = outsider.get(f"/filings/{fid}")
     missing = outsider.get("/filings/CQ2026-999999")
     assert hidden.status_code == missing.status_code == 404
@@ -77,7 +69,7 @@ def test_someone_elses_filing_is_404_like_a_missing_one(site: Site) -> None:
 @pytest.mark.parametrize("username", [THIRD, SECOND, GROUP, SASAC])
 def test_the_filing_page_opens_for_those_who_may_see_it(site: Site, username: str) -> None:
     fid = file(site.wf).filing_id
-    response = browser(site, username).get(f"/filings/{fid}")
+    response = site.browser(username).get(f"/filings/{fid}")
     assert response.status_code == 200
     assert fid in response.text
 
@@ -87,10 +79,10 @@ def test_a_file_of_another_filing_is_not_served_under_this_one(site: Site) -> No
     theirs = file(site.wf, OTHER, "重庆另一子公司", 2, OTHER_GROUP).filing_id
     their_view = site.wf.filing(theirs)
     assert their_view is not None
-    client = browser(site, THIRD)
+    client = site.browser(THIRD)
     assert client.get(f"/filings/{mine}/files/{their_view.workbook_blob}").status_code == 404
     # SASAC sees both, yet a blob is only served under the filing whose events name it
-    sasac = browser(site, SASAC)
+    sasac = site.browser(SASAC)
     assert sasac.get(f"/filings/{theirs}/files/{their_view.workbook_blob}").status_code == 200
     assert sasac.get(f"/filings/{mine}/files/{their_view.workbook_blob}").status_code == 404
 
@@ -109,15 +101,15 @@ def test_a_file_of_another_filing_is_not_served_under_this_one(site: Site) -> No
 )
 def test_download_names_are_never_paths(site: Site, tail: str) -> None:
     fid = file(site.wf).filing_id
-    response = browser(site, SASAC).get(f"/filings/{fid}/files/{tail}")
+    response = site.browser(SASAC).get(f"/filings/{fid}/files/{tail}")
     assert response.status_code == 404
     assert b"SQLite" not in response.content and b"root:" not in response.content
 
 
 def test_a_page_kept_for_one_viewer_is_still_refused_to_another(site: Site) -> None:
     fid = file(site.wf).filing_id
-    assert browser(site, SASAC).get(f"/filings/{fid}").status_code == 200  # now kept in the page cache
-    outsider = browser(site, OTHER)
+    assert site.browser(SASAC).get(f"/filings/{fid}").status_code == 200  # now kept in the page cache
+    outsider = site.browser(OTHER)
     assert outsider.get(f"/filings/{fid}").status_code == 404
     view = site.wf.filing(fid)
     assert view is not None
@@ -126,4 +118,4 @@ def test_a_page_kept_for_one_viewer_is_still_refused_to_another(site: Site) -> N
 
 def test_a_lower_case_filing_id_is_the_same_filing(site: Site) -> None:
     fid = file(site.wf).filing_id
-    assert browser(site, THIRD).get(f"/filings/{fid.lower()}").status_code == 200
+    assert site.browser(THIRD).get(f"/filings/{fid.lower()}").status_code == 200

@@ -7,16 +7,10 @@ from __future__ import annotations
 
 import re
 
-from portal_helpers import GROUP, OTHER_GROUP, PASSWORD, REVIEWERS, SECOND, THIRD, Site, csrf_of, decide, file
+from portal_helpers import GROUP, OTHER_GROUP, REVIEWERS, SECOND, THIRD, Site, csrf_of, decide, file
 from starlette.testclient import TestClient
 
 from workflow import ReviewDecision
-
-
-def reviewer(site: Site, code: str) -> TestClient:
-    if site.wf.accounts.must_change(code):
-        site.wf.accounts.set_password(code, PASSWORD)
-    return site.login(code, PASSWORD)
 
 
 def review_form(client: TestClient, fid: str) -> dict[str, str]:
@@ -33,20 +27,20 @@ def decided(site: Site, fid: str) -> list[dict[str, object]]:
 
 def test_the_waiting_list_and_the_filing_page_lead_to_the_review(site: Site) -> None:
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     home = client.get("/").text
     assert f'href="/review/{fid}"' in home
     assert 'id="review-link"' in client.get(f"/filings/{fid}").text
     page = client.get(f"/review/{fid}").text
     assert 'id="approve-button"' in page and 'id="return-button"' in page
     assert "第 1 轮第 1 级审核" in page and "重庆测试三级公司" in page  # the step and the filing below it
-    filer = reviewer(site, THIRD)
+    filer = site.browser(THIRD)
     assert 'id="review-link"' not in filer.get(f"/filings/{fid}").text
 
 
 def test_approve_records_the_mails_events_with_channel_web(site: Site) -> None:
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     form = review_form(client, fid)
     answer = client.post(f"/review/{fid}", data={**form, "decision": "approve", "opinion": "同意上报"})
     assert answer.status_code == 303 and answer.headers["location"] == f"/review/{fid}?done=approve"
@@ -63,11 +57,15 @@ def test_approve_records_the_mails_events_with_channel_web(site: Site) -> None:
     after = client.get(answer.headers["location"]).text
     assert "已记录您的审核决定：通过" in after and 'id="review-form"' not in after
     assert "在网页门户作出决定：通过" in after
+    # the account that decided is its unit's: the history names the unit beside it
+    history = client.get(f"/filings/{fid}").text.split('id="history"')[1]
+    assert f"审核决定：重庆测试二级公司（{SECOND}） 通过，意见：同意上报" in history
+    assert "渠道 投递目录" in history
 
 
 def test_return_needs_an_opinion_and_keeps_what_was_typed(site: Site) -> None:
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     form = review_form(client, fid)
     size = site.wf.ledger.size()
     empty = client.post(f"/review/{fid}", data={**form, "decision": "return", "opinion": "   "})
@@ -78,14 +76,14 @@ def test_return_needs_an_opinion_and_keeps_what_was_typed(site: Site) -> None:
     assert answer.status_code == 303
     returned = next(site.wf.ledger.events(subject=fid, kind="filing.returned"))
     assert returned.payload["opinion"] == "请补充<章程>修正案"
-    filer = reviewer(site, THIRD)
+    filer = site.browser(THIRD)
     home = filer.get("/").text
     assert "请补充&lt;章程&gt;修正案" in home and "<章程>" not in home  # 被退回, escaped
 
 
 def test_an_overlong_opinion_is_refused_with_the_text_kept(site: Site) -> None:
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     form = review_form(client, fid)
     size = site.wf.ledger.size()
     page = client.post(f"/review/{fid}", data={**form, "decision": "return", "opinion": "长" * 2001})
@@ -95,7 +93,7 @@ def test_an_overlong_opinion_is_refused_with_the_text_kept(site: Site) -> None:
 
 def test_a_stale_page_cannot_decide_twice(site: Site) -> None:
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     form = review_form(client, fid)
     first = client.post(f"/review/{fid}", data={**form, "decision": "approve", "opinion": ""})
     assert first.status_code == 303
@@ -109,7 +107,7 @@ def test_a_stale_page_cannot_decide_twice(site: Site) -> None:
 
 def test_a_step_decided_by_mail_shows_as_taken(site: Site) -> None:
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     form = review_form(client, fid)  # the page was open ...
     decide(site.wf, fid, ReviewDecision.APPROVE, "邮件已同意")  # ... when the reviewer answered the mail
     page = client.get(f"/review/{fid}").text
@@ -123,7 +121,7 @@ def test_a_step_decided_by_mail_shows_as_taken(site: Site) -> None:
 def test_other_units_get_404_and_nothing_is_recorded(site: Site) -> None:
     fid = file(site.wf).filing_id
     for code in (OTHER_GROUP, THIRD, GROUP):  # a stranger, the filer itself, a unit above not asked yet
-        client = reviewer(site, code)
+        client = site.browser(code)
         assert client.get(f"/review/{fid}").status_code == 404
         csrf = csrf_of(client.get("/").text)
         size = site.wf.ledger.size()
@@ -132,14 +130,14 @@ def test_other_units_get_404_and_nothing_is_recorded(site: Site) -> None:
         )
         assert answer.status_code == 404 and "页面不存在" in answer.text
         assert site.wf.ledger.size() == size
-    assert reviewer(site, SECOND).get("/review/CQ2026-999999").status_code == 404
+    assert site.browser(SECOND).get("/review/CQ2026-999999").status_code == 404
     assert decided(site, fid) == []
 
 
 def test_a_step_not_asked_of_the_unit_is_404(site: Site) -> None:
     """The round and level come from the form: naming another step of the same filing finds nothing."""
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     form = review_form(client, fid)
     size = site.wf.ledger.size()
     for round_no, level in (("1", "2"), ("2", "1"), ("x", "1"), ("99999", "1")):
@@ -150,7 +148,7 @@ def test_a_step_not_asked_of_the_unit_is_404(site: Site) -> None:
 
 def test_a_missing_or_wrong_token_is_403_and_records_nothing(site: Site) -> None:
     fid = file(site.wf).filing_id
-    client = reviewer(site, SECOND)
+    client = site.browser(SECOND)
     form = review_form(client, fid)
     size = site.wf.ledger.size()
     for token in ("", "forged-token-0123456789"):
@@ -166,7 +164,7 @@ def test_a_missing_or_wrong_token_is_403_and_records_nothing(site: Site) -> None
 def test_the_next_level_then_decides_in_its_own_account(site: Site) -> None:
     fid = file(site.wf).filing_id
     decide(site.wf, fid, ReviewDecision.APPROVE, "同意")  # SECOND by mail
-    group = reviewer(site, GROUP)
+    group = site.browser(GROUP)
     form = review_form(group, fid)
     assert form["level"] == "2"
     assert group.post(f"/review/{fid}", data={**form, "decision": "approve", "opinion": ""}).status_code == 303

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portal_helpers import PASSWORD, TOKEN_KEY, Clock, Site, csrf_of, open_workflow
+from portal_helpers import TOKEN_KEY, Clock, Site, csrf_of, open_workflow
 from starlette.testclient import TestClient
 
 from intake.dropbox import DropboxConfig
@@ -33,12 +33,6 @@ CLIENT_ID = re.compile(r'name="client_id" value="([^"]+)"')
 @dataclass
 class UploadSite(Site):
     service: IntakeService | None = None
-
-    def browser(self, username: str) -> TestClient:
-        """A logged-in client of `username`, its initial password already changed."""
-        if self.wf.accounts.must_change(username):
-            self.wf.accounts.set_password(username, PASSWORD)
-        return self.login(username, PASSWORD)
 
     def kinds(self, kind: str) -> list[Any]:
         return list(self.wf.ledger.events(kind=kind))

@@ -8,9 +8,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hostile_factory import plain_workbook, zip_of, zip_with_raw_names
 from hypothesis import given
 from hypothesis import strategies as st
+from support.hostile_factory import plain_workbook, zip_of, zip_with_raw_names
 
 from validation.bundle import Bundle, BundleError, load_bundle, sanitize_name
 
@@ -136,7 +136,7 @@ def test_several_workbooks_message_names_them(workbook: bytes) -> None:
 
 
 def test_legacy_workbook_in_bundle_gets_its_own_reason() -> None:
-    from hostile_factory import legacy_xls
+    from support.hostile_factory import legacy_xls
 
     with pytest.raises(BundleError) as info:
         load_bundle(zip_of({"登记表.xls": legacy_xls(), "a.pdf": PDF}), name="old.zip")

@@ -13,7 +13,7 @@ from pathlib import Path
 import defusedxml
 import defusedxml.ElementTree
 import pytest
-from hostile_factory import (
+from support.hostile_factory import (
     billion_laughs,
     encrypted_workbook,
     entity_bomb_workbook,
@@ -172,7 +172,7 @@ def test_doctype_hidden_behind_comments_and_padding_is_found() -> None:
     body = styles.split(b"?>", 1)[-1]
     prolog = b'<?xml version="1.0"?>\n<!-- ' + b"x" * 20000 + b" -->\n" + b" " * 3000
     padded = prolog + b'<!DOCTYPE a [<!ENTITY e "e">]>' + body
-    from hostile_factory import rebuild_zip
+    from support.hostile_factory import rebuild_zip
 
     with pytest.raises(BundleError) as info:
         inspect_xlsx(rebuild_zip(base, replace={"xl/styles.xml": padded}))
@@ -180,7 +180,7 @@ def test_doctype_hidden_behind_comments_and_padding_is_found() -> None:
 
 
 def test_utf16_xml_part_is_refused() -> None:
-    from hostile_factory import rebuild_zip
+    from support.hostile_factory import rebuild_zip
 
     base = plain_workbook()
     part = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "e">]><a/>'.encode("utf-16")
@@ -211,7 +211,7 @@ def test_size_mismatch_without_bomb_is_refused() -> None:
     import random
     import zlib
 
-    from hostile_factory import zip_with_raw_member
+    from support.hostile_factory import zip_with_raw_member
 
     content = random.Random(3).randbytes(256 * 1024)
     compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
@@ -309,7 +309,7 @@ def test_unsupported_compression_method_is_refused() -> None:
     ],
 )
 def test_cell_grids_that_would_exhaust_memory_are_refused(sheet_data: bytes, code: str) -> None:
-    from hostile_factory import workbook_with_sheet_data
+    from support.hostile_factory import workbook_with_sheet_data
 
     with pytest.raises(BundleError) as info:
         inspect_xlsx(workbook_with_sheet_data(sheet_data), name="grid.xlsx")
@@ -326,19 +326,19 @@ def test_cell_grids_that_would_exhaust_memory_are_refused(sheet_data: bytes, cod
     ],
 )
 def test_ordinary_or_moderate_grids_pass(sheet_data: bytes) -> None:
-    from hostile_factory import workbook_with_sheet_data
+    from support.hostile_factory import workbook_with_sheet_data
 
     inspect_xlsx(workbook_with_sheet_data(sheet_data))
 
 
 def test_sheet_outside_the_worksheets_folder_is_still_checked() -> None:
-    from hostile_factory import far_cell_workbook
+    from support.hostile_factory import far_cell_workbook
 
     data = far_cell_workbook()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         sheet = zf.read("xl/worksheets/sheet1.xml")
         rels = zf.read("xl/_rels/workbook.xml.rels").replace(b"worksheets/sheet1.xml", b"../hidden/data.bin")
-    from hostile_factory import rebuild_zip
+    from support.hostile_factory import rebuild_zip
 
     moved = rebuild_zip(
         data,
@@ -357,7 +357,7 @@ def test_far_cell_workbook_ends_with_exit_2_not_an_abort(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    from hostile_factory import far_cell_workbook
+    from support.hostile_factory import far_cell_workbook
 
     path = tmp_path / "far.xlsx"
     path.write_bytes(far_cell_workbook())
@@ -383,7 +383,7 @@ def test_a_passed_workbook_is_not_inspected_twice_but_a_mutable_one_is() -> None
 
 
 def test_millions_of_shared_strings_are_refused_but_thousands_pass() -> None:
-    from hostile_factory import shared_strings_workbook
+    from support.hostile_factory import shared_strings_workbook
 
     inspect_xlsx(shared_strings_workbook(30_000))
     with pytest.raises(BundleError) as info:
@@ -393,7 +393,7 @@ def test_millions_of_shared_strings_are_refused_but_thousands_pass() -> None:
 
 
 def test_main_part_elsewhere_than_xl_workbook_is_refused() -> None:
-    from hostile_factory import rebuild_zip
+    from support.hostile_factory import rebuild_zip
 
     base = plain_workbook()
     with zipfile.ZipFile(io.BytesIO(base)) as zf:
@@ -413,7 +413,7 @@ def test_main_part_elsewhere_than_xl_workbook_is_refused() -> None:
     ],
 )
 def test_worksheet_prolog_is_checked_too(prolog: bytes) -> None:
-    from hostile_factory import rebuild_zip
+    from support.hostile_factory import rebuild_zip
 
     base = plain_workbook()
     with zipfile.ZipFile(io.BytesIO(base)) as zf:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hostile_factory import far_cell_workbook, high_ratio_workbook, million_row_workbook, rebuild_zip
+from support.hostile_factory import far_cell_workbook, high_ratio_workbook, million_row_workbook, rebuild_zip
 from wb_factory import PDF, check, codes_at, good_attachments, good_documents, good_investors, make_workbook
 
 from validation import BundleError
@@ -154,7 +154,7 @@ def test_a_sheet_name_with_markup_characters_is_shown_as_typed() -> None:
 
 
 def test_too_many_strings_does_not_name_the_xml_part() -> None:
-    from hostile_factory import shared_strings_workbook
+    from support.hostile_factory import shared_strings_workbook
 
     with pytest.raises(BundleError) as info:
         inspect_xlsx(shared_strings_workbook(250_000), name="strings.xlsx")

@@ -133,3 +133,21 @@ def test_inbox_sample_units_file_imports(wf: Workflow) -> None:
     size = wf.ledger.size()
     again = wf.units.import_rows(read_unit_rows(sample))
     assert again.added == [] and again.changed == [] and wf.ledger.size() == size
+
+
+def test_a_units_file_with_an_out_of_range_date_cell_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """calamine panics (a Rust panic is a BaseException) on a date cell far out of range."""
+    import openpyxl
+
+    from workflow.unitfile import UnitFileError
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["code", "name", "parent_code", "level"])
+    sheet.append(["500100008", "重庆示例集团有限公司", "", -1e15])
+    sheet["D2"].number_format = "yyyy-mm-dd"
+    path = tmp_path / "units.xlsx"
+    book.save(path)
+    with pytest.raises(UnitFileError, match="无法读取的单元格数值"):
+        read_unit_rows(path)
