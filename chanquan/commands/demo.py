@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from chanquan.commands.display import make_console
+from chanquan.commands.display import heading, make_console
 from chanquan.failures import EXIT_REFUSED, fail
 
 
@@ -72,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_story(console: Console, demo: Any) -> None:
-    console.rule("chanquan 演示：发生了什么")
+    heading(console, "chanquan 演示：发生了什么")
     for number, line in enumerate(demo.story, start=1):
         console.print(f"[bold]{number}. {line.title}[/bold]")
         for detail in line.details:
             console.print(f"   {detail}")
     d = demo.data_dir
-    console.rule("去哪里看")
+    heading(console, "去哪里看")
     console.print(f"邮件（Maildir，可用 mutt -f 打开）：{d / 'maildir'}")
     console.print(f"投递目录的回执：{d / 'dropbox'}/<组织机构代码>/回执/")
     console.print(f"签发的 PDF：{d / 'pdfs'}")

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.rule import Rule
 
 from chanquan.config import load_settings
 from ledger.localtime import reader_time, set_reader_zone, zone_label
@@ -28,6 +29,14 @@ def make_console(*, stderr: bool = False) -> Console:
     if stream.isatty():
         return Console(stderr=stderr)
     return Console(stderr=stderr, width=PIPE_WIDTH, soft_wrap=True)
+
+
+RULE_WIDTH = 100
+
+
+def heading(console: Console, title: str) -> None:
+    """A titled rule; bounded, since an unwrapped console is "as wide as any line" and a rule fills it."""
+    console.print(Rule(title), width=min(console.width, RULE_WIDTH))
 
 
 def use_reader_zone(data_dir: Path) -> str:
