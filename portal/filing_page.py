@@ -14,6 +14,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
+from documents.labels import required_marks
 from portal.context import Portal, Viewer, portal_of
 from portal.errors import not_found
 from portal.pages import days_since, joined, unit_names
@@ -88,6 +89,7 @@ def _body(portal: Portal, view: FilingView, waiting_days: int) -> Markup:
     data, row, fid = view.registration_data or {}, portal.pages.row, view.filing_id
     codes = [view.unit, view.filer, view.review_unit, *(d.unit for d in view.decisions)]
     changes = _changes(portal, view)
+    marks = required_marks(data)
     context: dict[str, Any] = {
         "filing": view,
         "names": unit_names(portal, codes),
@@ -95,7 +97,7 @@ def _body(portal: Portal, view: FilingView, waiting_days: int) -> Markup:
             [row("fact", FIELD_SPEC[key].label, data[key]) for key in SUMMARY_FIELDS if data.get(key) not in (None, "")]
         ),
         "investors": joined([row("investor", *_cells(i, INVESTOR_CELLS)) for i in data.get("investors") or []]),
-        "documents": joined([row("document", *_cells(d, DOCUMENT_CELLS)) for d in data.get("documents") or []]),
+        "documents": joined([row("document", *_document_cells(d, marks)) for d in data.get("documents") or []]),
         "changes": None if changes is None else joined([row("change", c.label, c.old, c.new) for c in changes]),
         "files": joined(
             [
@@ -123,6 +125,11 @@ def _body(portal: Portal, view: FilingView, waiting_days: int) -> Markup:
 # the registration's table columns shown, in the order of the page's table heads
 INVESTOR_CELLS = ("investor_name", "investor_code", "investor_category", "subscribed", "paid_in", "share_pct")
 DOCUMENT_CELLS = ("doc_kind", "required", "file_name", "note")
+
+
+def _document_cells(entry: dict[str, Any], marks: dict[str, str]) -> tuple[Any, ...]:
+    """是否必需 is not in the workbook: it comes from the catalogue's rules, as on the printed 登记表."""
+    return _cells({**entry, "required": marks.get(str(entry.get("doc_kind") or ""), "")}, DOCUMENT_CELLS)
 
 
 def _cells(entry: dict[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:

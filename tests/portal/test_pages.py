@@ -17,8 +17,10 @@ from portal_helpers import (
     decide,
     file,
 )
+from support import registrations as reg
 from support.registrations import org_code
 
+from validation.spec import required_doc_kinds
 from workflow import ReviewDecision
 
 
@@ -119,6 +121,22 @@ def test_filing_page_tells_the_whole_story(site: Site) -> None:
     assert "本单位没有此前通过的登记" in html
     downloads = html[html.index('id="downloads"') :]
     assert "登记表工作簿（第 1 轮）" in downloads
+
+
+def test_required_documents_are_marked_from_the_catalogue(site: Site) -> None:
+    """The filer's workbook may leave 是否必需 empty; the page marks it by the catalogue's rules for
+    the registration's type, as the printed 登记表 does."""
+    kinds = (*reg.DOCUMENT_KINDS, "审计报告")  # the last one not needed for this registration's type
+    rows = [{"doc_kind": kind, "file_name": f"{i}.pdf"} for i, kind in enumerate(kinds)]
+    fid = file(site.wf, documents=rows).filing_id
+    html = site.browser(THIRD).get(f"/filings/{fid}").text
+    documents = html[html.index('id="documents"') :].split("</table>")[0]
+    values = reg.registration_values(THIRD, "重庆测试三级公司", 3, SECOND)
+    needed = required_doc_kinds(values["reg_type"], values.get("reg_situation"))
+    assert "审计报告" not in needed
+    for kind in kinds:
+        mark = "是" if kind in needed else "否"
+        assert f"<td>{kind}</td><td>{mark}</td>" in documents, (kind, documents)
 
 
 def test_an_invalid_filing_shows_its_findings_and_annotated_workbook(site: Site) -> None:
