@@ -28,6 +28,7 @@ from portal.errors import csrf_refused, error_page
 from portal.forms import form_text
 from portal.pages import unit_names
 from portal.security import tokens_equal
+from validation.catalogue import ALLOWED_EXTENSIONS, MAX_ATTACHMENT_BYTES
 
 # what a multipart body carries besides the files (boundaries, part headers, the three hidden fields)
 FORM_OVERHEAD = 64 * 1024
@@ -93,6 +94,8 @@ def _submit_page(
         "viewer": viewer,
         "client_id": secrets.token_urlsafe(24),  # a fresh form id per rendering: one submission per form
         "max_size": size_text(door.max_upload_bytes),
+        "max_attachment": size_text(MAX_ATTACHMENT_BYTES),
+        "extensions": "、".join(ext.upper() for ext in ALLOWED_EXTENSIONS),  # the catalogue's list, as the guide
         "error": error,
         "outcome": outcome,
         "file_names": names or [],

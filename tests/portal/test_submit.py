@@ -28,6 +28,8 @@ from upload_site import (
     submit_form,
 )
 
+from validation.catalogue import ALLOWED_EXTENSIONS
+
 LIMIT = 2 * 1024 * 1024  # the site's SMTP limit (intake.smtp_max_message_bytes), the largest upload
 
 
@@ -44,6 +46,13 @@ def test_home_offers_the_submit_page_and_each_form_has_its_own_id(upsite: Upload
     assert 'href="/submit"' in home.text and "button disabled" not in home.text
     first, second = submit_form(client), submit_form(client)
     assert first[0] == second[0] and first[1] != second[1]  # the session's token, a fresh form id
+
+
+def test_the_submit_page_states_the_attachment_rules_the_checks_apply(upsite: UploadSite) -> None:
+    page = upsite.browser(BUILDER).get("/submit").text
+    assert "每份资料扫描件不超过 2 MB" in page
+    for ext in ALLOWED_EXTENSIONS:  # PNG and TIFF scans too (the catalogue's list)
+        assert ext.upper() in page, ext
 
 
 def test_a_bundle_is_accepted_with_its_number_and_next_reviewer(upsite: UploadSite) -> None:
