@@ -356,7 +356,7 @@ class DocumentIssuer:
         if checkpoint is None or checkpoint.size < event.seq:
             return replace(base, proof_reason_zh="账本没有签名密钥，无法给出已签名检查点（请先运行 chanquan init）。")
         path = self.ledger.inclusion_proof(event.seq, checkpoint.size)
-        # the same document `chanquan ledger proof SEQ` prints, so docs/verify_proof.py checks it offline
+        # the same document `chanquan ledger proof SEQ` prints, so the offline verify_proof.py checks it
         proof = {
             "event": event.to_json_dict(),
             "leaf_index": event.leaf_index,

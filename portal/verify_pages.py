@@ -5,7 +5,7 @@ record's inclusion in the newest signed checkpoint, as `chanquan verify-pdf`), o
 of the document's QR code, `/verify/<number>?c=<code>`, which checks the issuance record that
 number and code name. A wrong code reads exactly as an unknown number. Both show what the
 document certifies and whether a later registration replaced it, with the inclusion proof to
-download and check offline (docs/verify_proof.py). Requests are limited per client address.
+download and check offline (templates/web/static/verify_proof.py). Requests are limited per client address.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ async def verify_number(request: Request) -> Response:
 
 
 async def proof_json(request: Request) -> Response:
-    """The inclusion proof of the issuance record, in the form docs/verify_proof.py checks offline."""
+    """The inclusion proof of the issuance record, in the form templates/web/static/verify_proof.py checks offline."""
     portal = portal_of(request)
     if not _allowed(request):
         return _refused(portal, request, "核验请求过于频繁，请一分钟后再试。", 429)
@@ -194,6 +194,17 @@ async def proof_json(request: Request) -> Response:
     body = json.dumps(shown.record.proof, ensure_ascii=False, indent=2).encode("utf-8")
     response = Response(body, media_type="application/json")
     response.headers["content-disposition"] = f'attachment; filename="proof-{shown.record.seq}.json"'
+    return response
+
+
+async def ledger_key(request: Request) -> Response:
+    """The ledger's verifier key line, the second file `verify_proof.py` takes. It comes from the same
+    server as the proof, so the page asks to compare it with the key the supervisor publishes elsewhere."""
+    verifier = portal_of(request).wf.ledger.verifier
+    if verifier is None:
+        return Response("本系统尚未配置账本签名密钥。\n", status_code=404, media_type="text/plain; charset=utf-8")
+    response = Response(verifier.to_string() + "\n", media_type="text/plain; charset=utf-8")
+    response.headers["content-disposition"] = 'attachment; filename="ledger.pub"'
     return response
 
 
@@ -224,6 +235,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/verify", verify_form, methods=["GET"], name="verify"),
         Route("/verify", verify_upload, methods=["POST"], name="verify_upload"),
+        Route("/verify/ledger.pub", ledger_key, methods=["GET"], name="verify_ledger_key"),
         Route("/verify/{number}", verify_number, methods=["GET"], name="verify_number"),
         Route("/verify/{number}/proof.json", proof_json, methods=["GET"], name="verify_proof"),
     ]

@@ -162,6 +162,7 @@ def _build_wheel(src: Path, wheels: Path) -> Path:
             if path.is_file() and path.suffix in DATA_SUFFIXES:
                 inside = f"{package.replace('.', '/')}/{path.relative_to(folder).as_posix()}"
                 assert inside in names, f"{path.relative_to(ROOT)} is not in the wheel"
+    assert "portal/web_templates/static/verify_proof.py" in names  # served at /static/ for offline checks
     return wheel
 
 

@@ -158,7 +158,8 @@ def checks_of(request: Request) -> LedgerChecks:
 
 
 def proof_document(ledger: Ledger, seq: int) -> dict[str, Any] | None:
-    """`chanquan ledger proof SEQ`'s document (docs/verify_proof.py reads it); None without a signing key."""
+    """`chanquan ledger proof SEQ`'s document (the portal's static verify_proof.py reads it); None without a
+    signing key."""
     event = ledger.get(seq)
     checkpoint = ledger.latest_checkpoint()
     if checkpoint is None or checkpoint.size < seq:

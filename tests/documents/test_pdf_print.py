@@ -175,7 +175,8 @@ def test_verify_pdf_of_damaged_files_is_one_line_without_traceback(
 
 
 def _offline_checker() -> Any:
-    spec = importlib.util.spec_from_file_location("verify_proof", ROOT / "docs" / "verify_proof.py")
+    script = ROOT / "templates" / "web" / "static" / "verify_proof.py"
+    spec = importlib.util.spec_from_file_location("verify_proof", script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -115,7 +115,7 @@ def test_proof_checks_offline_with_the_standalone_script(
     assert document["leaf_index"] == 9 and document["tree_size"] >= 10
     proof_file = tmp_path / "proof.json"
     proof_file.write_text(out, encoding="utf-8")
-    script = ROOT / "docs" / "verify_proof.py"
+    script = ROOT / "templates" / "web" / "static" / "verify_proof.py"
     pub = data / "keys" / "ledger.pub"
     result = subprocess.run(
         [sys.executable, str(script), str(proof_file), str(pub)], capture_output=True, text=True, check=False

@@ -159,7 +159,7 @@ def test_standalone_ed25519_agrees_with_cryptography() -> None:
     import os
 
     spec = importlib.util.spec_from_file_location(
-        "verify_proof_script", Path(__file__).resolve().parents[2] / "docs" / "verify_proof.py"
+        "verify_proof_script", Path(__file__).resolve().parents[2] / "templates" / "web" / "static" / "verify_proof.py"
     )
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)

@@ -23,6 +23,7 @@ from portal import PortalConfig, create_app
 from workflow import ReviewDecision
 
 ROOT = Path(__file__).resolve().parents[2]
+OFFLINE_CHECKER = ROOT / "templates" / "web" / "static" / "verify_proof.py"  # served at /static/verify_proof.py
 
 
 @dataclass
@@ -53,12 +54,12 @@ class SignedSite(Site):
         assert outcome.applied, outcome
 
     def check_offline(self, proof: bytes, folder: Path) -> None:
-        """docs/verify_proof.py, what anyone outside runs on a downloaded proof, accepts it against the
+        """The portal's static verify_proof.py, what anyone outside runs on a downloaded proof, accepts it against the
         ledger's public key (in a subprocess, as they would run it)."""
         path = folder / "proof.json"
         path.write_bytes(proof)
         checked = subprocess.run(
-            [sys.executable, str(ROOT / "docs" / "verify_proof.py"), str(path), str(self.data / "keys" / "ledger.pub")],
+            [sys.executable, str(OFFLINE_CHECKER), str(path), str(self.data / "keys" / "ledger.pub")],
             capture_output=True,
             check=False,
             text=True,

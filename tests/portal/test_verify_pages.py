@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -185,6 +187,37 @@ def test_the_proof_downloads_and_checks_offline(signed: SignedSite, tmp_path: Pa
     proof = json.loads(response.content)
     assert proof["event"]["payload"]["sha256"] == payload["sha256"]
     signed.check_offline(response.content, tmp_path)
+
+
+def test_the_page_hands_out_the_script_and_key_that_check_the_proof(signed: SignedSite, tmp_path: Path) -> None:
+    """What a citizen without our code does: download the proof, the script and the key from the page's
+    links, and run the script (a subprocess, with only the standard library)."""
+    fid = signed.approve()
+    pdf, _ = issued_pdf(signed, fid)
+    page = upload(signed.client(), pdf).text
+    links = dict.fromkeys(re.findall(r'href="(/static/verify_proof\.py|/verify/ledger\.pub)"', page))
+    assert list(links) == ["/static/verify_proof.py", "/verify/ledger.pub"], page
+    proof_url = re.search(r'href="(/verify/[^"]+/proof\.json\?c=[^"]+)"', page)
+    assert proof_url
+    client = signed.client()
+    files = {
+        "proof.json": client.get(proof_url.group(1).replace("&amp;", "&")),
+        "verify_proof.py": client.get("/static/verify_proof.py"),
+        "ledger.pub": client.get("/verify/ledger.pub"),
+    }
+    for name, response in files.items():
+        assert response.status_code == 200, name
+        (tmp_path / name).write_bytes(response.content)
+    assert files["ledger.pub"].text.strip() == (signed.data / "keys" / "ledger.pub").read_text().strip()
+    checked = subprocess.run(
+        [sys.executable, "verify_proof.py", "proof.json", "ledger.pub"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_a_later_registration_supersedes_the_document(signed: SignedSite) -> None:
