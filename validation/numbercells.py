@@ -8,6 +8,11 @@ these numbers is a date, so when a sheet cannot be read the workbook is read aga
 taken off every numeric cell that holds one. calamine then hands over the number itself, and the
 date and amount parsers report it on its cell like any other wrong value. Only a sheet that failed
 pays for this: a workbook calamine reads is never rewritten.
+
+The panic is also printed, with a Rust backtrace, on the process's stderr before Python can catch
+it. So the numbers that panic (far below zero) are looked for while the guard scans the worksheets
+anyway (`xmlguard._DATE_BREAKER`, reported by `inspect_xlsx`), and a workbook holding one is read
+rewritten from the start; the catch stays for whatever that search does not foresee.
 """
 
 from __future__ import annotations

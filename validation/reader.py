@@ -41,10 +41,10 @@ class ReadResult:
 class _Sheets:
     """Lazily loaded calamine grids, read once per sheet with a row cap."""
 
-    def __init__(self, data: bytes, book: CalamineWorkbook, sheet_names: list[str]) -> None:
+    def __init__(self, data: bytes, book: CalamineWorkbook, sheet_names: list[str], *, rewritten: bool) -> None:
         self.data = data
         self.book = book
-        self.rewritten = False
+        self.rewritten = rewritten  # read from without_date_styles(data) already
         self.available = set(sheet_names)
         self.grids: dict[str, list[list[CellValue]]] = {}
 
@@ -171,15 +171,15 @@ def _unreadable(name: str, what: str, exc: Exception) -> BundleError:
 
 def read_workbook(data: bytes, *, name: str = "") -> ReadResult:
     """Reads a filed workbook; raises BundleError only when it cannot be read at all."""
-    inspect_xlsx(data, name=name)
+    breaks_dates = inspect_xlsx(data, name=name)
     try:
         layout = workbook_layout(data)
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book = CalamineWorkbook.from_filelike(io.BytesIO(without_date_styles(data) if breaks_dates else data))
     except BundleError:
         raise
     except Exception as exc:  # calamine and the XML parser raise many types for a broken file
         raise _unreadable(name, "已损坏或不是标准的 .xlsx 工作簿，无法读取", exc) from exc
-    sheets = _Sheets(data, book, layout.sheet_names)
+    sheets = _Sheets(data, book, layout.sheet_names, rewritten=breaks_dates)
     reader = _Reader(layout, sheets)
     try:
         values, cells = reader.fields()

@@ -127,25 +127,29 @@ def inspect_zip(data: bytes, *, name: str = "") -> zipfile.ZipFile:
     return zf
 
 
-_RECENTLY_PASSED: deque[bytes] = deque(maxlen=4)
+_RECENTLY_PASSED: deque[tuple[bytes, bool]] = deque(maxlen=4)
 """The last workbooks that passed, by identity: load_bundle and the reader both guard the same bytes
 object, and bytes cannot change, so the second look is free. Holding them keeps their ids unique;
 only small ones are held, so that a long-running service keeps at most a few MB alive."""
 _RECENTLY_PASSED_LOCK = threading.Lock()  # checks run in threads too (intake with check_processes=0)
 
 
-def inspect_xlsx(data: bytes, *, name: str = "") -> None:
-    """Refuse a workbook that is not a plain, macro-free, bounded .xlsx; return quietly otherwise."""
+def inspect_xlsx(data: bytes, *, name: str = "") -> bool:
+    """Refuse a workbook that is not a plain, macro-free, bounded .xlsx. Returns whether a worksheet
+    stores a number far below zero that calamine's date conversion would panic on (see
+    xmlguard._DATE_BREAKER): the sheets are scanned here anyway, so the reader need not look again."""
     with _RECENTLY_PASSED_LOCK:
-        if any(seen is data for seen in _RECENTLY_PASSED):
-            return
-    _inspect_xlsx(data, name)
+        for seen, breaks_dates in _RECENTLY_PASSED:
+            if seen is data:
+                return breaks_dates
+    breaks_dates = _inspect_xlsx(data, name)
     if type(data) is bytes and len(data) <= REMEMBER_BYTES:  # a bytearray could change after the look
         with _RECENTLY_PASSED_LOCK:
-            _RECENTLY_PASSED.append(data)
+            _RECENTLY_PASSED.append((data, breaks_dates))
+    return breaks_dates
 
 
-def _inspect_xlsx(data: bytes, name: str) -> None:
+def _inspect_xlsx(data: bytes, name: str) -> bool:
     kind = sniff_container(data)
     where = WORKBOOK.where(name)
     if kind != "zip":
@@ -167,6 +171,7 @@ def _inspect_xlsx(data: bytes, name: str) -> None:
     inflated = verify_inflation(data, infos, WORKBOOK, name, describe)
     _check_main_part(data, by_name.get("_rels/.rels"), name)
     sheets, strings = _workbook_parts(data, by_name.get("xl/_rels/workbook.xml.rels"), name)
+    breaks_dates = False
     for info in infos:
         lower = info.filename.lower()
         if info.is_dir() or lower.endswith(_BINARY_SUFFIXES):
@@ -176,11 +181,12 @@ def _inspect_xlsx(data: bytes, name: str) -> None:
             if b"macroEnabled" in head:
                 raise _macro_error(where, info.filename)
         elif lower in sheets or (lower.startswith("xl/worksheets/") and lower.endswith(".xml")):
-            check_sheet_extent(data, info, WORKBOOK, name, inflated.get(info.filename), describe)
+            breaks_dates |= check_sheet_extent(data, info, WORKBOOK, name, inflated.get(info.filename), describe)
         else:
             check_xml_prolog(data, info, WORKBOOK, name)
             if lower in strings:
                 check_shared_strings(data, info, WORKBOOK, name)
+    return breaks_dates
 
 
 def _not_a_zip(data: bytes, kind: str, name: str) -> BundleError:

@@ -149,6 +149,12 @@ _UNUSUAL_CELL = re.compile(rb'<(?:c(?! r="[A-Z][1-9]\d{0,3}")|row(?! r="[1-9]\d{
 """A cell or row that is not addressed as `r="A1"`..`r="Z9999"` in its first attribute."""
 _PREFIXED_CELL = re.compile(rb":(?:c|row)[\s/>]")
 """A cell or row with a namespace prefix, which calamine reads by its local name all the same."""
+_DATE_BREAKER = re.compile(rb"v>\s*-\s*(?:\d{11}|\d*\.?\d*[eE]\+?\d\d|[iI][nN][fF])")
+"""A stored number so far below zero (under -1e11, as chrono counts days in i64 milliseconds) that
+calamine's date arithmetic panics on it if its cell is date-styled; the panic prints a Rust backtrace
+on stderr before Python can catch it, so the reader takes such numbers out of date styles first
+(validation/numbercells.py). It starts with a literal (`v>`, the end of `<v>` or `<x:v>`) so that
+the search skips ahead instead of trying at every `<`: 1 % of a check rather than 10 %."""
 
 
 def check_sheet_extent(  # noqa: PLR0917 - (data, info, kind, name) locate the member, as in every guard
@@ -158,15 +164,16 @@ def check_sheet_extent(  # noqa: PLR0917 - (data, info, kind, name) locate the m
     name: str,
     inflated: bytes | None = None,
     describe: Describe = plain_member,
-) -> None:
-    """Refuse a worksheet whose prolog has a DOCTYPE, or whose cell grid would be too large.
+) -> bool:
+    """Refuse a worksheet whose prolog has a DOCTYPE, or whose cell grid would be too large. True when
+    it stores a number no date conversion survives (`_DATE_BREAKER`), found in the same pass.
 
     Fast path: every row and cell carries a plain address in its first attribute (as Excel, WPS,
     LibreOffice and openpyxl write them) within Z9999, which bounds the grid at 26 x 9,999 with a
     single regex search. Anything else is walked tag by tag in bounded chunks.
     """
     tail = b""
-    unusual = False
+    unusual = breaks_dates = False
     for index, chunk in enumerate(inflate_chunks(data, info, kind, name, inflated)):
         if index == 0:  # the prolog and <dimension> come first: no separate read for them
             head = chunk[:MAX_PROLOG_BYTES]
@@ -174,6 +181,7 @@ def check_sheet_extent(  # noqa: PLR0917 - (data, info, kind, name) locate the m
                 raise prolog_too_long(info, kind, name)
             _check_dimension(head[:4096], kind, name, info.filename, describe)
         buf = tail + chunk
+        breaks_dates = breaks_dates or _DATE_BREAKER.search(buf) is not None
         if _UNUSUAL_CELL.search(buf) or _PREFIXED_CELL.search(buf):
             unusual = True
             break
@@ -182,11 +190,12 @@ def check_sheet_extent(  # noqa: PLR0917 - (data, info, kind, name) locate the m
             unusual = True
             break
     if not unusual:
-        return
+        return breaks_dates
     extent = _Extent()
     pending = b""
     for chunk in inflate_chunks(data, info, kind, name, inflated):
         pending += chunk
+        breaks_dates = breaks_dates or _DATE_BREAKER.search(pending) is not None
         pending = pending[extent.feed(pending) :]
         if extent.too_big():
             break
@@ -204,6 +213,7 @@ def check_sheet_extent(  # noqa: PLR0917 - (data, info, kind, name) locate the m
         )
     if extent.too_big():
         raise _extent_error(kind, name, describe(info.filename), f"{extent.max_row} 行 × {extent.max_col} 列")
+    return breaks_dates
 
 
 def _extent_error(kind: ContainerKind, name: str, sheet: str, size: str) -> BundleError:
