@@ -374,7 +374,7 @@ def test_a_passed_workbook_is_not_inspected_twice_but_a_mutable_one_is() -> None
 
     data = plain_workbook()
     inspect_xlsx(data)
-    assert any(seen is data for seen in safety._RECENTLY_PASSED)
+    assert any(seen is data for seen, _ in safety._RECENTLY_PASSED)
     mutable = bytearray(data)
     inspect_xlsx(mutable)  # type: ignore[arg-type]
     mutable[:4] = b"XXXX"
