@@ -348,8 +348,8 @@ class AccountStore:
         log.info(AccountPasswordChanged.kind, extra={"username": name})
         self.notify(AccountPasswordChanged(username=name))
 
-    def reset(self, username: str) -> None:
-        """Back to the initial rule: password = user name, must change, unlocked."""
+    def reset(self, username: str, *, by: str = "") -> None:
+        """Back to the initial rule: password = user name, must change, unlocked; `by` as in AccountReset."""
         name = normalize_username(username)
         if not self.is_known(name) and not self.exists(name):
             raise PasswordPolicyError(f"账户 {name} 不存在。")
@@ -362,7 +362,7 @@ class AccountStore:
             )
             self._conn.execute("DELETE FROM failures WHERE username = ?", (name,))
         log.info(AccountReset.kind, extra={"username": name})
-        self.notify(AccountReset(username=name))
+        self.notify(AccountReset(username=name, by=by))
 
     # -- what an administrator sees and may do ----------------------------------------------
 

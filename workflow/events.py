@@ -121,7 +121,11 @@ class AccountLocked(EventBody):
 
 @event_kind("account.reset")
 class AccountReset(EventBody):
+    """Back to the initial password; `by` is the administrator's account when reset in the portal (empty: the
+    operator, by `chanquan accounts reset`)."""
+
     username: str
+    by: str = ""
 
 
 @event_kind("account.unlocked")

@@ -112,7 +112,7 @@ class Workflow(Submission, Decisions):
     # -- accounts -------------------------------------------------------------------------
 
     def _account_fact(self, body: AccountLocked | AccountPasswordChanged | AccountReset) -> None:
-        actor = ADMIN if isinstance(body, AccountReset) else body.username
+        actor = (body.by or ADMIN) if isinstance(body, AccountReset) else body.username
         self.ledger.append(body, actor=actor, subject=body.username)
 
     # -- tokens ---------------------------------------------------------------------------

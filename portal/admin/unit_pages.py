@@ -22,6 +22,7 @@ from portal.context import Portal, Viewer
 from portal.errors import not_found
 from portal.render import china_time, level_zh
 from workflow import HOLDINGS, PasswordPolicyError, Unit, UnitError
+from workflow.accounts import normalize_username
 from workflow.admin import unlock_account
 from workflow.events import AccountLocked
 from workflow.units import MODE_ZH, split_emails
@@ -264,15 +265,24 @@ async def _account(request: Request, action: str) -> Response:
     unit = portal.wf.units.get(str(request.path_params["code"]))
     if unit is None:
         return not_found(portal, request)
-    username = unit.username or unit.code
+    username, actor = unit.username or unit.code, viewer.session.username
     if action == "reset":
+        if actor != portal.wf.units.root_code and _privileged(portal, unit, username):
+            # a reset password is the user name: whoever resets an account can log in as it
+            error = "只有市国资委的账户可以重置市国资委或其他管理员的密码。"
+            return _unit_page(portal, request, viewer, unit, error=error, status=403)
         try:
-            await run_in_threadpool(portal.wf.accounts.reset, username)
+            await run_in_threadpool(lambda: portal.wf.accounts.reset(username, by=actor))
         except PasswordPolicyError as exc:
             return _unit_page(portal, request, viewer, unit, error=exc.reason_zh, status=400)
         return _to_unit(unit.code, "reset")
-    unlocked = await run_in_threadpool(lambda: unlock_account(portal.wf, username, by=viewer.session.username))
+    unlocked = await run_in_threadpool(lambda: unlock_account(portal.wf, username, by=actor))
     return _to_unit(unit.code, "unlocked" if unlocked else "not-locked")
+
+
+def _privileged(portal: Portal, unit: Unit, username: str) -> bool:
+    """The supervising body's account and the admins': their passwords are reset only by the former."""
+    return unit.code == portal.wf.units.root_code or normalize_username(username) in portal.config.admin_users
 
 
 async def reset_account(request: Request) -> Response:

@@ -205,6 +205,28 @@ def test_reset_ends_the_accounts_sessions_and_unlock_ends_a_lockout(signed: Sign
     assert signed.wf.accounts.authenticate(THIRD, THIRD).must_change
 
 
+def test_a_listed_admin_cannot_reset_sasacs_or_another_admins_password(signed: SignedSite) -> None:
+    """A reset password is the user name, so whoever resets an account can log in as it: a listed admin
+    could otherwise become SASAC and approve at the top. Only SASAC's account resets those two kinds."""
+    sasac, admin = signed.browser(SASAC), signed.browser(OTHER)  # both have set their own passwords
+    before = signed.wf.ledger.size()
+    for target in (SASAC, OTHER):
+        page = f"/admin/units/{target}"
+        refused = post(admin, page, f"{page}/reset")
+        assert refused.status_code == 403 and "只有市国资委的账户可以重置" in refused.text, target
+    assert signed.wf.ledger.size() == before
+    assert signed.wf.accounts.authenticate(SASAC, PASSWORD).ok and sasac.get("/").status_code == 200
+    # a unit's account: reset, and the ledger names the admin who did it
+    page = f"/admin/units/{THIRD}"
+    assert post(admin, page, f"{page}/reset").headers["location"].endswith("notice=reset")
+    event = last_event(signed, AccountReset.kind)
+    assert (event.subject, event.actor, event.payload["by"]) == (THIRD, OTHER, OTHER)
+    # SASAC itself may reset an admin's
+    page = f"/admin/units/{OTHER}"
+    assert post(sasac, page, f"{page}/reset").headers["location"].endswith("notice=reset")
+    assert signed.wf.accounts.authenticate(OTHER, OTHER).must_change
+
+
 def test_progress_page_and_workbook(signed: SignedSite) -> None:
     signed.approve()
     client = signed.browser(SASAC)
