@@ -32,7 +32,7 @@ from workflow.events import (
     UnitAdded,
     UnitMoved,
 )
-from workflow.foreign_kinds import DOCUMENT_ISSUED
+from workflow.foreign_kinds import DOCUMENT_ISSUED, body_of
 from workflow.machine import FilingStatus
 from workflow.unit_projections import AccountsProjection, UnitsProjection, dumps, event_time
 
@@ -171,7 +171,7 @@ class FilingsProjection:
             _place_unit(conn, event.body)
         if event.kind not in FILING_KINDS:
             return
-        body = event.body
+        body = body_of(event)  # document.issued is declared by documents/, which this process may not import
         filing_id = str(getattr(body, "filing_id", event.subject))
         at = event_time(event)
         written = self._fold(conn, filing_id, body, at)

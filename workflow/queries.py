@@ -20,7 +20,7 @@ from workflow.events import (
     ReviewRefused,
     ReviewRequested,
 )
-from workflow.foreign_kinds import DOCUMENT_ISSUED, REVIEW_UNCLEAR, issued_document
+from workflow.foreign_kinds import DOCUMENT_ISSUED, REVIEW_UNCLEAR, body_of, issued_document
 from workflow.machine import ReviewDecision
 from workflow.projections import load_filing
 from workflow.units import UnitsView
@@ -346,9 +346,10 @@ def _addresses(text: str) -> list[str]:
 
 
 def _body(event: StoredEvent) -> EventBody | None:
-    """The typed body; None for a kind this code no longer declares (an old ledger stays listable)."""
+    """The typed body (a payload view for a foreign kind, `body_of`); None for a kind this code no longer
+    declares (an old ledger stays listable)."""
     try:
-        return event.body
+        return body_of(event)
     except UnknownKindError:
         return None
 

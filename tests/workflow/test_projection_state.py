@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import documents.events  # noqa: F401  (declares document.issued, which the projection folds)
@@ -211,3 +214,46 @@ def test_unit_and_account_projections_leave_other_events_unparsed() -> None:
     for projection in (UnitsProjection(), AccountsProjection()):
         projection.apply(conn, event)  # would raise on the payload if it were parsed
     assert event._payload is None
+
+
+FOLD_WITHOUT_DOCUMENTS = """
+import json, sqlite3, sys
+from datetime import UTC, datetime
+from ledger.events import StoredEvent
+from workflow.foreign_kinds import body_of
+from workflow.projections import FilingsProjection
+from workflow.unit_projections import dumps
+conn = sqlite3.connect(":memory:", isolation_level=None)
+projection = FilingsProjection()
+for statement in projection.ddl:
+    conn.execute(statement)
+for seq, (kind, payload) in enumerate(json.loads(sys.stdin.read()), start=1):
+    event = StoredEvent(seq, datetime(2026, 1, 1, 0, 0, seq % 60, tzinfo=UTC), kind, "actor", "F", dumps(payload), b"")
+    projection.apply(conn, event)
+    last = body_of(event)
+assert "documents" not in sys.modules and "documents.events" not in sys.modules
+print(conn.execute("SELECT state FROM wf_filings").fetchone()[0])
+print(type(last).__name__, last.cert_no)
+"""
+
+
+def test_a_process_without_documents_folds_an_issued_document_the_same() -> None:
+    """document.issued is declared by documents/, which workflow may not import: a projection rebuilt (or
+    a history listed) by a process that has not imported it folds the payload's view to the same state."""
+    events = [received(), requested(1), decided(1, "approve", "同意"), APPROVED, ISSUED]
+    db = Db()
+    for kind, payload in events:
+        db.apply(kind, payload)
+    done = subprocess.run(
+        [sys.executable, "-c", FOLD_WITHOUT_DOCUMENTS],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    state, view = done.stdout.splitlines()
+    assert state == db.state_text() and '"status": "issued"' in state.replace('":"', '": "')
+    assert view == "_IssuedDocumentView 1"
