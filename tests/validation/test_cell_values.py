@@ -110,6 +110,21 @@ def test_a_number_that_breaks_dates_never_reaches_calamines_date_conversion(
     assert ("invalid-date", "B6") in {(f["code"], f["cell"]) for f in json.loads(captured.out)["findings"]}
 
 
+@pytest.mark.timeout(30)
+def test_the_rewrite_keeps_well_formed_cells_and_steps_over_unclosed_ones() -> None:
+    """The rewrite runs on a filer's sheet before any parser: its cell pattern stops at the next cell, so a
+    crafted sheet of unclosed cells is one pass (it was a search to the sheet's end per cell, minutes)."""
+    from validation.numbercells import _CELL
+
+    well_formed = b'<c r="B6" s="3" t="n"><v>-1e15</v></c><c r="B7" s="3"/><c r="B8" t="s"><v>2</v></c>'
+    assert [(m[1], m[2]) for m in _CELL.finditer(well_formed)] == [
+        (b' r="B6" s="3" t="n"', b"<v>-1e15</v>"),
+        (b' r="B8" t="s"', b"<v>2</v>"),
+    ]
+    unclosed = b"".join(b'<c r="A%d" s="3"><v>1</v>' % n for n in range(1, 20_001))
+    assert _CELL.search(unclosed) is None  # a quadratic pattern would take minutes here (pytest-timeout)
+
+
 def test_a_sheet_still_unreadable_without_date_styles_is_refused_not_crashed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
