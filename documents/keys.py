@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from ledger.durable import atomic_write_bytes
+from ledger.durable import write_new
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ def _name(common_name: str, organization: str) -> x509.Name:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Private key material: owner-only from the first byte, and durable with its folder entry."""
-    atomic_write_bytes(path, data, mode=0o600)
+    """Private key material: owner-only from the first byte, durable with its folder entry, and never
+    written over an existing file."""
+    write_new(path, data, mode=0o600)
 
 
 def _key_usage(*, signing: bool) -> x509.KeyUsage:
@@ -134,10 +135,24 @@ def _signer(
 
 
 def create_signing_identity(keys_dir: Path, authority: str, *, mail_domain: str = "chanquan.localhost") -> bool:
-    """Creates ca.pem, ca.key (0600) and signer.p12 (0600) unless they exist; True when it made them."""
+    """Creates ca.pem, ca.key (0600) and signer.p12 (0600) unless they exist; True when it made them.
+
+    Some but not all of them present is refused, never completed by a new CA: the signer may already
+    have signed documents that verify only against the existing files (a crash while creating them
+    leaves the same state, and a person must decide)."""
     keys_dir.mkdir(parents=True, exist_ok=True)
-    if (keys_dir / CA_CERT).exists() and (keys_dir / SIGNER_P12).exists():
+    names = (CA_CERT, CA_KEY, SIGNER_P12)
+    present = [name for name in names if (keys_dir / name).exists()]
+    if len(present) == len(names):
         return False
+    if present:
+        missing = "、".join(name for name in names if name not in present)
+        raise SigningIdentityError(
+            keys_dir,
+            f"签章证书文件不完整：{keys_dir} 中有 {'、'.join(present)}，缺少 {missing}。为免替换已用于签发的"
+            "证书，系统不会重新生成。请从备份恢复缺少的文件；若确认从未签发过文书，可把这些文件移走后重新运行"
+            " chanquan init。",
+        )
     now = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
     ca_key, ca_cert = _ca(authority, now)
     signer_key, signer_cert = _signer(authority, mail_domain, now, ca_key, ca_cert)
@@ -153,6 +168,6 @@ def create_signing_identity(keys_dir: Path, authority: str, *, mail_domain: str 
             b"chanquan-signer", signer_key, signer_cert, [ca_cert], serialization.NoEncryption()
         ),
     )
-    atomic_write_bytes(keys_dir / CA_CERT, ca_cert.public_bytes(serialization.Encoding.PEM))
+    write_new(keys_dir / CA_CERT, ca_cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     log.info("pdf.identity_created", extra={"keys_dir": str(keys_dir)})
     return True

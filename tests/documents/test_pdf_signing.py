@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import shutil
 import stat
 from pathlib import Path
 
@@ -127,6 +128,18 @@ def test_verify_document_needs_the_issuance_record(signed_certificate: bytes, ro
     assert report.ok and report.issuance == record
     missing = verify_document(signed_certificate, roots, lambda h: None)
     assert not missing.ok and any("签发记录" in p for p in missing.problems)
+
+
+@pytest.mark.parametrize("lost", ["ca.pem", "ca.key", "signer.p12"])
+def test_an_incomplete_identity_is_refused_not_completed_by_a_new_ca(keys_dir: Path, tmp_path: Path, lost: str) -> None:
+    """The signer may already have signed documents that verify only against the files left: never replaced."""
+    keys_dir = Path(shutil.copytree(keys_dir, tmp_path / "keys"))  # the shared identity stays whole
+    (keys_dir / lost).unlink()
+    before = {path.name: path.read_bytes() for path in keys_dir.iterdir() if path.is_file()}
+    with pytest.raises(SigningIdentityError) as refused:
+        create_signing_identity(keys_dir, "重庆市国资委")
+    assert lost in refused.value.message_zh and "不会重新生成" in refused.value.message_zh
+    assert {path.name: path.read_bytes() for path in keys_dir.iterdir() if path.is_file()} == before
 
 
 def test_identity_is_created_once_with_private_modes(keys_dir: Path, tmp_path: Path) -> None:
