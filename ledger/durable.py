@@ -13,6 +13,7 @@ It lives in ledger/ because ledger imports nothing of ours and every other layer
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -86,16 +87,23 @@ def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8", tmp_dir
 
 
 def write_new(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Creates `path` with `data`, durably, and never replaces anything (FileExistsError if it
-    exists): for keys and other files that must not be overwritten. Written in place, so a crash
-    may leave it partial; callers that need more stage it and use `link_no_replace`."""
+    """Creates `path` with `data` whole or not at all, durably, and never replaces anything
+    (FileExistsError if it exists): for keys, witness copies and other files that must not be
+    overwritten. Staged beside it, fsynced, then hard-linked in (`link_no_replace`), so a crash
+    leaves either no file or the whole one, and a file that appeared meanwhile is kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, _CREATE, mode)
+    tmp = temporary_name(path)
+    fd = os.open(tmp, _CREATE, mode)
     try:
-        _write_all(fd, data)
-        os.fsync(fd)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not link_no_replace(tmp, path):
+            raise FileExistsError(errno.EEXIST, "exists; not replaced", str(path))
     finally:
-        os.close(fd)
+        tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
 
 

@@ -13,6 +13,7 @@ machine until the operator points ledger.witness_dir at one (docs/ledger.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from chanquan.app import (
 from chanquan.config import CONFIG_FILE_NAME, Settings, load_settings, render_default_toml
 from chanquan.failures import EXIT_REFUSED, fail, failure_for
 from ledger import KeyFileError, NoteVerifier, generate_key_files
-from ledger.durable import atomic_write_bytes
+from ledger.durable import atomic_write_bytes, write_new
 
 InitStep = Callable[[Path, Settings], str]
 
@@ -77,18 +78,19 @@ def step_witness(data_dir: Path, settings: Settings) -> str:
     pub, witness_pub = keys / "ledger.pub", folder / "ledger.pub"
     ours = pub.read_text(encoding="utf-8")
     if not witness_pub.exists():
-        atomic_write_bytes(witness_pub, ours.encode("utf-8"))
+        write_new(witness_pub, ours.encode("utf-8"), mode=0o644)
     elif (theirs := witness_pub.read_text(encoding="utf-8")).strip() != ours.strip():
         retired = {p.read_text(encoding="utf-8").strip() for p in (keys / RETIRED_KEYS).glob("*.pub")}
         if theirs.strip() not in retired:
             raise KeyFileError(str(witness_pub), f"见证目录中已有另一个账本的公钥，与 {pub} 不同；请另选见证目录")
         old_id = NoteVerifier.from_string(theirs).key_id.hex()
         (folder / RETIRED_KEYS).mkdir(exist_ok=True)
-        atomic_write_bytes(folder / RETIRED_KEYS / f"ledger-{old_id}.pub", theirs.encode("utf-8"))
+        with contextlib.suppress(FileExistsError):  # kept from an earlier rotation: the same key, by its id
+            write_new(folder / RETIRED_KEYS / f"ledger-{old_id}.pub", theirs.encode("utf-8"), mode=0o644)
         atomic_write_bytes(witness_pub, ours.encode("utf-8"))
     local, copy = DataDir(data_dir).checkpoint_file, folder / WITNESS_LOG
     if not copy.exists() and local.exists() and local.stat().st_size > 0:
-        atomic_write_bytes(copy, local.read_bytes())  # enrolment: the witness starts from what is signed so far
+        write_new(copy, local.read_bytes(), mode=0o644)  # enrolment: the witness starts from what is signed so far
         return f"见证副本：{folder}（已复制公钥和现有的 {local.name}；此后每个新检查点都会追加到这里）"
     return f"见证副本：{folder}（每个新检查点都会追加到这里；请把它放到另一台机器上，见 docs/ledger.md）"
 

@@ -54,6 +54,22 @@ def test_write_new_never_replaces_and_keeps_keys_private(tmp_path: Path) -> None
         write_new(key, b"k2")
     assert key.read_bytes() == b"k1"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert leftovers(key.parent) == []  # staged beside it and linked in: no partial file, no stray copy
+
+
+def test_write_new_shows_the_whole_file_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails midway (a crash, a full disk) leaves no file under the name, as a key or a
+    witness copy half written would be taken for the real one on the next run."""
+    target = tmp_path / "witness" / "checkpoints.log"
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(durable.os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        write_new(target, b"line\n" * 1000)
+    monkeypatch.undo()
+    assert not target.exists() and leftovers(target.parent) == []
 
 
 def test_link_no_replace_keeps_the_existing_file(tmp_path: Path) -> None:
