@@ -65,7 +65,7 @@ def test_write_new_shows_the_whole_file_or_none(tmp_path: Path, monkeypatch: pyt
     def failing_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(durable.os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError):
         write_new(target, b"line\n" * 1000)
     monkeypatch.undo()
