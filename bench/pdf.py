@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from documents.keys import create_signing_identity, identity_files
 from documents.model import DocumentData
-from documents.render import render
+from documents.rendering import render
 from documents.samples import sample_document
 from documents.signing import DocumentSigner, SignRequest
 from documents.templates import CERTIFICATE, FORM, TemplateCatalog

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from documents.issue import DocumentIssuer, IssuedDocument, PrintRefused, doc_type_for_level
     from documents.keys import IdentityFiles, SigningIdentityError, create_signing_identity, identity_files
     from documents.model import DocumentData, ReviewEntry
-    from documents.render import RenderedDocument, render
+    from documents.rendering import RenderedDocument, render
     from documents.signing import DocumentSigner, SignRequest, load_trust_roots
     from documents.templates import CERTIFICATE, FORM, PrintTemplate, TemplateCatalog, TemplateError
     from documents.verify import IssuanceRecord, SignatureCheck, VerificationReport, check_signature, verify_document
@@ -35,8 +35,8 @@ _EXPORTS: dict[str, str] = {
     "identity_files": "documents.keys",
     "DocumentData": "documents.model",
     "ReviewEntry": "documents.model",
-    "RenderedDocument": "documents.render",
-    "render": "documents.render",
+    "RenderedDocument": "documents.rendering",
+    "render": "documents.rendering",
     "DocumentSigner": "documents.signing",
     "SignRequest": "documents.signing",
     "load_trust_roots": "documents.signing",

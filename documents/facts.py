@@ -54,8 +54,20 @@ def display_name(mail: bytes) -> str:
     return name
 
 
+class ReplyUnreadable(Exception):
+    """A deciding reply's kept mail cannot be read: the document would name its reviewer by a guess."""
+
+    def __init__(self, filing_id: str, seq: int, blob: str) -> None:
+        super().__init__(f"reply mail {blob} of event {seq} ({filing_id}) is unreadable")
+        self.filing_id = filing_id
+        self.seq = seq
+        self.blob = blob
+
+
 def reviewer_names(ledger: Ledger, filing_id: str, round_: int) -> dict[int, str]:
-    """Level -> the name the deciding reply of that level was signed with, for one round."""
+    """Level -> the name the deciding reply of that level was signed with, for one round. A reply whose
+    kept mail cannot be read raises `ReplyUnreadable`: the signed table shows what the ledger holds, or
+    the document is not issued (a role printed in place of a lost name would be signed as fact)."""
     names: dict[int, str] = {}
     for event in ledger.events(subject=filing_id, kind=REVIEW_DECIDED):
         p = decided_reply(event.body)
@@ -63,9 +75,8 @@ def reviewer_names(ledger: Ledger, filing_id: str, round_: int) -> dict[int, str
             continue
         try:
             mail = ledger.blobs.get(p.mail_blob)
-        except (LedgerError, OSError):
-            log.warning("pdf.reply_unreadable", extra={"filing_id": filing_id, "seq": event.seq})
-            continue
+        except (LedgerError, OSError) as exc:
+            raise ReplyUnreadable(filing_id, event.seq, p.mail_blob) from exc
         name = display_name(mail)
         if name:
             names[p.level] = name

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from documents.events import DocumentIssued
-from documents.facts import local, review_entries, zone_of
+from documents.facts import ReplyUnreadable, local, review_entries, zone_of
 from documents.fonts import DEFAULT_FALLBACK_FONT_FILES, DEFAULT_FONT_FILE
 from documents.keys import IdentityFiles, SigningIdentityError
 from documents.labels import GENERIC_PERIOD_LABEL, period_label
 from documents.model import DocumentData, check_code
-from documents.render import render
+from documents.rendering import render
 from documents.signing import DocumentSigner, SignRequest, load_trust_roots
 from documents.templates import CERTIFICATE, FORM, TemplateCatalog
 from documents.verify import IssuanceRecord, VerificationReport, verify_document
@@ -191,6 +191,17 @@ class DocumentIssuer:
         approval = self._approval(view.filing_id, view.round)
         registration = view.registration_data or {}
         prefix = "DJZ" if expected == CERTIFICATE else "DJB"
+        try:
+            reviews = review_entries(view, self.workflow.units, self.ledger, self.zone)
+        except ReplyUnreadable as exc:
+            raise PrintRefused(
+                f"登记 {view.filing_id} 的审核回复邮件（账本第 {exc.seq} 号事件保存的邮件）无法读取，"
+                "审核记录无法按账本如实列出，暂不出具。"
+                "请运行 chanquan ledger verify 检查，并从备份恢复 blobs 目录后重试。",
+                unit=view.unit,
+                period=view.period,
+                filing_id=view.filing_id,
+            ) from exc
         return DocumentData(
             doc_type=expected,
             registration=registration,
@@ -204,7 +215,7 @@ class DocumentIssuer:
             approved_on=local(approval.ts, self.zone).date().isoformat(),
             issued_on=local(self._clock(), self.zone).date().isoformat(),
             authority=self.authority,
-            reviews=review_entries(view, self.workflow.units, self.ledger, self.zone),
+            reviews=reviews,
             public_url=self.public_url,
             zone_label=zone_label(self.zone_name),
         )

@@ -14,7 +14,7 @@ from io import BytesIO
 from typing import Any
 
 from documents.issue import DocumentIssuer
-from documents.render import render
+from documents.rendering import render
 
 MAX_PREVIEW_PAGES = 30  # a 200-investor form has a dozen pages
 

@@ -31,7 +31,11 @@ def test_building_the_cli_and_reading_events_leave_the_pdf_stack_unloaded() -> N
 
 
 def test_every_exported_name_of_documents_resolves() -> None:
+    """...to itself, not to a submodule of the same name: importing a submodule sets the package's
+    attribute of its name, which would hide a lazily exported name for good (documents.render once)."""
     assert set(documents._EXPORTS) == set(documents.__all__)
+    submodules = {path.stem for path in (ROOT / "documents").glob("*.py")}
+    assert not submodules & set(documents.__all__)
     for name in documents.__all__:
         assert getattr(documents, name) is not None, name
     assert "reportlab" in _loaded_after("from documents import DocumentIssuer")  # lazily, but loaded
