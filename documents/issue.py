@@ -339,10 +339,11 @@ class DocumentIssuer:
         """The `document.issued` event recording exactly these bytes, with its inclusion proof."""
         for event in self.ledger.events(kind=DocumentIssued.kind):
             if event.body_as(DocumentIssued).sha256 == sha256:
-                return self._with_proof(event)
+                return self.issuance_record(event)
         return None
 
-    def _with_proof(self, event: StoredEvent) -> IssuanceRecord:
+    def issuance_record(self, event: StoredEvent) -> IssuanceRecord:
+        """A `document.issued` event as the verification shows it, with its inclusion proof checked."""
         p = event.body_as(DocumentIssued)
         printed = check_code(p.approval_seq, p.content_hash)  # the 核验码 the page prints beside the number
         unit = self.workflow.units.get(p.unit)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from documents.events import DocumentIssued
-from documents.model import check_code, normalize_check_code, verification_url
+from documents.model import check_code, normalize_check_code
 from documents.verify import IssuanceRecord
 from ledger import Ledger, StoredEvent
 
@@ -27,7 +27,7 @@ class IssuanceFinder(Protocol):
 
     ledger: Ledger
 
-    def find_issuance(self, sha256: str) -> IssuanceRecord | None: ...
+    def issuance_record(self, event: StoredEvent) -> IssuanceRecord: ...
 
 
 @dataclass(frozen=True)
@@ -58,27 +58,23 @@ class PublicRecord:
         return self.record.cert_no
 
 
-def url_code(payload: dict[str, Any]) -> str:
+def url_code(issued: DocumentIssued) -> str:
     """The check code (`c`) of an issuance's verification URL, as the page and the QR code print it."""
-    return check_code(str(payload.get("approval_seq", "")), str(payload.get("content_hash", "")))
+    return check_code(issued.approval_seq, issued.content_hash)
 
 
-def verify_path(cert_no: str, payload: dict[str, Any]) -> str:
-    """`/verify/<number>?c=<code>`: the path of a document's public verification page."""
-    return verification_url("", cert_no, url_code(payload))
-
-
-def code_matches(payload: dict[str, Any], code: str) -> bool:
+def code_matches(issued: DocumentIssued, code: str) -> bool:
     """Whether `code` is this issuance's check code, in any form `normalize_check_code` reads (the QR
     URL's `55-117c123ffcd0`, or the line printed on older documents)."""
     normalized = normalize_check_code(code)
-    if normalized is None or not payload.get("content_hash"):
+    if normalized is None or not issued.content_hash:
         return False
-    return secrets.compare_digest(normalized, url_code(payload))
+    return secrets.compare_digest(normalized, url_code(issued))
 
 
-def _issuances(ledger: Ledger) -> list[StoredEvent]:
-    return list(ledger.events(kind=ISSUED))
+def _issuances(ledger: Ledger) -> list[tuple[StoredEvent, DocumentIssued]]:
+    """Every issuance once per request: the page's lookups and the superseding search share it."""
+    return [(event, event.body_as(DocumentIssued)) for event in ledger.events(kind=ISSUED)]
 
 
 def find_by_number(issuer: IssuanceFinder, number: str, code: str) -> PublicRecord | None:
@@ -86,70 +82,67 @@ def find_by_number(issuer: IssuanceFinder, number: str, code: str) -> PublicReco
     wanted = number.strip().upper()
     if not wanted or len(wanted) > 80 or len(code) > 200:
         return None
-    events = _issuances(issuer.ledger)
-    matching = [
-        e for e in events if str(e.payload.get("cert_no", "")).upper() == wanted and code_matches(e.payload, code)
-    ]
+    issuances = _issuances(issuer.ledger)
+    matching = [(e, b) for e, b in issuances if b.cert_no.upper() == wanted and code_matches(b, code)]
     if not matching:
         return None
     # reprints carry the same number and facts: the page speaks of the first issuance
-    first = next((e for e in matching if not e.payload.get("reissue_of")), matching[0])
-    return _public(issuer, first, events, len(matching) - 1)
+    first = next(((e, b) for e, b in matching if not b.reissue_of), matching[0])
+    return _public(issuer, first, issuances, len(matching) - 1)
 
 
 def public_record(issuer: IssuanceFinder, record: IssuanceRecord) -> PublicRecord:
     """The public facts of an issuance found by its file's hash (an uploaded PDF)."""
-    events = _issuances(issuer.ledger)
-    same = [e for e in events if e.payload.get("cert_no") == record.cert_no and _same_issue(e, record)]
-    first = next((e for e in same if not e.payload.get("reissue_of")), None)
-    event = first or next(e for e in events if e.seq == record.seq)
-    return _public(issuer, event, events, max(0, len(same) - 1), record if first is None else None)
+    issuances = _issuances(issuer.ledger)
+    same = [(e, b) for e, b in issuances if b.cert_no == record.cert_no and _same_issue(b, record)]
+    first = next(((e, b) for e, b in same if not b.reissue_of), None)
+    found = first or next((e, b) for e, b in issuances if e.seq == record.seq)
+    return _public(issuer, found, issuances, max(0, len(same) - 1), record if first is None else None)
 
 
-def _same_issue(event: StoredEvent, record: IssuanceRecord) -> bool:
-    return event.payload.get("filing_id") == record.filing_id and int(event.payload.get("round", 0)) == record.round
+def _same_issue(issued: DocumentIssued, record: IssuanceRecord) -> bool:
+    return issued.filing_id == record.filing_id and issued.round == record.round
 
 
 def _public(
     issuer: IssuanceFinder,
-    event: StoredEvent,
-    events: list[StoredEvent],
+    issuance: tuple[StoredEvent, DocumentIssued],
+    issuances: list[tuple[StoredEvent, DocumentIssued]],
     reprints: int,
     record: IssuanceRecord | None = None,
 ) -> PublicRecord:
-    found = record or issuer.find_issuance(str(event.payload.get("sha256", "")))
-    if found is None:  # the event was read a moment ago; only a ledger swapped underneath gets here
-        raise LookupError(f"document.issued #{event.seq} vanished")
+    event, issued = issuance
     return PublicRecord(
-        record=found,
+        record=record or issuer.issuance_record(event),  # the event in hand: no second scan by hash
         issued_at=event.ts.isoformat(timespec="seconds"),
         reprints=reprints,
-        superseded_by=superseding(event, events),
-        code=url_code(event.payload),
+        superseded_by=superseding(issuance, issuances),
+        code=url_code(issued),
     )
 
 
-def superseding(event: StoredEvent, events: list[StoredEvent]) -> Superseding | None:
+def superseding(
+    issuance: tuple[StoredEvent, DocumentIssued], issuances: list[tuple[StoredEvent, DocumentIssued]]
+) -> Superseding | None:
     """The newest later registration of the same unit, of the same or a later period (a reprint of
     the same filing round is the same document, not a later one)."""
-    p = event.payload
+    event, p = issuance
     later = [
-        e
-        for e in events
+        (e, q)
+        for e, q in issuances
         if e.seq > event.seq
-        and not e.payload.get("reissue_of")
-        and e.payload.get("unit") == p.get("unit")
-        and (e.payload.get("filing_id"), e.payload.get("round")) != (p.get("filing_id"), p.get("round"))
-        and str(e.payload.get("period", "")) >= str(p.get("period", ""))
+        and not q.reissue_of
+        and q.unit == p.unit
+        and (q.filing_id, q.round) != (p.filing_id, p.round)
+        and q.period >= p.period
     ]
     if not later:
         return None
-    newest = later[-1]
-    q = newest.payload
+    newest, q = later[-1]
     return Superseding(
-        cert_no=str(q.get("cert_no", "")),
-        doc_type=str(q.get("doc_type", "")),
-        filing_id=str(q.get("filing_id", "")),
-        period=str(q.get("period", "")),
+        cert_no=q.cert_no,
+        doc_type=q.doc_type,
+        filing_id=q.filing_id,
+        period=q.period,
         issued_at=newest.ts.isoformat(timespec="seconds"),
     )

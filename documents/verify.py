@@ -24,6 +24,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from documents.labels import GENERIC_PERIOD_LABEL
 from validation.codes import normalize_org_code
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class IssuanceRecord:
     unit_name: str = ""
     period: str = ""
     round: int = 0
-    period_label: str = "登记时期"  # 数据时点 or 经济行为日期: what `period` is in that registration
+    period_label: str = GENERIC_PERIOD_LABEL  # 数据时点 or 经济行为日期: what `period` is in that registration
     missing_chars: tuple[str, ...] = ()
 
 

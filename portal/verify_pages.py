@@ -24,7 +24,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from documents import SigningIdentityError, VerificationReport
-from documents.labels import period_label
 from documents.public import PublicRecord, find_by_number, public_record
 from portal.context import Portal, portal_of
 from portal.errors import csrf_refused
@@ -216,7 +215,7 @@ def _facts(portal: Portal, shown: PublicRecord | None) -> dict[str, Any]:
     later = shown.superseded_by
     return {
         "record": record,
-        "period_label": period_label(portal.wf.last_approved_data(record.unit, record.period)),
+        "period_label": record.period_label,  # from the filing that issued it, not the period's latest approval
         "doc_label": document_label(record.doc_type),
         "issued_at": china_time(shown.issued_at),
         "reprints": shown.reprints,

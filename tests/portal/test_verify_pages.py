@@ -257,11 +257,15 @@ def test_requests_are_limited_per_client_address(tmp_path: Path) -> None:
 
 
 def test_the_check_code_must_match_both_the_approval_and_the_content() -> None:
-    from documents.public import code_matches, url_code, verify_path
+    from documents.events import DocumentIssued
+    from documents.model import verification_url
+    from documents.public import code_matches, url_code
 
-    payload = {"approval_seq": 55, "content_hash": "117c123ffcd0" + "a" * 52, "cert_no": "DJB-CQ2026-000003-2"}
+    payload = DocumentIssued.model_construct(
+        approval_seq=55, content_hash="117c123ffcd0" + "a" * 52, cert_no="DJB-CQ2026-000003-2"
+    )
     assert url_code(payload) == "55-117c123ffcd0"
-    assert verify_path("DJB-CQ2026-000003-2", payload) == "/verify/DJB-CQ2026-000003-2?c=55-117c123ffcd0"
+    assert verification_url("", payload.cert_no, url_code(payload)) == "/verify/DJB-CQ2026-000003-2?c=55-117c123ffcd0"
     for good in (
         "55-117c123ffcd0",
         "55-117C123FFCD0",
