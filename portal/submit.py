@@ -96,6 +96,7 @@ def _submit_page(
         "max_size": size_text(door.max_upload_bytes),
         "max_attachment": size_text(MAX_ATTACHMENT_BYTES),
         "extensions": "、".join(ext.upper() for ext in ALLOWED_EXTENSIONS),  # the catalogue's list, as the guide
+        "accept": ",".join(f".{ext}" for ext in ALLOWED_EXTENSIONS),  # the file picker offers what the checks accept
         "error": error,
         "outcome": outcome,
         "file_names": names or [],

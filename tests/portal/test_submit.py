@@ -53,6 +53,8 @@ def test_the_submit_page_states_the_attachment_rules_the_checks_apply(upsite: Up
     assert "每份资料扫描件不超过 2 MB" in page
     for ext in ALLOWED_EXTENSIONS:  # PNG and TIFF scans too (the catalogue's list)
         assert ext.upper() in page, ext
+    accept = page.split('id="attachments"')[1].split('accept="')[1].split('"')[0]
+    assert sorted(accept.split(",")) == sorted(f".{ext}" for ext in ALLOWED_EXTENSIONS), accept
 
 
 def test_a_bundle_is_accepted_with_its_number_and_next_reviewer(upsite: UploadSite) -> None:
