@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from portal.context import Portal, Viewer, portal_of
-from portal.errors import csrf_refused
+from portal.errors import csrf_refused, not_found
 from portal.security import read_form, tokens_equal
 
 
@@ -31,13 +31,16 @@ class Posted:
         return form_text(self.form, name)
 
 
-async def posted(request: Request) -> Posted | Response:
-    """The checked form, or the response to send instead (login, password change, or 403)."""
+async def posted(request: Request, *, admin: bool = False) -> Posted | Response:
+    """The checked form, or the response to send instead (login, password change, or 403); with
+    `admin`, a viewer who is not an admin is answered 404 before the token is looked at."""
     portal = portal_of(request)
     form = await read_form(request)
     viewer = portal.viewer_or_redirect(request)
     if isinstance(viewer, Response):
         return viewer
+    if admin and not viewer.admin:
+        return not_found(portal, request)
     if not tokens_equal(form_text(form, "csrf"), viewer.session.csrf):
         return csrf_refused(portal)
     return Posted(portal, viewer, form)

@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from portal.admin.common import admin_form, admin_or_response, text
+from portal.admin.common import admin_or_response, text
 from portal.context import Portal, Viewer
 from portal.errors import not_found
+from portal.forms import posted
 from portal.render import china_time, level_zh
 from workflow import HOLDINGS, PasswordPolicyError, Unit, UnitError
 from workflow.accounts import normalize_username
@@ -142,9 +143,10 @@ async def unit_page(request: Request) -> Response:
 
 
 async def add_unit(request: Request) -> Response:
-    portal, viewer, form = await admin_form(request)
-    if form is None or isinstance(viewer, Response):
-        return viewer if isinstance(viewer, Response) else not_found(portal, request)
+    asked = await posted(request, admin=True)
+    if isinstance(asked, Response):
+        return asked
+    portal, viewer, form = asked.portal, asked.viewer, asked.form
     registry = portal.wf.units
     parent = text(form, "parent", 40) or registry.root_code
     actor = viewer.session.username
@@ -194,9 +196,10 @@ def _units_error(portal: Portal, request: Request, viewer: Viewer, message: str,
 async def _change(request: Request, change: str) -> Response:
     """One change of a unit (contacts, move, a designation applied for, approved or rejected) by its form, as
     `chanquan units` makes it."""
-    portal, viewer, form = await admin_form(request)
-    if form is None or isinstance(viewer, Response):
-        return viewer if isinstance(viewer, Response) else not_found(portal, request)
+    asked = await posted(request, admin=True)
+    if isinstance(asked, Response):
+        return asked
+    portal, viewer, form = asked.portal, asked.viewer, asked.form
     registry = portal.wf.units
     unit = registry.get(str(request.path_params["code"]))
     if unit is None:
@@ -259,9 +262,10 @@ async def reject_designation(request: Request) -> Response:
 
 
 async def _account(request: Request, action: str) -> Response:
-    portal, viewer, form = await admin_form(request)
-    if form is None or isinstance(viewer, Response):
-        return viewer if isinstance(viewer, Response) else not_found(portal, request)
+    asked = await posted(request, admin=True)
+    if isinstance(asked, Response):
+        return asked
+    portal, viewer = asked.portal, asked.viewer
     unit = portal.wf.units.get(str(request.path_params["code"]))
     if unit is None:
         return not_found(portal, request)
