@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from ledger.events import EventBody
+from ledger.localtime import reader_time
 from workflow.events import (
     FilingApproved,
     FilingInvalid,
@@ -255,7 +256,7 @@ def check_step(state: FilingState, *, round_no: int, level: int, attempt: str = 
         return None
     earlier = state.decision_for(round_no, level)
     if earlier is not None:
-        when = earlier.at.replace("T", " ").replace("+00:00", " UTC")
+        when = reader_time(earlier.at, style="second")
         return Refusal(
             f"该审核环节已由 {earlier.reviewer} 于 {when} 作出决定（{earlier.decision}），本次{attempt}不予处理。",
             RefusalCode.ALREADY_DECIDED,

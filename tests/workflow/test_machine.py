@@ -88,6 +88,7 @@ def test_fold_through_return_and_second_round() -> None:
         opinion="",
     )
     assert stale is not None and "已由 g@x.cn" in stale.reason_zh
+    assert "于 2026-01-05 08:00:00（北京时间） 作出决定" in stale.reason_zh  # the supervisor's zone, not UTC
     ok = check_decision(
         state,
         round_no=2,
