@@ -132,10 +132,6 @@ class Typesetter:
                 lines.append(current)
         return lines
 
-    def unit_widths(self, text: str, size: float) -> float:
-        """The widest unbreakable unit of `text`: the least width a column needs to wrap it cleanly."""
-        return max((sum(self._unit_width(c, size) for c in unit) for unit in _UNIT.findall(text)), default=0.0)
-
     def text_out(self, textobj: Any, text: str) -> None:
         """`textobj.textOut(text)` with per-run faces; the text object's font is restored afterwards."""
         if text.isascii() and text.isprintable() and textobj._fontname == self.font:

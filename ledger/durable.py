@@ -22,22 +22,22 @@ StrPath = str | os.PathLike[str]
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def fsync_dir(directory: StrPath) -> None:
-    """Makes the renames, links and new files inside `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+def _fsync_path(path: StrPath, flags: int) -> None:
+    fd = os.open(path, os.O_RDONLY | flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(directory: StrPath) -> None:
+    """Makes the renames, links and new files inside `directory` durable."""
+    _fsync_path(directory, getattr(os, "O_DIRECTORY", 0))
 
 
 def fsync_file(path: StrPath) -> None:
     """Flushes a file that something else wrote (a SQLite backup, say) to the disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_path(path, 0)
 
 
 def _write_all(fd: int, data: bytes) -> None:

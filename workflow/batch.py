@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from validation.bundle import Bundle
-from workflow.units import Unit, UnitsView
+from workflow.units import Designation, Unit, UnitsView
 
 if TYPE_CHECKING:  # checking pulls in the workbook reader, which the workflow itself never needs
     from validation.check import CheckResult
 
 # The doors a filing (and a decision) comes through; recorded in filing.received and review.decided.
 Channel = Literal["dropbox", "smtp", "web"]
-CHANNELS: tuple[Channel, ...] = ("dropbox", "smtp", "web")
 # how people are told which door it was (a filing's history, the portal, receipts and mails)
 CHANNEL_LABELS: dict[str, str] = {"dropbox": "投递目录", "smtp": "电子邮件", "web": "网页门户"}
 
@@ -66,16 +65,24 @@ def rounds(keys: Sequence[tuple[str, str]]) -> list[list[int]]:
 
 
 class MemoUnits(UnitsView):
-    """The unit tree read once per code: a batch's ledger rules ask for the same parents and
-    first-level units again and again. Only for use while the tree cannot change (under the
-    workflow's lock, which every change of the tree also takes)."""
+    """The unit tree, and each group's designation, read once per code: a batch's ledger rules ask
+    for the same parents, first-level units and designations again and again. Only for use while
+    neither can change (under the workflow's lock, which every change of the tree and every
+    designation event also takes)."""
 
     def __init__(self, units: UnitsView) -> None:
         super().__init__(units._reader, units.root_code)
         self._memo: dict[str, Unit | None] = {}
+        self._designations: dict[str, Designation] = {}
 
     def get(self, code: str) -> Unit | None:
         key = code.strip().upper()
         if key not in self._memo:
             self._memo[key] = super().get(key)
         return self._memo[key]
+
+    def designation(self, first_level: str) -> Designation:
+        key = first_level.strip().upper()
+        if key not in self._designations:
+            self._designations[key] = super().designation(key)
+        return self._designations[key]

@@ -326,9 +326,6 @@ class Submission(Queries):
             ).fetchone()
         return None if row is None else str(row[0])
 
-    def _next_filing_id(self) -> str:
-        return next(self._filing_ids())
-
     def _filing_ids(self) -> Iterator[str]:
         """Unused filing ids in order, from the projection as it is at the first `next`."""
         year = self._clock().year

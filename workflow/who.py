@@ -31,7 +31,7 @@ def expected_filer(units: UnitsView, subject: Unit, main_investor_code: str | No
                 return designated, _approved(first_level, designation)
         elif designation.mode == HOLDER and subject.holding != MINORITY:
             holder = units.get(subject.parent)
-            if holder is not None and not holder.is_root:
+            if holder is not None:  # a unit below the first level: its parent is never the root
                 return holder, _approved(first_level, designation) + "，各单位由直接持有它的上级单位填报"
     if subject.holding == MINORITY:
         investor_code = normalize_username(main_investor_code or "") or subject.parent
