@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from documents.templates import CERTIFICATE
 from validation.spec import BACKFILL, FIELD_SPEC, REGISTRATION_FIELDS, TABLE_SPEC, required_doc_kinds
 
 REGISTRATION_KEYS: tuple[str, ...] = tuple(spec.key for spec in REGISTRATION_FIELDS)
@@ -82,6 +83,11 @@ def period_label(registration: Mapping[str, Any] | None) -> str:
     """数据时点 or 经济行为日期 — what this registration's period is (登记时期 when it has neither)."""
     key = period_field(registration)
     return PERIOD_LABELS[key] if key is not None else GENERIC_PERIOD_LABEL
+
+
+def document_label(doc_type: str) -> str:
+    """What a document of `doc_type` (登记表 or 登记证) is called in listings, file names and mails."""
+    return "产权登记证" if doc_type == CERTIFICATE else "产权登记表"
 
 
 def applies(key: str, registration: Mapping[str, Any]) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from documents.events import DocumentIssued
-from documents.labels import period_label
+from documents.labels import document_label, period_label
 from ledger.events import StoredEvent
 from outbox.compose import Attachment, MailSpec
 from outbox.foreign_kinds import INTAKE_RECEIVED, confirmation_request, received_item, rejected_item
@@ -366,10 +366,6 @@ def on_intake_rejected(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     return [Notice(spec, receipt, receipt_file_stem(p.item_id, ev.seq, "无法受理"))]
 
 
-def doc_label(doc_type: str) -> str:
-    return "产权登记证" if ("证" in doc_type or "cert" in doc_type.lower()) else "产权登记表"
-
-
 def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     p = ev.body_as(DocumentIssued)
     if not p.filing_id or p.reissue_of:
@@ -377,7 +373,7 @@ def on_document_issued(ctx: NoticeContext, ev: StoredEvent) -> list[Notice]:
     received = ctx.received_for(ev, p.filing_id)
     if received is None:
         return []
-    label = doc_label(p.doc_type)
+    label = document_label(p.doc_type)
     pdf_name = f"{p.filing_id}_{label}.pdf"
     context = {
         **filing_base(ctx, received),

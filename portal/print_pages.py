@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from documents import CERTIFICATE, DocumentIssuer, PrintRefused, TemplateError, doc_type_for_level
+from documents import DocumentIssuer, PrintRefused, TemplateError, doc_type_for_level
+from documents.labels import document_label as document_label  # noqa: PLC0414 (re-exported for portal.verify_pages)
 from documents.labels import period_label
 from documents.preview import Preview, preview
 from portal.context import Portal, Viewer, portal_of
@@ -39,10 +40,6 @@ PREVIEWS_KEPT = 12  # a preview is some 250 KB of PNG per page (a 200-investor f
 def issuer_of(request: Request) -> DocumentIssuer | None:
     issuer = getattr(request.app.state, "documents", None)
     return issuer if isinstance(issuer, DocumentIssuer) else None
-
-
-def document_label(doc_type: str) -> str:
-    return "产权登记证" if doc_type == CERTIFICATE else "产权登记表"
 
 
 def period_choice_label(registration: dict[str, Any] | None, period: str) -> str:

@@ -83,6 +83,8 @@ def _require_data(args: argparse.Namespace) -> str | None:
 
 
 def run_print(args: argparse.Namespace) -> int:
+    from documents.labels import document_label
+
     if args.templates:
         return _list_templates()
     missing = _require_data(args)
@@ -109,7 +111,7 @@ def run_print(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(issued.pdf)
     p = issued.body
-    print(f"已生成{_label(p.doc_type)}：{args.out}")
+    print(f"已生成{document_label(p.doc_type)}：{args.out}")
     print(f"  编号 {p.cert_no}，模板 {p.template}，{p.pages} 页")
     print(f"  签发记录：账本第 {issued.event.seq} 号事件", end="")
     print(f"（补打，首次签发为第 {p.reissue_of} 号）" if p.reissue_of else "")
@@ -129,10 +131,6 @@ def _missing_warning(labels: list[str]) -> str:
         f"警告：字体中没有以下 {len(labels)} 个字符，文件中以“〓U+码位〓”标示，并已记入签发记录：{chars}。"
         "如需正常显示，请安装含这些字符的 TrueType 字体并加入 pdf.fallback_font_files，然后重新打印。"
     )
-
-
-def _label(doc_type: str) -> str:
-    return "产权登记证" if doc_type == "登记证" else "产权登记表"
 
 
 def _preview(pdf: bytes, out: Path) -> None:
@@ -171,7 +169,7 @@ def _list_printable(args: argparse.Namespace) -> int:
     from chanquan.app import fork_notice, open_workflow
     from documents import doc_type_for_level
     from documents.facts import local, zone_of
-    from documents.labels import period_label
+    from documents.labels import document_label, period_label
     from ledger.localtime import zone_label
 
     timezone = load_settings(args.data).service.timezone
@@ -204,7 +202,7 @@ def _list_printable(args: argparse.Namespace) -> int:
             r.unit_name,
             str(r.unit_level),
             period,
-            _label(doc_type_for_level(r.unit_level)),
+            document_label(doc_type_for_level(r.unit_level)),
             r.filing_id,
             local(r.approved_at, zone).strftime("%Y-%m-%d %H:%M"),
         )
@@ -213,6 +211,8 @@ def _list_printable(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from documents.labels import document_label
+
     try:
         pdf = args.pdf.read_bytes()
     except OSError as exc:
@@ -238,7 +238,7 @@ def run_verify(args: argparse.Namespace) -> int:
         print("签发记录：未找到与本文件逐字节一致的签发记录")
     else:
         print(f"单位：{issuance.unit_name or '（单位名册中没有）'}（{issuance.unit}）")
-        print(f"登记编号：{issuance.cert_no}（{_label(issuance.doc_type)}）")
+        print(f"登记编号：{issuance.cert_no}（{document_label(issuance.doc_type)}）")
         print(f"登记：{issuance.filing_id}，第 {issuance.round} 轮；{issuance.period_label}：{issuance.period}")
         print(
             f"签发记录：账本第 {issuance.seq} 号事件（{issuance.ts}）"
