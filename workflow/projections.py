@@ -195,9 +195,11 @@ class FilingsProjection:
         if state is None:
             return None
         if counted != (state.unit, state.status):
+            group = _group(conn, state.unit)
             if counted is not None:
-                _count(conn, *counted, -1)
-            _count(conn, state.unit, state.status, 1)
+                old_unit, old_status = counted
+                _count(conn, group if old_unit == state.unit else _group(conn, old_unit), old_status, -1)
+            _count(conn, group, state.status, 1)
         registration_text = None
         if state.registration is not None:
             if written is not None and written.registration is state.registration:
@@ -252,18 +254,23 @@ def _queue_row(
         conn.execute("UPDATE wf_queue SET reviewers = ? WHERE filing_id = ?", (dumps(state.reviewers), state.filing_id))
 
 
-def _count(conn: sqlite3.Connection, unit: str, status: str, delta: int) -> None:
-    """Add `delta` filings of `unit` in `status` to its first-level group's count (none outside a group)."""
+def _group(conn: sqlite3.Connection, unit: str) -> str:
+    """The first-level group `unit` is counted in; "" outside any group (the root, an unknown unit)."""
     row = conn.execute("SELECT grp FROM wf_unit_groups WHERE code = ?", (unit,)).fetchone()
-    if row is None or not row[0]:
+    return "" if row is None else str(row[0])
+
+
+def _count(conn: sqlite3.Connection, group: str, status: str, delta: int) -> None:
+    """Add `delta` filings in `status` to `group`'s count (none outside a group)."""
+    if not group:
         return
     conn.execute(
         "INSERT INTO wf_group_counts VALUES (?, ?, ?)"
         " ON CONFLICT (grp, status) DO UPDATE SET filings = filings + excluded.filings",
-        (row[0], status, delta),
+        (group, status, delta),
     )
     if delta < 0:
-        conn.execute("DELETE FROM wf_group_counts WHERE grp = ? AND status = ? AND filings = 0", (row[0], status))
+        conn.execute("DELETE FROM wf_group_counts WHERE grp = ? AND status = ? AND filings = 0", (group, status))
 
 
 def _place_unit(conn: sqlite3.Connection, body: EventBody) -> None:
