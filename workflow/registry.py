@@ -291,15 +291,6 @@ class UnitRegistry(UnitsView):
             specs += self._on_moved(unit, up, [u.code for u in self.subtree(unit.code)])
         return specs
 
-    def designate(self, first_level: str, filer: str, *, actor: str = ADMIN) -> Unit:
-        """Refused: who files changes only by an application SASAC approves (`apply_designation`)."""
-        raise UnitError(
-            "直接指定集中填报单位已停用：改变填报方式须由一级企业提出申请、经市国资委批准。"
-            f"请用 chanquan units designate-apply {normalize_username(first_level) or 'FIRST_LEVEL'}"
-            " --mode holder|designated [--unit CODE] --reason 申请理由 记录申请，"
-            "再由市国资委用 chanquan units designate-approve FIRST_LEVEL --reference 批准文号 批准。"
-        )
-
     def apply_designation(
         self, first_level: str, mode: str, *, unit: str = "", reason: str, actor: str = ADMIN
     ) -> Designation:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from chanquan.commands import display
-from chanquan.commands.units import make_console, workflow_for
+from chanquan.commands.units import workflow_for
 from chanquan.config import load_settings
 from workflow import FilingStatus, QueueEntry, Unit, UnitError, Workflow, WorkflowError
 from workflow.events import FilingReceived
@@ -56,7 +56,7 @@ def run_list(args: argparse.Namespace) -> int:
     display.use_reader_zone(args.data)
     with workflow_for(args, read_only=True) as wf:
         rows = wf.filings(state=args.state, unit=args.unit)
-        names = {u.code: u.name for u in wf.units.all()}
+        names = wf.unit_names(f.review_unit for f in rows if f.state == FilingStatus.IN_REVIEW)
     table = Table("申报编号", "单位", "时期", "轮次", "状态", "当前审核单位", display.time_heading("更新时间"))
     for f in rows:
         where = f"第{f.level}级 {display.named(f.review_unit, names)}" if f.state == FilingStatus.IN_REVIEW else ""
@@ -69,7 +69,7 @@ def run_list(args: argparse.Namespace) -> int:
             where,
             display.when(f.updated_at, label=False),
         )
-    make_console().print(table, markup=False, highlight=False)
+    display.make_console().print(table, markup=False, highlight=False)
     print(f"共 {len(rows)} 件。")
     return 0
 
@@ -81,9 +81,9 @@ def run_show(args: argparse.Namespace) -> int:
         if view is None:
             raise WorkflowError(f"申报 {args.filing_id} 不存在。")
         unit = wf.units.get(view.unit)
-        names = {u.code: u.name for u in wf.units.all()}
+        names = wf.unit_names([view.filer, view.review_unit, *(entry.actor for entry in view.history)])
         sent = [ev.body_as(FilingReceived) for ev in wf.ledger.events(subject=view.filing_id, kind=FilingReceived.kind)]
-    console = make_console()
+    console = display.make_console()
     console.print(f"[bold]{view.filing_id}[/bold]  {unit.name if unit else ''}（{view.unit}）")
     filer = display.named(view.filer, names)
     console.print(f"状态：{view.state_zh}  第 {view.round} 轮  时期：{view.period or '—'}  填报单位：{filer}")
@@ -91,12 +91,9 @@ def run_show(args: argparse.Namespace) -> int:
         reviewing = display.named(view.review_unit, names)
         console.print(f"当前：第 {view.level} 级审核，单位 {reviewing}，审核人 {'、'.join(view.reviewers) or '—'}")
     table = Table("序号", display.time_heading("时间"), "操作人", "内容")
-    for entry in view.history:
-        text = entry.text_zh
-        for code in {entry.unit, view.filer} & names.keys():  # “填报单位 X”, “由 X 退回”: named beside the code
-            for before in ("单位 ", "由 "):
-                text = text.replace(f"{before}{code}", f"{before}{display.named(code, names)}")
-        table.add_row(str(entry.seq), display.when(entry.at, label=False), display.named(entry.actor, names), text)
+    for entry in view.history:  # the history's texts already name their units (“填报单位 name（code）”)
+        actor = display.named(entry.actor, names)
+        table.add_row(str(entry.seq), display.when(entry.at, label=False), actor, entry.text_zh)
     console.print(table, markup=False, highlight=False)
     console.print("报送的文件（填报单位的原文件名）：")
     for received in sent:
@@ -144,7 +141,7 @@ def run_queue(args: argparse.Namespace) -> int:
             "、".join(e.reviewers) or "—",
             display.when(e.requested_at, label=False),
         )
-    make_console().print(table, markup=False, highlight=False)
+    display.make_console().print(table, markup=False, highlight=False)
     print(f"{unit.name}（{code}）待审核 {len(entries)} 件。")
     if args.reply_addresses:
         print_reply_addresses(unit, entries, addresses)

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,6 +18,7 @@ from rich.tree import Tree
 from chanquan.app import fork_notice, open_workflow
 from chanquan.commands import display
 from workflow import Unit, UnitError, Workflow
+from workflow.accounts import normalize_username
 from workflow.unitfile import COLUMNS, read_unit_rows, write_unit_template
 from workflow.units import DESIGNATED, DESIGNATION_MODES, Designation, level_name, split_emails
 from workflow.who import expected_filer
@@ -138,11 +138,6 @@ def workflow_for(args: argparse.Namespace, *, read_only: bool = False) -> Iterat
         yield wf
 
 
-def make_console() -> Console:
-    """Rich output (chanquan.commands.display): unwrapped when piped."""
-    return display.make_console()
-
-
 def _emails(text: str | None) -> list[str] | None:
     if text is None:
         return None
@@ -251,7 +246,7 @@ def run_show(args: argparse.Namespace) -> int:
         pending = pending_text(wf, designation) if designation is not None else ""
         filer, why = expected_filer(wf.units, unit, None) if not unit.is_root else (unit, "")
         approved = wf.last_approved_data(unit.code)
-    console = make_console()
+    console = display.make_console()
     table = Table(show_header=False, box=None)
     table.add_row("单位", describe(unit))
     table.add_row("用户名", unit.username)
@@ -288,7 +283,7 @@ def run_search(args: argparse.Namespace) -> int:
             "市国资委" if unit.is_root else level_name(unit.level),
             f"{up.name}（{up.code}）" if up is not None else (unit.parent or "—"),
         )
-    make_console().print(table, markup=False, highlight=False)
+    display.make_console().print(table, markup=False, highlight=False)
     return 0
 
 
@@ -321,7 +316,7 @@ def run_tree(args: argparse.Namespace) -> int:
             else:
                 nodes[unit.code] = nodes[unit.parent].add(label)
     if root_tree is not None:
-        make_console().print(root_tree)
+        display.make_console().print(root_tree)
     return 0
 
 
@@ -351,10 +346,16 @@ def run_move(args: argparse.Namespace) -> int:
 
 
 def run_designate(args: argparse.Namespace) -> int:
-    """The old direct designation: refused with the commands that replace it (contract: refuse clearly)."""
-    with workflow_for(args, read_only=True) as wf:
-        wf.units.designate(args.first_level, "" if args.clear else args.filer)  # UnitError: exit 1
-    return 1
+    """The old direct designation: refused with the commands that replace it (contract: refuse clearly).
+
+    Who files changes only by an application SASAC approves (`designate-apply`, `designate-approve`),
+    so this refuses without opening the ledger."""
+    raise UnitError(  # exit 1
+        "直接指定集中填报单位已停用：改变填报方式须由一级企业提出申请、经市国资委批准。"
+        f"请用 chanquan units designate-apply {normalize_username(args.first_level) or 'FIRST_LEVEL'}"
+        " --mode holder|designated [--unit CODE] --reason 申请理由 记录申请，"
+        "再由市国资委用 chanquan units designate-approve FIRST_LEVEL --reference 批准文号 批准。"
+    )
 
 
 def run_designate_apply(args: argparse.Namespace) -> int:

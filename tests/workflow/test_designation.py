@@ -3,10 +3,14 @@ does who files change — each unit by itself, by its holder, or by one designat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers import SASAC, Tree, code, file_registration
 
+from chanquan.cli import main
 from workflow import FilingStatus, UnitError, Workflow
+from workflow.batch import MemoUnits
 from workflow.events import DesignationApplied, DesignationApproved, DesignationRejected, UnitDesignated
 from workflow.who import expected_filer
 
@@ -124,12 +128,14 @@ def test_a_designated_unit_must_stay_in_the_group(wf: Workflow, tree: Tree) -> N
         wf.units.approve_designation(tree.g, reference=REFERENCE)
 
 
-def test_the_old_direct_designation_is_refused_with_the_new_commands(wf: Workflow, tree: Tree) -> None:
-    before = wf.ledger.size()
-    with pytest.raises(UnitError, match="designate-apply") as refused:
-        wf.units.designate(tree.g, tree.d)
-    assert "designate-approve" in refused.value.message_zh
-    assert wf.ledger.size() == before
+def test_the_old_direct_designation_is_refused_with_the_new_commands(
+    tmp_path: Path, tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    assert main(["--data", str(data), "units", "designate", tree.g.lower(), tree.d]) == 1  # refused
+    err = capsys.readouterr().err
+    assert "直接指定集中填报单位已停用" in err and f"designate-apply {tree.g}" in err and "designate-approve" in err
+    assert not data.exists()  # refused before any ledger was opened
 
 
 def test_old_unit_designated_events_keep_their_meaning(wf: Workflow, tree: Tree) -> None:
@@ -157,3 +163,14 @@ def test_designations_rebuild_equal_live_tables(wf: Workflow, tree: Tree) -> Non
     wf.units.apply_designation(tree.g, "self", reason="恢复自行填报")
     assert wf.ledger.compare_projections() == []
     assert wf.units.designation(SASAC).mode == "self"  # never applied: the base rule
+
+
+def test_a_batch_reads_each_designation_once(wf: Workflow, tree: Tree) -> None:
+    wf.units.apply_designation(tree.g, "holder", reason="由产权持有单位填报")
+    wf.units.approve_designation(tree.g, reference=REFERENCE)
+    memo = MemoUnits(wf.units)
+    first = memo.designation(tree.g.lower())
+    assert first == wf.units.designation(tree.g) and first.mode == "holder"
+    assert memo.designation(f" {tree.g} ") is first  # the same code, read once
+    unit = memo.get(tree.b)
+    assert unit is not None and expected_filer(memo, unit, None)[0].code == tree.a
