@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from documents.fonts import DEFAULT_FONT_FILE  # guide_pdf loads documents.fonts already
 from portal.context import Portal, portal_of
 from portal.errors import not_found
 from portal.guide import Guide
@@ -24,13 +25,12 @@ from portal.render import web_templates_dir
 GUIDE_PDF_NAME = "用户手册.pdf"
 # the guide's chapter 登录与修改密码, for what points to it from outside the portal (the SMTP 修改密码 answer)
 PASSWORD_CHAPTER_PATH = "/help/login"
-DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 
 
 class HelpBook:
     """The guide of one portal, and its PDF once made."""
 
-    def __init__(self, portal: Portal, font_file: str = DEFAULT_FONT) -> None:
+    def __init__(self, portal: Portal, font_file: str = DEFAULT_FONT_FILE) -> None:
         wf = portal.wf
         self.guide = Guide(
             portal.config,
@@ -53,7 +53,7 @@ def book_of(request: Request) -> HelpBook:
     book = getattr(request.app.state, "help_book", None)
     if not isinstance(book, HelpBook):
         issuer = getattr(request.app.state, "documents", None)  # the documents' face, from pdf.font_file
-        book = HelpBook(portal_of(request), str(getattr(issuer, "font_file", DEFAULT_FONT)))
+        book = HelpBook(portal_of(request), str(getattr(issuer, "font_file", DEFAULT_FONT_FILE)))
         request.app.state.help_book = book
     return book
 
