@@ -52,16 +52,12 @@ def period_choice_label(registration: dict[str, Any] | None, period: str) -> str
 # -- who may print what ------------------------------------------------------------------------
 
 
-def sees_all(viewer: Viewer) -> bool:
-    return viewer.is_supervisor or viewer.admin
-
-
 def in_scope(portal: Portal, viewer: Viewer, code: str) -> Unit | None:
     """The unit when the viewer may print for it; None (answered 404) otherwise or when it does not exist."""
     unit = portal.wf.units.get(code) if code and len(code) <= 40 else None
     if unit is None or unit.level == 0:
         return None
-    if sees_all(viewer) or unit.code == viewer.unit.code:
+    if viewer.admin or unit.code == viewer.unit.code:
         return unit
     if viewer.is_first_level:
         first = portal.wf.units.first_level_of(unit.code)
@@ -85,7 +81,7 @@ def printable(portal: Portal, viewer: Viewer, search: str) -> list[PrintableUnit
         f"approved:{search}", lambda: portal.wf.approved_registrations(search or None), ("filings",)
     )
     code = viewer.unit.code
-    if not sees_all(viewer):
+    if not viewer.admin:
         rows = [r for r in rows if r.unit == code or (viewer.is_first_level and r.first_level == code)]
     by_unit: dict[str, list[ApprovedRegistration]] = {}
     for row in rows:
@@ -110,11 +106,15 @@ class PeriodChoice:
     approved_at: str
 
 
+def _approved(portal: Portal, unit: Unit) -> list[ApprovedRegistration]:
+    """The unit's own approved registrations, in the order they were approved."""
+    return [r for r in portal.wf.approved_registrations(unit.code) if r.unit == unit.code]
+
+
 def periods_of(portal: Portal, unit: Unit) -> list[PeriodChoice]:
     """The unit's approved periods, newest first, each labelled by what it is."""
-    rows = [r for r in portal.wf.approved_registrations(unit.code) if r.unit == unit.code]
     latest: dict[str, ApprovedRegistration] = {}
-    for row in rows:  # ordered by approval: a later approval of the same period wins
+    for row in _approved(portal, unit):  # ordered by approval: a later approval of the same period wins
         latest[row.period] = row
     return [
         PeriodChoice(
@@ -184,7 +184,7 @@ async def print_list(request: Request) -> Response:
     search = request.query_params.get("q", "").strip()[:60]
     units = printable(portal, viewer, search)
     own_pending = ""
-    if not sees_all(viewer) and not search and all(u.code != viewer.unit.code for u in units):
+    if not viewer.admin and not search and all(u.code != viewer.unit.code for u in units):
         own_pending = pending_of(portal, viewer.unit)
     return portal.pages.render(
         "print.html.j2",
@@ -195,7 +195,7 @@ async def print_list(request: Request) -> Response:
             "total": len(units),
             "own_pending": own_pending,
             "level_zh": level_zh,
-            "scope": "全部单位" if sees_all(viewer) else ("本集团各单位" if viewer.is_first_level else "本单位"),
+            "scope": "全部单位" if viewer.admin else ("本集团各单位" if viewer.is_first_level else "本单位"),
         },
     )
 
@@ -250,7 +250,7 @@ async def print_unit(request: Request) -> Response:
 
 def _choice(portal: Portal, unit: Unit, period: str, template: str) -> str:
     """Why the chosen period or template cannot be used ("" when both are offered on the page)."""
-    if period not in {p.period for p in periods_of(portal, unit)}:
+    if period not in {r.period for r in _approved(portal, unit)}:  # the periods offered, without their labels
         return "请选择一个已经市国资委审核通过的时期。"
     if len(template) > 40:
         return "请选择打印模板。"
