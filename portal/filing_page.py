@@ -59,6 +59,11 @@ def _first_level(portal: Portal, code: str) -> Unit | None:
     return first
 
 
+def is_current_reviewer(view: FilingView, code: str) -> bool:
+    """Whether the filing waits for `code`'s decision now (the filing page's 审核 button, the review page's form)."""
+    return view.state == FilingStatus.IN_REVIEW and view.review_unit == code
+
+
 async def filing_page(request: Request) -> Response:
     portal = portal_of(request)
     viewer = portal.viewer_or_redirect(request)
@@ -67,7 +72,7 @@ async def filing_page(request: Request) -> Response:
     view = visible_filing(portal, viewer, str(request.path_params["filing_id"]))
     if view is None:
         return not_found(portal, request)
-    can_review = view.state == FilingStatus.IN_REVIEW and view.review_unit == viewer.unit.code
+    can_review = is_current_reviewer(view, viewer.unit.code)
     context = {"viewer": viewer, "filing": view, "body": filing_body(portal, view), "can_review": can_review}
     return portal.pages.render("filing.html.j2", context)
 

@@ -19,13 +19,13 @@ from starlette.routing import BaseRoute, Route
 
 from portal.context import Portal, Viewer, portal_of
 from portal.errors import not_found
-from portal.filing_page import filing_body, visible_filing
+from portal.filing_page import filing_body, is_current_reviewer, visible_filing
 from portal.forms import form_text, posted
 from portal.pages import unit_names
 from portal.render import china_time
 from workflow import FilingView
 from workflow.events import ReviewRequested
-from workflow.machine import FilingStatus, ReviewDecision
+from workflow.machine import ReviewDecision
 from workflow.views import DecisionOutcome
 
 OPINION_MAX = 2000  # characters; an opinion is a few sentences
@@ -35,10 +35,6 @@ DONE = {
     "approve": "已记录您的审核决定：通过。",
     "return": "已记录您的审核决定：退回。填报单位将在首页“被退回”中看到您的意见。",
 }
-
-
-def is_current_reviewer(view: FilingView, code: str) -> bool:
-    return view.state == FilingStatus.IN_REVIEW and view.review_unit == code
 
 
 def was_asked(view: FilingView, code: str, round_no: int | None = None, level: int | None = None) -> bool:
