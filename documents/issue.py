@@ -9,7 +9,6 @@ signed bytes, and so their hash, exist (see docs/documents.md).
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +31,7 @@ from ledger import Ledger, StoredEvent
 from ledger.localtime import zone_label
 from ledger.merkle import verify_inclusion
 from ledger.note import load_verifier, open_note
+from ledger.proofs import prove
 
 log = logging.getLogger(__name__)
 
@@ -362,21 +362,10 @@ class DocumentIssuer:
             round=p.round,
             missing_chars=tuple(p.missing_chars),
         )
-        checkpoint = self.ledger.latest_checkpoint()
-        if checkpoint is None or checkpoint.size < event.seq:
-            checkpoint = self.ledger.checkpoint_now()
-        if checkpoint is None or checkpoint.size < event.seq:
+        proven = prove(self.ledger, event, verifier_key=self._verifier_line())
+        if proven is None:
             return replace(base, proof_reason_zh="账本没有签名密钥，无法给出已签名检查点（请先运行 chanquan init）。")
-        path = self.ledger.inclusion_proof(event.seq, checkpoint.size)
-        # the same document `chanquan ledger proof SEQ` prints, so the offline verify_proof.py checks it
-        proof = {
-            "event": event.to_json_dict(),
-            "leaf_index": event.leaf_index,
-            "tree_size": checkpoint.size,
-            "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in path],
-            "checkpoint": checkpoint.note,
-            "verifier_key": self._verifier_line(),
-        }
+        checkpoint, path, proof = proven.checkpoint, proven.path, proven.to_json()
         if not verify_inclusion(event.leaf_hash, event.leaf_index, checkpoint.size, path, checkpoint.root):
             return replace(base, proof=proof, proof_reason_zh="签发记录的包含证明与检查点的根哈希不符：账本已被篡改。")
         if self.ledger_pub is not None and self.ledger_pub.exists():

@@ -43,6 +43,7 @@ from ledger import (
 )
 from ledger.durable import durable_rename, fsync_dir, fsync_file
 from ledger.localtime import reader_zone, zone_info
+from ledger.proofs import prove
 
 STAGE_TEXT = {"events": "核对事件", "tree": "核对默克尔树", "blobs": "核对文件"}
 
@@ -267,26 +268,16 @@ def _witness_files(data_dir: Path, settings: Settings, pub: Path, files: list[Pa
 @_needs_ledger
 def run_proof(args: argparse.Namespace) -> int:
     paths = DataDir(args.data)
+    pub = paths.keys / "ledger.pub"
     with _opened(args, read_only=False) as ledger:  # may sign a checkpoint covering the event
         try:
-            event = ledger.get(args.seq)
+            key = pub.read_text(encoding="utf-8").strip() if pub.exists() else None
+            proven = prove(ledger, ledger.get(args.seq), verifier_key=key)
         except EventNotFoundError as exc:
             return _fail(f"没有第 {args.seq} 号事件（账本共 {exc.size} 条）")
-        checkpoint = ledger.latest_checkpoint()
-        if checkpoint is None or checkpoint.size < args.seq:
-            checkpoint = ledger.checkpoint_now()
-        if checkpoint is None:
+        if proven is None:
             return _fail(f"没有签名密钥，无法给出已签名检查点：{paths.keys / 'ledger.key'}（请先运行 chanquan init）")
-        proof = ledger.inclusion_proof(args.seq, checkpoint.size)
-    pub = paths.keys / "ledger.pub"
-    document = {
-        "event": event.to_json_dict(),
-        "leaf_index": event.leaf_index,
-        "tree_size": checkpoint.size,
-        "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in proof],
-        "checkpoint": checkpoint.note,
-        "verifier_key": pub.read_text(encoding="utf-8").strip() if pub.exists() else None,
-    }
+    document = proven.to_json()
     print(json.dumps(document, ensure_ascii=False, indent=2))
     return 0
 

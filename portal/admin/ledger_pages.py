@@ -29,9 +29,11 @@ from starlette.routing import BaseRoute, Route
 
 from ledger import Ledger, StoredEvent
 from ledger.errors import EventNotFoundError
-from portal.admin.common import admin_form, admin_or_response
+from ledger.proofs import prove
+from portal.admin.common import admin_or_response
 from portal.context import Portal
 from portal.errors import not_found
+from portal.forms import posted
 from portal.render import china_time
 
 log = logging.getLogger(__name__)
@@ -158,23 +160,9 @@ def checks_of(request: Request) -> LedgerChecks:
 
 
 def proof_document(ledger: Ledger, seq: int) -> dict[str, Any] | None:
-    """`chanquan ledger proof SEQ`'s document (the portal's static verify_proof.py reads it); None without a
-    signing key."""
-    event = ledger.get(seq)
-    checkpoint = ledger.latest_checkpoint()
-    if checkpoint is None or checkpoint.size < seq:
-        checkpoint = ledger.checkpoint_now()
-    if checkpoint is None or checkpoint.size < seq:
-        return None
-    path = ledger.inclusion_proof(seq, checkpoint.size)
-    return {
-        "event": event.to_json_dict(),
-        "leaf_index": event.leaf_index,
-        "tree_size": checkpoint.size,
-        "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in path],
-        "checkpoint": checkpoint.note,
-        "verifier_key": ledger.verifier.to_string() if ledger.verifier is not None else None,
-    }
+    """`chanquan ledger proof SEQ`'s document (ledger.proofs); None without a signing key."""
+    proven = prove(ledger, ledger.get(seq))
+    return None if proven is None else proven.to_json()
 
 
 def _row(event: StoredEvent) -> tuple[int, str, str, str, str, str]:
@@ -283,10 +271,10 @@ def _ledger_message(portal: Portal, request: Request, message: str) -> Response:
 
 
 async def start_verify(request: Request) -> Response:
-    portal, viewer, form = await admin_form(request)
-    if form is None or isinstance(viewer, Response):
-        return viewer if isinstance(viewer, Response) else not_found(portal, request)
-    checks_of(request).start(viewer.session.username)
+    asked = await posted(request, admin=True)
+    if isinstance(asked, Response):
+        return asked
+    checks_of(request).start(asked.viewer.session.username)
     return RedirectResponse("/admin/ledger/verify", status_code=303)
 
 
